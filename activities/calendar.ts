@@ -1,0 +1,138 @@
+// Calendar arithmetic in the account's time zone (Intl, so it lives outside the workflow
+// sandbox: the workflow receives these instants from an activity, recorded in its history).
+import { durationMs, parseClock, parseDuration, type DunningPolicy, type PolicyStep, type SendWindow } from '../workflows/policy';
+
+/** When the business day starts in the account's time zone; the `due` anchor. */
+export const BUSINESS_DAY_START = '09:00';
+
+interface LocalParts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function localParts(instant: Date, timeZone: string): LocalParts {
+  const parts = Object.fromEntries(formatter(timeZone).formatToParts(instant).map((p) => [p.type, p.value]));
+  return {
+    year: Number(parts.year),
+    month: Number(parts.month),
+    day: Number(parts.day),
+    hour: Number(parts.hour),
+    minute: Number(parts.minute),
+    second: Number(parts.second),
+  };
+}
+
+/** The instant at which the wall clock in `timeZone` shows the given local time. */
+export function zonedInstant(local: LocalParts, timeZone: string): Date {
+  const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second);
+  let guess = asUtc;
+  // Two passes settle the offset, including across a DST change.
+  for (let i = 0; i < 2; i++) {
+    const p = localParts(new Date(guess), timeZone);
+    const shown = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    guess += asUtc - shown;
+  }
+  return new Date(guess);
+}
+
+/** Start of the business day on `date` (YYYY-MM-DD) in the account's time zone. */
+export function startOfBusinessDay(date: string, timeZone: string): Date {
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const minutes = parseClock(BUSINESS_DAY_START)!;
+  return zonedInstant({ year, month, day, hour: Math.floor(minutes / 60), minute: minutes % 60, second: 0 }, timeZone);
+}
+
+/** anchor + duration, with whole days added on the local calendar (a day across DST is 23 or 25 h). */
+export function addDuration(anchor: Date, duration: string, timeZone: string): Date {
+  const d = parseDuration(duration);
+  if (!d) throw new Error(`"${duration}" is not an ISO-8601 duration like P3D or PT5S.`);
+  let result = anchor;
+  if (d.days) {
+    const p = localParts(anchor, timeZone);
+    const shifted = new Date(Date.UTC(p.year, p.month - 1, p.day + d.sign * d.days));
+    result = zonedInstant(
+      { ...p, year: shifted.getUTCFullYear(), month: shifted.getUTCMonth() + 1, day: shifted.getUTCDate() },
+      timeZone,
+    );
+  }
+  return new Date(result.getTime() + d.sign * d.ms);
+}
+
+/** The first instant at or after `at` inside the send window, in the recipient's time zone. */
+export function nextInSendWindow(at: Date, window: SendWindow | undefined, timeZone: string): Date {
+  if (!window) return at;
+  const from = parseClock(window.from)!;
+  const to = parseClock(window.to)!;
+  const p = localParts(at, timeZone);
+  const now = p.hour * 60 + p.minute;
+  const inside = from <= to ? now >= from && now < to : now >= from || now < to;
+  if (inside) return at;
+  const openOn = (dayOffset: number) => {
+    const day = new Date(Date.UTC(p.year, p.month - 1, p.day + dayOffset));
+    return zonedInstant(
+      { year: day.getUTCFullYear(), month: day.getUTCMonth() + 1, day: day.getUTCDate(), hour: Math.floor(from / 60), minute: from % 60, second: 0 },
+      timeZone,
+    );
+  };
+  const today = openOn(0);
+  return today.getTime() > at.getTime() ? today : openOn(1);
+}
+
+export interface ScheduledStep extends PolicyStep {
+  ordinal: number;
+  /** ISO instant when the step falls due (before the send window is applied). */
+  scheduledFor: string;
+}
+
+/**
+ * Each step's time from its anchor. Steps keep policy order: a step whose own time is earlier
+ * than the one before it runs right after that one, never before it.
+ */
+export function computeSchedule(
+  policy: Pick<DunningPolicy, 'steps'>,
+  anchors: { initiatedAt: Date; dueOn: string },
+  timeZone: string,
+): ScheduledStep[] {
+  const due = startOfBusinessDay(anchors.dueOn, timeZone);
+  let previous = -Infinity;
+  return policy.steps.map((step, ordinal) => {
+    const anchor = step.from === 'due' ? due : anchors.initiatedAt;
+    const at = Math.max(addDuration(anchor, step.at, timeZone).getTime(), previous);
+    previous = at;
+    return { ...step, ordinal, scheduledFor: new Date(at).toISOString() };
+  });
+}
+
+export { durationMs };

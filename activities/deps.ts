@@ -1,0 +1,12 @@
+import type { Database } from '../db/connection';
+import type { DunningConfig } from '../worker/config';
+import type { Clock } from './clock';
+import type { Mailer } from './mail';
+
+/** Everything activities touch comes in here; nothing reaches for a global client. */
+export interface ActivityDeps {
+  db: Database;
+  mailer: Mailer;
+  clock: Clock;
+  config: DunningConfig;
+}

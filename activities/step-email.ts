@@ -1,0 +1,99 @@
+// Sending a step's email. Everything is re-checked at the moment of sending, not at
+// scheduling: still owed, contact still consenting, inside the send window, not already sent.
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { and, eq } from 'drizzle-orm';
+import { emailMessages } from '../db/schema';
+import { isTemplateName, renderEmail, type TemplateName } from '../templates';
+import type { SendWindow } from '../workflows/policy';
+import { localParts, nextInSendWindow } from './calendar';
+import type { ActivityDeps } from './deps';
+import { loadPlanContext } from './plans';
+
+export type StepEmailResult =
+  | { outcome: 'sent'; to: string; subject: string; outstandingMinor: number }
+  | { outcome: 'outside_window'; retryAt: string; outstandingMinor: number }
+  | { outcome: 'nothing_owed'; outstandingMinor: number }
+  | { outcome: 'opted_out'; outstandingMinor: number }
+  | { outcome: 'no_contact'; outstandingMinor: number };
+
+export const SENDER = 'Accounts Receivable <billing@dunning.local>';
+
+/** One key per plan and step: stable across retries and continue-as-new. */
+export function emailIdempotencyKey(planId: string, stepKey: string): string {
+  return `${planId}:${stepKey}`;
+}
+
+export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
+  return {
+    async sendStepEmail(input: { planId: string; stepKey: string; template: string; sendWindow?: SendWindow }): Promise<StepEmailResult> {
+      const ctx = await loadPlanContext(db, input.planId);
+      if (!ctx) throw ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${input.planId}".` });
+      const owed = ctx.outstandingMinor;
+      const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
+
+      // The ledger first: a step already sent is never sent again, whatever changed since.
+      const [already] = await db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey));
+      if (already?.status === 'sent') return { outcome: 'sent', to: already.toAddress, subject: already.subject, outstandingMinor: owed };
+
+      if (owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
+      if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
+      if (ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
+      const now = clock.now();
+      const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
+      if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
+
+      if (!isTemplateName(input.template)) {
+        throw ApplicationFailure.create({ type: 'MailRejected', nonRetryable: true, message: `Unknown email template "${input.template}".` });
+      }
+      const local = localParts(now, ctx.timeZone);
+      const asOf = `${local.year}-${String(local.month).padStart(2, '0')}-${String(local.day).padStart(2, '0')}`;
+      const rendered = renderEmail(input.template as TemplateName, {
+        contactName: ctx.contact.name,
+        accountName: ctx.accountName,
+        currency: ctx.currency,
+        locale: ctx.locale,
+        timeZone: ctx.timeZone,
+        invoices: ctx.invoices,
+        outstandingMinor: owed,
+        asOf,
+      });
+      if (!already) {
+        await db
+          .insert(emailMessages)
+          .values({
+            planId: input.planId,
+            stepKey: input.stepKey,
+            idempotencyKey,
+            toAddress: ctx.contact.email,
+            subject: rendered.subject,
+            template: input.template,
+            provider: 'outbox',
+            status: 'queued',
+          })
+          .onConflictDoNothing({ target: emailMessages.idempotencyKey });
+      }
+      const sent = await mailer.send({
+        from: SENDER,
+        to: `${ctx.contact.name} <${ctx.contact.email}>`,
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        idempotencyKey,
+      });
+      await db
+        .update(emailMessages)
+        .set({
+          status: 'sent',
+          provider: sent.provider,
+          providerMessageId: sent.messageId,
+          emlPath: sent.emlPath ?? null,
+          sentAt: clock.now(),
+          toAddress: ctx.contact.email,
+          subject: rendered.subject,
+        })
+        .where(and(eq(emailMessages.idempotencyKey, idempotencyKey)));
+      log.info('dunning email sent', { planId: input.planId, stepKey: input.stepKey, provider: sent.provider });
+      return { outcome: 'sent', to: ctx.contact.email, subject: rendered.subject, outstandingMinor: owed };
+    },
+  };
+}

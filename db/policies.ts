@@ -1,0 +1,83 @@
+// Dunning policies as validated data in the db. The zod schema is the edge check for policy
+// JSON from the CLI, the HTTP API and the db; the workflow receives a validated snapshot.
+import { asc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { isTemplateName, templateNames } from '../templates';
+import { parseClock, parseDuration, standardPolicy, type DunningPolicy } from '../workflows/policy';
+import type { Database } from './connection';
+import { dunningPolicies } from './schema';
+
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
+  message: 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds, like P3D, -P3D or PT5S',
+});
+const clock = z.string().refine((s) => parseClock(s) !== undefined, { message: 'must be a 24-hour time like 08:00' });
+
+export const policySchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, - or _'),
+    steps: z
+      .array(
+        z
+          .object({
+            key: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lower-case letters, digits or _'),
+            action: z.enum(['email', 'task']),
+            template: z.string().optional(),
+            at: duration,
+            from: z.enum(['due', 'initiated']),
+          })
+          .strict()
+          .refine((s) => s.action !== 'email' || (s.template !== undefined && isTemplateName(s.template)), {
+            message: `an email step needs a template, one of ${templateNames.join(', ')}`,
+            path: ['template'],
+          }),
+      )
+      .min(1, 'must have at least one step')
+      .refine((steps) => new Set(steps.map((s) => s.key)).size === steps.length, { message: 'step keys must be unique' }),
+    maxPromises: z.number().int().min(0).max(20).default(2),
+    promiseGrace: duration.default('P2D'),
+    sendWindow: z.object({ from: clock, to: clock }).strict().optional(),
+  })
+  .strict();
+
+export class PolicyError extends Error {
+  override name = 'PolicyError';
+}
+
+/** Validates policy JSON; throws PolicyError with one sentence naming the field. */
+export function parsePolicy(raw: unknown): DunningPolicy {
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join('.');
+    throw new PolicyError(`Invalid policy${field ? ` field "${field}"` : ''}: ${issue.message}.`);
+  }
+  return parsed.data;
+}
+
+/** Creates or replaces a policy; running plans keep the snapshot they started with. */
+export async function setPolicy(db: Database, policy: DunningPolicy): Promise<{ version: number }> {
+  const [row] = await db
+    .insert(dunningPolicies)
+    .values({ name: policy.name, definition: policy, version: 1 })
+    .onConflictDoUpdate({
+      target: dunningPolicies.name,
+      set: { definition: policy, version: sql`${dunningPolicies.version} + 1`, updatedAt: new Date() },
+    })
+    .returning({ version: dunningPolicies.version });
+  return { version: row!.version };
+}
+
+export async function getPolicy(db: Database, name: string): Promise<DunningPolicy | undefined> {
+  const [row] = await db.select().from(dunningPolicies).where(eq(dunningPolicies.name, name));
+  return row ? parsePolicy(row.definition) : undefined;
+}
+
+export async function listPolicies(db: Database): Promise<Array<{ name: string; version: number; policy: DunningPolicy }>> {
+  const rows = await db.select().from(dunningPolicies).orderBy(asc(dunningPolicies.name));
+  return rows.map((r) => ({ name: r.name, version: r.version, policy: parsePolicy(r.definition) }));
+}
+
+/** The `standard` policy exists on every fresh database; an edited one is left alone. */
+export async function seedStandardPolicy(db: Database): Promise<void> {
+  await db.insert(dunningPolicies).values({ name: standardPolicy.name, definition: standardPolicy, version: 1 }).onConflictDoNothing();
+}

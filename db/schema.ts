@@ -1,0 +1,311 @@
+// The drizzle schema for the whole domain. Money is integer minor units; statuses are CHECKed
+// lists; natural keys are unique so every write can be an idempotent upsert.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  check,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { planStatuses, stepStatuses } from '../workflows/messages';
+
+export const emailConsents = ['opted_in', 'opted_out'] as const;
+export const invoiceStatuses = ['open', 'paid', 'void', 'disputed'] as const;
+export const planItemStatuses = ['open', 'paid', 'disputed', 'removed'] as const;
+export const stepActions = ['email', 'task'] as const;
+export const promiseStatuses = ['open', 'kept', 'broken', 'cancelled'] as const;
+export const scheduleItemStatuses = ['open', 'kept', 'broken'] as const;
+export const taskKinds = ['manual_escalation', 'promise_broken', 'email_failed', 'opted_out', 'rep_escalation'] as const;
+export const taskStatuses = ['open', 'done', 'cancelled'] as const;
+export const emailProviders = ['outbox', 'resend'] as const;
+export const emailStatuses = ['queued', 'sent', 'failed'] as const;
+export { planStatuses, stepStatuses };
+
+const money = (name: string) => bigint(name, { mode: 'number' });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => ts('created_at').notNull().defaultNow();
+const oneOf = (column: string, values: readonly string[]) => sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(', ')})`);
+
+/** Customer accounts, keyed by the billing system's account id. */
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    timezone: text('timezone').notNull(),
+    currency: text('currency').notNull(),
+    locale: text('locale').notNull().default('en-US'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [check('accounts_currency_iso', sql`${t.currency} ~ '^[A-Z]{3}$'`)],
+);
+
+/** People we write to; consent is per contact and checked again at every send. */
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    email: text('email').notNull(),
+    emailConsent: text('email_consent').notNull().default('opted_in'),
+    consentChangedAt: ts('consent_changed_at'),
+    isPrimary: boolean('is_primary').notNull().default(true),
+  },
+  (t) => [
+    uniqueIndex('contacts_account_email').on(t.accountId, t.email),
+    check('contacts_email_consent', oneOf('email_consent', emailConsents)),
+  ],
+);
+
+/** Invoices; the number is unique per account so importing a file twice changes nothing. */
+export const invoices = pgTable(
+  'invoices',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    number: text('number').notNull(),
+    amountMinor: money('amount_minor').notNull(),
+    openMinor: money('open_minor').notNull(),
+    currency: text('currency').notNull(),
+    issuedOn: date('issued_on', { mode: 'string' }).notNull(),
+    dueOn: date('due_on', { mode: 'string' }).notNull(),
+    status: text('status').notNull().default('open'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('invoices_account_number').on(t.accountId, t.number),
+    check('invoices_amount_nonneg', sql`${t.amountMinor} >= 0`),
+    check('invoices_open_range', sql`${t.openMinor} >= 0 and ${t.openMinor} <= ${t.amountMinor}`),
+    check('invoices_due_after_issue', sql`${t.dueOn} >= ${t.issuedOn}`),
+    check('invoices_status', oneOf('status', invoiceStatuses)),
+  ],
+);
+
+/** Policies by name; a plan stores the snapshot it started with (see collection_plans). */
+export const dunningPolicies = pgTable('dunning_policies', {
+  name: text('name').primaryKey(),
+  definition: jsonb('definition').notNull(),
+  version: integer('version').notNull().default(1),
+  createdAt: createdAt(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** One collection plan per account's unpaid invoices; one workflow per plan. */
+export const collectionPlans = pgTable(
+  'collection_plans',
+  {
+    id: text('id').primaryKey(),
+    accountId: text('account_id')
+      .notNull()
+      .references(() => accounts.id),
+    policyName: text('policy_name').references(() => dunningPolicies.name),
+    policySnapshot: jsonb('policy_snapshot'),
+    status: text('status').notNull().default('in_progress'),
+    currency: text('currency').notNull(),
+    workflowId: text('workflow_id').unique(),
+    initiatedAt: ts('initiated_at'),
+    closedAt: ts('closed_at'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    check('collection_plans_status', oneOf('status', planStatuses)),
+    // An account has at most one open plan: new invoices join it instead of a second journey.
+    uniqueIndex('collection_plans_one_open_per_account')
+      .on(t.accountId)
+      .where(sql`status not in ('resolved', 'cancelled', 'written_off')`),
+    index('collection_plans_status').on(t.status),
+  ],
+);
+
+/** The invoices a plan collects. A per-item hold keeps one disputed invoice from silencing the rest. */
+export const collectionPlanItems = pgTable(
+  'collection_plan_items',
+  {
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    invoiceId: uuid('invoice_id')
+      .notNull()
+      .references(() => invoices.id),
+    status: text('status').notNull().default('open'),
+    onHoldUntil: date('on_hold_until', { mode: 'string' }),
+    holdReason: text('hold_reason'),
+  },
+  (t) => [primaryKey({ columns: [t.planId, t.invoiceId] }), check('collection_plan_items_status', oneOf('status', planItemStatuses))],
+);
+
+/** The orchestration plan: one row per policy step, as the workflow last saw it. */
+export const orchestrationSteps = pgTable(
+  'orchestration_steps',
+  {
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    ordinal: integer('ordinal').notNull(),
+    action: text('action').notNull(),
+    status: text('status').notNull(),
+    scheduledFor: ts('scheduled_for'),
+    completedAt: ts('completed_at'),
+    reason: text('reason'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.planId, t.key] }),
+    check('orchestration_steps_action', oneOf('action', stepActions)),
+    check('orchestration_steps_status', oneOf('status', stepStatuses)),
+  ],
+);
+
+/** Promises to pay recorded by reps. */
+export const paymentPromises = pgTable(
+  'payment_promises',
+  {
+    id: text('id').primaryKey(),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    amountMinor: money('amount_minor').notNull(),
+    dueOn: ts('due_on').notNull(),
+    status: text('status').notNull().default('open'),
+    rep: text('rep'),
+    createdAt: createdAt(),
+    resolvedAt: ts('resolved_at'),
+  },
+  (t) => [
+    check('payment_promises_amount_pos', sql`${t.amountMinor} > 0`),
+    check('payment_promises_status', oneOf('status', promiseStatuses)),
+    index('payment_promises_plan').on(t.planId),
+  ],
+);
+
+/** A promise paid in installments (a hardship plan). */
+export const paymentSchedules = pgTable('payment_schedules', {
+  id: text('id').primaryKey(),
+  promiseId: text('promise_id')
+    .notNull()
+    .unique()
+    .references(() => paymentPromises.id, { onDelete: 'cascade' }),
+  planId: text('plan_id')
+    .notNull()
+    .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+  createdAt: createdAt(),
+});
+
+export const paymentScheduleItems = pgTable(
+  'payment_schedule_items',
+  {
+    scheduleId: text('schedule_id')
+      .notNull()
+      .references(() => paymentSchedules.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    amountMinor: money('amount_minor').notNull(),
+    dueOn: ts('due_on').notNull(),
+    status: text('status').notNull().default('open'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scheduleId, t.seq] }),
+    check('payment_schedule_items_amount_pos', sql`${t.amountMinor} > 0`),
+    check('payment_schedule_items_status', oneOf('status', scheduleItemStatuses)),
+  ],
+);
+
+/** Payments keyed by the billing system's payment id: a repeated report is a no-op. */
+export const payments = pgTable(
+  'payments',
+  {
+    id: text('id').primaryKey(),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    invoiceId: uuid('invoice_id').references(() => invoices.id),
+    amountMinor: money('amount_minor').notNull(),
+    currency: text('currency').notNull(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+    createdAt: createdAt(),
+  },
+  (t) => [check('payments_amount_pos', sql`${t.amountMinor} > 0`), index('payments_plan').on(t.planId)],
+);
+
+/** Tasks for collections reps; ids are deterministic so a retried create is one task. */
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    status: text('status').notNull().default('open'),
+    reason: text('reason').notNull(),
+    outcome: text('outcome'),
+    createdAt: createdAt(),
+    closedAt: ts('closed_at'),
+  },
+  (t) => [
+    check('tasks_kind', oneOf('kind', taskKinds)),
+    check('tasks_status', oneOf('status', taskStatuses)),
+    index('tasks_plan').on(t.planId),
+  ],
+);
+
+/** What happened and when; event_key makes a retried append a no-op. */
+export const timelineEvents = pgTable(
+  'timeline_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    eventKey: text('event_key').notNull(),
+    at: ts('at').notNull(),
+    kind: text('kind').notNull(),
+    summary: text('summary').notNull(),
+    data: jsonb('data'),
+  },
+  (t) => [uniqueIndex('timeline_events_plan_key').on(t.planId, t.eventKey), index('timeline_events_plan_at').on(t.planId, t.at)],
+);
+
+/** Every email: the send ledger. One row per plan + step, so a step can never send twice. */
+export const emailMessages = pgTable(
+  'email_messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    stepKey: text('step_key').notNull(),
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    toAddress: text('to_address').notNull(),
+    subject: text('subject').notNull(),
+    template: text('template').notNull(),
+    provider: text('provider').notNull(),
+    providerMessageId: text('provider_message_id'),
+    status: text('status').notNull().default('queued'),
+    emlPath: text('eml_path'),
+    error: text('error'),
+    createdAt: createdAt(),
+    sentAt: ts('sent_at'),
+  },
+  (t) => [
+    check('email_messages_provider', oneOf('provider', emailProviders)),
+    check('email_messages_status', oneOf('status', emailStatuses)),
+    index('email_messages_plan').on(t.planId),
+  ],
+);

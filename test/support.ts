@@ -1,0 +1,76 @@
+// Shared test wiring: a config pointing at the run's dev server and PostgreSQL, and a real
+// worker on a task queue of its own so suites never pick up each other's workflows.
+import { chmodSync, mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { systemClock, type Clock } from '../activities/clock';
+import { createOutboxMailer, type Mailer } from '../activities/mail';
+import { connectDatabase, type DatabaseHandle } from '../db/connection';
+import { loadConfig, type DunningConfig } from '../worker/config';
+import { createDunningWorker, installRuntime } from '../worker/worker';
+
+export function testDataDir(label: string): string {
+  const dir = mkdtempSync(path.join(inject('tmpRoot'), `${label}-`));
+  chmodSync(dir, 0o755); // embedded PostgreSQL runs as its own user when tests run as root
+  return dir;
+}
+
+/** Config for the shared test services, with a task queue unique to the caller. */
+export function testConfig(label: string): DunningConfig {
+  const config = loadConfig({
+    PATH: process.env.PATH,
+    DUNNING_DATA_DIR: testDataDir(label),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    DATABASE_URL: inject('databaseUrl'),
+  });
+  const suffix = randomUUID().slice(0, 8);
+  config.temporal.taskQueues = { dunning: `${label}-${suffix}`, mail: `${label}-mail-${suffix}` };
+  return config;
+}
+
+export interface TestStack {
+  config: DunningConfig;
+  client: Client;
+  db: DatabaseHandle;
+  worker: Worker;
+  outboxDir: string;
+  close(): Promise<void>;
+}
+
+/** A real worker (bundle from global setup) with a client and a db handle, on the shared services. */
+export async function startTestStack(
+  label: string,
+  opts: { mailer?: Mailer; clock?: Clock; maxCachedWorkflows?: number } = {},
+): Promise<TestStack> {
+  installRuntime();
+  const config = testConfig(label);
+  const db = connectDatabase(inject('databaseUrl'), { max: 4 });
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const outboxDir = path.join(config.dataDir, 'outbox');
+  const worker = await createDunningWorker({
+    connection: nativeConnection,
+    config,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    deps: { db: db.db, mailer: opts.mailer ?? createOutboxMailer(outboxDir), clock: opts.clock ?? systemClock, config },
+    maxCachedWorkflows: opts.maxCachedWorkflows,
+  });
+  const running = worker.run();
+  return {
+    config,
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    db,
+    worker,
+    outboxDir,
+    async close() {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+      await db.close();
+    },
+  };
+}

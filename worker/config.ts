@@ -1,0 +1,162 @@
+// Configuration, parsed once at start: temporal.config.json (or DUNNING_CONFIG) plus the
+// environment. Everything downstream receives the parsed object; nothing else reads env.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { searchAttributeTypes } from '../workflows/search-attributes';
+
+export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const port = z.number().int().min(1).max(65535);
+const searchAttributeType = z.enum(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']);
+
+const fileSchema = z
+  .object({
+    $comment: z.string().optional(),
+    temporal: z
+      .object({
+        address: z.string().min(1).optional(),
+        namespace: z.string().min(1).default('default'),
+        taskQueues: z
+          .object({ dunning: z.string().min(1).default('dunning'), mail: z.string().min(1).default('dunning-mail') })
+          .strict()
+          .prefault({}),
+        tls: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    devServer: z
+      .object({
+        ip: z.string().min(1).default('127.0.0.1'),
+        port: port.default(7233),
+        uiPort: port.default(8233),
+      })
+      .strict()
+      .prefault({}),
+    postgres: z
+      .object({
+        port: port.default(5433),
+        database: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case SQL identifier').default('dunning'),
+      })
+      .strict()
+      .prefault({}),
+    searchAttributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), searchAttributeType).default({}),
+  })
+  .strict();
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  RESEND_API_KEY: z.string().min(1).optional(),
+  RESEND_BASE_URL: z.string().url().optional(),
+  DUNNING_DATA_DIR: z.string().min(1).optional(),
+  DUNNING_CONFIG: z.string().min(1).optional(),
+});
+
+export interface TemporalTls {
+  clientCertPair?: { crt: Buffer; key: Buffer };
+}
+
+export interface DunningConfig {
+  /** Where the embedded defaults keep their state (SQLite, PostgreSQL, outbox). Absolute. */
+  dataDir: string;
+  configFile: string;
+  temporal: {
+    /** Set → use that cluster; unset → run the embedded dev server. */
+    address?: string;
+    namespace: string;
+    taskQueues: { dunning: string; mail: string };
+    tls: boolean | TemporalTls;
+    apiKey?: string;
+  };
+  devServer: { ip: string; port: number; uiPort: number };
+  postgres: { url?: string; port: number; database: string };
+  mail: { resendApiKey?: string; resendBaseUrl?: string };
+  searchAttributes: Record<string, z.infer<typeof searchAttributeType>>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describeIssue(issue: z.core.$ZodIssue, where: string): string {
+  const field = issue.path.map(String).join('.');
+  return `${where}${field ? ` field "${field}"` : ''}: ${issue.message}.`;
+}
+
+/** Reads and validates configuration; throws ConfigError with one sentence naming the field. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig {
+  const envParsed = envSchema.safeParse(env);
+  if (!envParsed.success) {
+    const issue = envParsed.error.issues[0]!;
+    throw new ConfigError(`Invalid environment variable ${String(issue.path[0])}: ${issue.message}.`);
+  }
+  const e = envParsed.data;
+
+  const configFile = path.resolve(e.DUNNING_CONFIG ?? path.join(projectRoot, 'temporal.config.json'));
+  let raw: unknown = {};
+  if (existsSync(configFile)) {
+    try {
+      raw = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`Config file ${configFile} is not valid JSON: ${(err as Error).message}.`);
+    }
+  } else if (e.DUNNING_CONFIG) {
+    throw new ConfigError(`Config file ${configFile} (from DUNNING_CONFIG) does not exist.`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(describeIssue(parsed.error.issues[0]!, `Invalid config ${path.basename(configFile)}`));
+  }
+  const file = parsed.data;
+
+  // The workflow writes these attributes with fixed types; a cluster registered differently
+  // would reject every upsert, so refuse to start instead.
+  const searchAttributes: Record<string, z.infer<typeof searchAttributeType>> = { ...searchAttributeTypes, ...file.searchAttributes };
+  for (const [name, type] of Object.entries(searchAttributeTypes)) {
+    if (searchAttributes[name] !== type) {
+      throw new ConfigError(
+        `Invalid config ${path.basename(configFile)} field "searchAttributes.${name}": the workflow writes it as ${type}.`,
+      );
+    }
+  }
+
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    throw new ConfigError('Invalid environment: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together.');
+  }
+  let tls: boolean | TemporalTls = file.temporal.tls || Boolean(e.TEMPORAL_API_KEY);
+  if (e.TEMPORAL_TLS_CERT_PATH && e.TEMPORAL_TLS_KEY_PATH) {
+    tls = {
+      clientCertPair: { crt: readFileSync(e.TEMPORAL_TLS_CERT_PATH), key: readFileSync(e.TEMPORAL_TLS_KEY_PATH) },
+    };
+  }
+
+  return {
+    dataDir: path.resolve(e.DUNNING_DATA_DIR ?? path.join(projectRoot, '.data')),
+    configFile,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS ?? file.temporal.address,
+      namespace: e.TEMPORAL_NAMESPACE ?? file.temporal.namespace,
+      taskQueues: file.temporal.taskQueues,
+      tls,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    devServer: file.devServer,
+    postgres: { url: e.DATABASE_URL, port: file.postgres.port, database: file.postgres.database },
+    mail: { resendApiKey: e.RESEND_API_KEY, resendBaseUrl: e.RESEND_BASE_URL },
+    searchAttributes,
+  };
+}
+
+/** The address clients and workers dial: the external cluster, or the embedded dev server. */
+export function temporalAddress(config: DunningConfig): string {
+  return config.temporal.address ?? `${config.devServer.ip}:${config.devServer.port}`;
+}

@@ -1,0 +1,154 @@
+// Finding (or building, once per machine) the Temporal binaries the embedded stack and the
+// tests run. The SDK's own download needs the internet; a Go toolchain and Maven Central are
+// more often within reach, so we try those first and cache the results under .tools/.
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from './config';
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1'; // newest tag whose go.mod has no `replace` (go install refuses those)
+export const TEST_SERVER_VERSION = '1.38.0';
+export const toolsDir = path.join(projectRoot, '.tools');
+
+type Log = (line: string) => void;
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir && isExecutable(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+/** Runs a command, streaming nothing; resolves with its combined output or rejects with it. */
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`)),
+    );
+  });
+}
+
+/** Prints "still working" every 30 s so a long first build does not look like a hang. */
+async function withProgress<T>(what: string, log: Log, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const timer = setInterval(() => log(`  … ${what}: ${Math.round((Date.now() - started) / 1000)} s so far`), 30_000);
+  try {
+    const result = await work();
+    log(`  ${what}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+    return result;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export interface TemporalCli {
+  path: string;
+  source: 'PATH' | 'TEMPORAL_CLI_PATH' | 'cache' | 'built';
+}
+
+/**
+ * The Temporal CLI, in the order DESIGN.md gives: `temporal` on PATH → TEMPORAL_CLI_PATH →
+ * the cached build in .tools/bin → build it with Go. Undefined means none of these worked and
+ * the caller should let the SDK download it.
+ */
+export async function resolveTemporalCli(log: Log, env: NodeJS.ProcessEnv = process.env): Promise<TemporalCli | undefined> {
+  const fromPath = onPath('temporal', env);
+  if (fromPath) return { path: fromPath, source: 'PATH' };
+  if (env.TEMPORAL_CLI_PATH) {
+    if (!isExecutable(env.TEMPORAL_CLI_PATH)) {
+      throw new Error(`TEMPORAL_CLI_PATH points at ${env.TEMPORAL_CLI_PATH}, which is not an executable file.`);
+    }
+    return { path: env.TEMPORAL_CLI_PATH, source: 'TEMPORAL_CLI_PATH' };
+  }
+  const binDir = path.join(toolsDir, 'bin');
+  const cached = path.join(binDir, 'temporal');
+  if (isExecutable(cached)) return { path: cached, source: 'cache' };
+
+  const go = onPath('go', env);
+  if (!go) return undefined;
+  mkdirSync(binDir, { recursive: true });
+  log(`Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go into ${binDir}`);
+  log('  (first run on this machine only; about 3-5 minutes on 2 cores, cached afterwards)');
+  await withProgress('go install temporal', log, () =>
+    run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...env, GOBIN: binDir, CGO_ENABLED: '0' },
+    }),
+  );
+  if (!isExecutable(cached)) throw new Error(`go install finished but ${cached} is missing.`);
+  return { path: cached, source: 'built' };
+}
+
+const testServerPom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.dunning</groupId>
+  <artifactId>temporal-test-server-classpath</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>io.temporal</groupId>
+      <artifactId>temporal-test-server</artifactId>
+      <version>${TEST_SERVER_VERSION}</version>
+    </dependency>
+  </dependencies>
+</project>
+`;
+
+/**
+ * A launcher for Temporal's Java time-skipping test server, fetched from Maven Central into
+ * .tools/test-server. The SDK spawns it with `<port>` and waits ~5 s for the port, so the
+ * launcher `exec`s the JVM (no orphan on SIGKILL) with flags that keep start-up short.
+ */
+export async function resolveTestServer(log: Log, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const dir = path.join(toolsDir, `test-server-${TEST_SERVER_VERSION}`);
+  const launcher = path.join(dir, 'run');
+  const lib = path.join(dir, 'lib');
+  if (isExecutable(launcher) && existsSync(lib) && readdirSync(lib).some((f) => f.startsWith('temporal-test-server'))) {
+    return launcher;
+  }
+  const mvn = onPath('mvn', env);
+  const java = onPath('java', env);
+  if (!mvn || !java) {
+    throw new Error('The time-skipping test server needs Java 17+ and Maven on PATH (to fetch io.temporal:temporal-test-server).');
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'pom.xml'), testServerPom);
+  log(`Fetching io.temporal:temporal-test-server:${TEST_SERVER_VERSION} with Maven into ${dir}`);
+  await withProgress('mvn dependency:copy-dependencies', log, () =>
+    run(mvn, ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${lib}`], { cwd: dir }),
+  );
+  writeFileSync(
+    launcher,
+    [
+      '#!/bin/sh',
+      '# Generated by worker/toolchain.ts. exec keeps the JVM as the process the SDK kills.',
+      `exec "${java}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss512k -cp "${lib}/*" io.temporal.testserver.TestServer "$@"`,
+      '',
+    ].join('\n'),
+  );
+  chmodSync(launcher, 0o755);
+  return launcher;
+}
+
+// `tsx worker/toolchain.ts`: install both (used by .ci/run and by hand), printing where they are.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const log: Log = (line) => console.log(line);
+  const started = Date.now();
+  const cli = await resolveTemporalCli(log);
+  console.log(cli ? `Temporal CLI: ${cli.path} (${cli.source})` : 'Temporal CLI: none found; the SDK will try to download it');
+  console.log(`Time-skipping test server: ${await resolveTestServer(log)}`);
+  console.log(`Toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}

@@ -1,0 +1,3 @@
+// Entry point bundled into Temporal's workflow sandbox: export every workflow type.
+export { dunningWorkflow } from './dunning';
+export { stackCheckWorkflow } from './stack-check';

@@ -1,0 +1,103 @@
+// Every signal, update and query, with its input type: defined once, imported by the workflow,
+// client, CLI and tests. No string names at call sites.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/** Workflow id of a plan's journey: one workflow per plan. */
+export function workflowIdFor(planId: string): string {
+  return `dunning-${planId}`;
+}
+
+export const planStatuses = ['in_progress', 'on_hold', 'promised', 'escalated', 'resolved', 'cancelled', 'written_off'] as const;
+export type PlanStatus = (typeof planStatuses)[number];
+export const closedPlanStatuses: readonly PlanStatus[] = ['resolved', 'cancelled', 'written_off'];
+
+export const stepStatuses = ['pending', 'waiting', 'in_progress', 'completed', 'skipped', 'cancelled', 'failed'] as const;
+export type StepStatus = (typeof stepStatuses)[number];
+
+export interface StepState {
+  key: string;
+  ordinal: number;
+  action: 'email' | 'task';
+  template?: string;
+  status: StepStatus;
+  /** ISO instant the step falls due (its anchor + offset). */
+  scheduledFor: string;
+  /** Set when the send window moved the step later. */
+  notBefore?: string;
+  completedAt?: string;
+  reason?: string;
+}
+
+export interface TaskState {
+  id: string;
+  kind: 'manual_escalation' | 'promise_broken' | 'email_failed' | 'opted_out' | 'rep_escalation';
+  status: 'open' | 'done' | 'cancelled';
+  reason: string;
+  outcome?: string;
+}
+
+export interface PromiseState {
+  id: string;
+  amountMinor: number;
+  dueOn: string;
+  status: 'open' | 'kept' | 'broken' | 'cancelled';
+}
+
+export interface PlanState {
+  planId: string;
+  accountId: string;
+  status: PlanStatus;
+  currency: string;
+  outstandingMinor: number;
+  steps: StepState[];
+  tasks: TaskState[];
+  promises: PromiseState[];
+  paused?: { reason: string; since: string };
+  nextActionAt?: string;
+  closedReason?: string;
+}
+
+// --- billing -------------------------------------------------------------------------------
+
+export interface PaymentReceived {
+  /** The billing system's payment id: the idempotency key (a repeat is ignored). */
+  paymentId: string;
+  amountMinor: number;
+  invoiceNumber?: string;
+  receivedAt?: string;
+}
+export const paymentReceivedSignal = defineSignal<[PaymentReceived]>('paymentReceived');
+
+// --- reps ----------------------------------------------------------------------------------
+
+export interface EscalateInput {
+  reason: string;
+}
+export const escalateUpdate = defineUpdate<{ taskId: string }, [EscalateInput]>('escalate');
+
+export interface PauseInput {
+  reason: string;
+}
+export const pauseUpdate = defineUpdate<PlanState, [PauseInput]>('pause');
+export const resumeUpdate = defineUpdate<PlanState, [Record<string, never>]>('resume');
+
+/** Outcomes with an effect on the plan; any other text just closes the task. */
+export const taskOutcomeEffects = {
+  write_off: 'the plan is written off',
+  dispute: 'the plan is paused for the dispute',
+} as const;
+
+export interface CompleteTaskInput {
+  taskId: string;
+  outcome: string;
+}
+export const completeTaskUpdate = defineUpdate<PlanState, [CompleteTaskInput]>('completeTask');
+
+export interface CancelInput {
+  reason: string;
+}
+export const cancelUpdate = defineUpdate<PlanState, [CancelInput]>('cancel');
+
+// --- ops -----------------------------------------------------------------------------------
+
+export const stateQuery = defineQuery<PlanState>('state');
