@@ -14,8 +14,9 @@ import {
   tasks,
   timelineEvents,
 } from '../db/schema';
-import { closedPlanStatuses, type PlanStatus, type StepState, type TaskState } from '../workflows/messages';
+import { closedPlanStatuses, workflowIdFor, type PlanStatus, type StepState, type TaskState } from '../workflows/messages';
 import type { DunningPolicy } from '../workflows/policy';
+import { formatMoney } from '../templates';
 import { computeSchedule, type ScheduledStep } from './calendar';
 import type { ActivityDeps } from './deps';
 
@@ -67,6 +68,82 @@ export async function loadPlanContext(db: Database, planId: string): Promise<Pla
   };
 }
 
+export interface PaymentInput {
+  planId: string;
+  paymentId: string;
+  amountMinor: number;
+  invoiceNumber?: string;
+  receivedAt: string;
+}
+
+/**
+ * Records a payment once (keyed by the billing system's payment id) and applies it to the
+ * named invoice, else to the oldest open ones. Returns what is still owed.
+ */
+export interface PaymentApplied {
+  /** False when the payment id was already recorded (a retry or a repeated report). */
+  applied: boolean;
+  outstandingMinor: number;
+  amountDisplay: string;
+  owedDisplay: string;
+}
+
+export async function applyPayment(db: Database, input: PaymentInput): Promise<PaymentApplied> {
+  const applied = await db.transaction(async (tx) => {
+    const [plan] = await tx
+      .select({ accountId: collectionPlans.accountId, currency: collectionPlans.currency })
+      .from(collectionPlans)
+      .where(eq(collectionPlans.id, input.planId));
+    if (!plan) throw unknownPlan(input.planId);
+    const open = await tx
+      .select({ id: invoices.id, number: invoices.number, openMinor: invoices.openMinor })
+      .from(collectionPlanItems)
+      .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
+      .where(and(eq(collectionPlanItems.planId, input.planId), sql`${invoices.openMinor} > 0`))
+      .orderBy(asc(invoices.dueOn), asc(invoices.number))
+      .for('update');
+    const named = input.invoiceNumber ? open.find((i) => i.number === input.invoiceNumber) : undefined;
+    const inserted = await tx
+      .insert(payments)
+      .values({
+        id: input.paymentId,
+        planId: input.planId,
+        invoiceId: named?.id ?? null,
+        amountMinor: input.amountMinor,
+        currency: plan.currency,
+        receivedAt: new Date(input.receivedAt),
+      })
+      .onConflictDoNothing({ target: payments.id })
+      .returning({ id: payments.id });
+    if (inserted.length === 0) return false; // already recorded: a retry or a repeated report
+    let remaining = input.amountMinor;
+    for (const inv of named ? [named, ...open.filter((i) => i !== named)] : open) {
+      if (remaining <= 0) break;
+      const take = Math.min(remaining, inv.openMinor);
+      remaining -= take;
+      const left = inv.openMinor - take;
+      await tx
+        .update(invoices)
+        .set({ openMinor: left, status: left === 0 ? 'paid' : 'open' })
+        .where(eq(invoices.id, inv.id));
+      if (left === 0) {
+        await tx
+          .update(collectionPlanItems)
+          .set({ status: 'paid' })
+          .where(and(eq(collectionPlanItems.planId, input.planId), eq(collectionPlanItems.invoiceId, inv.id)));
+      }
+    }
+    return true;
+  });
+  const ctx = (await loadPlanContext(db, input.planId))!;
+  return {
+    applied,
+    outstandingMinor: ctx.outstandingMinor,
+    amountDisplay: formatMoney(input.amountMinor, ctx.currency, ctx.locale),
+    owedDisplay: formatMoney(ctx.outstandingMinor, ctx.currency, ctx.locale),
+  };
+}
+
 function unknownPlan(planId: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${planId}".` });
 }
@@ -78,6 +155,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       accountId: string;
       currency: string;
       outstandingMinor: number;
+      owedDisplay: string;
       steps: ScheduledStep[];
     }> {
       const ctx = await loadPlanContext(db, input.planId);
@@ -90,11 +168,19 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         .set({
           policyName: input.policy.name,
           policySnapshot: input.policy,
-          initiatedAt: sql`coalesce(${collectionPlans.initiatedAt}, ${initiatedAt})`,
+          workflowId: workflowIdFor(input.planId),
+          // postgres.js binds Dates only as typed columns, not inside raw sql: pass ISO text.
+          initiatedAt: sql`coalesce(${collectionPlans.initiatedAt}, ${initiatedAt.toISOString()}::timestamptz)`,
           updatedAt: clock.now(),
         })
         .where(eq(collectionPlans.id, input.planId));
-      return { accountId: ctx.accountId, currency: ctx.currency, outstandingMinor: ctx.outstandingMinor, steps };
+      return {
+        accountId: ctx.accountId,
+        currency: ctx.currency,
+        outstandingMinor: ctx.outstandingMinor,
+        owedDisplay: formatMoney(ctx.outstandingMinor, ctx.currency, ctx.locale),
+        steps,
+      };
     },
 
     /** Writes the workflow's view of the plan: status, steps, tasks and new timeline events. */
@@ -111,7 +197,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         const closed = closedPlanStatuses.includes(input.status);
         await tx
           .update(collectionPlans)
-          .set({ status: input.status, updatedAt: now, closedAt: closed ? sql`coalesce(${collectionPlans.closedAt}, ${now})` : null })
+          .set({ status: input.status, updatedAt: now, closedAt: closed ? sql`coalesce(${collectionPlans.closedAt}, ${now.toISOString()}::timestamptz)` : null })
           .where(eq(collectionPlans.id, input.planId));
         if (input.steps.length > 0) {
           await tx
@@ -168,65 +254,9 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       });
     },
 
-    /**
-     * Records a payment once (keyed by the billing system's payment id) and applies it to the
-     * named invoice, else to the oldest open ones. Returns what is still owed.
-     */
-    async recordPayment(input: {
-      planId: string;
-      paymentId: string;
-      amountMinor: number;
-      invoiceNumber?: string;
-      receivedAt: string;
-    }): Promise<{ applied: boolean; outstandingMinor: number }> {
-      const applied = await db.transaction(async (tx) => {
-        const [plan] = await tx
-          .select({ accountId: collectionPlans.accountId, currency: collectionPlans.currency })
-          .from(collectionPlans)
-          .where(eq(collectionPlans.id, input.planId));
-        if (!plan) throw unknownPlan(input.planId);
-        const open = await tx
-          .select({ id: invoices.id, number: invoices.number, openMinor: invoices.openMinor })
-          .from(collectionPlanItems)
-          .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
-          .where(and(eq(collectionPlanItems.planId, input.planId), sql`${invoices.openMinor} > 0`))
-          .orderBy(asc(invoices.dueOn), asc(invoices.number))
-          .for('update');
-        const named = input.invoiceNumber ? open.find((i) => i.number === input.invoiceNumber) : undefined;
-        const inserted = await tx
-          .insert(payments)
-          .values({
-            id: input.paymentId,
-            planId: input.planId,
-            invoiceId: named?.id ?? null,
-            amountMinor: input.amountMinor,
-            currency: plan.currency,
-            receivedAt: new Date(input.receivedAt),
-          })
-          .onConflictDoNothing({ target: payments.id })
-          .returning({ id: payments.id });
-        if (inserted.length === 0) return false; // already recorded: a retry or a repeated report
-        let remaining = input.amountMinor;
-        for (const inv of named ? [named, ...open.filter((i) => i !== named)] : open) {
-          if (remaining <= 0) break;
-          const take = Math.min(remaining, inv.openMinor);
-          remaining -= take;
-          const left = inv.openMinor - take;
-          await tx
-            .update(invoices)
-            .set({ openMinor: left, status: left === 0 ? 'paid' : 'open' })
-            .where(eq(invoices.id, inv.id));
-          if (left === 0) {
-            await tx
-              .update(collectionPlanItems)
-              .set({ status: 'paid' })
-              .where(and(eq(collectionPlanItems.planId, input.planId), eq(collectionPlanItems.invoiceId, inv.id)));
-          }
-        }
-        return true;
-      });
-      const ctx = await loadPlanContext(db, input.planId);
-      return { applied, outstandingMinor: ctx?.outstandingMinor ?? 0 };
+    /** Records a payment once and applies it; see applyPayment. */
+    recordPayment(input: PaymentInput): Promise<PaymentApplied> {
+      return applyPayment(db, input);
     },
   };
 }

@@ -25,7 +25,14 @@ export function emailIdempotencyKey(planId: string, stepKey: string): string {
 
 export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
   return {
-    async sendStepEmail(input: { planId: string; stepKey: string; template: string; sendWindow?: SendWindow }): Promise<StepEmailResult> {
+    async sendStepEmail(input: {
+      planId: string;
+      stepKey: string;
+      template: string;
+      sendWindow?: SendWindow;
+      /** The workflow's time of acting (server time, which the time-skipping test server moves). */
+      at: string;
+    }): Promise<StepEmailResult> {
       const ctx = await loadPlanContext(db, input.planId);
       if (!ctx) throw ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${input.planId}".` });
       const owed = ctx.outstandingMinor;
@@ -38,7 +45,7 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
       if (owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
       if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
       if (ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
-      const now = clock.now();
+      const now = new Date(input.at);
       const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
       if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
 

@@ -1,48 +1,350 @@
 #!/usr/bin/env tsx
-// The `dunning` command line. Each command: one clear sentence on stderr and a non-zero exit
-// on bad input; `--json` for machine output.
-import { parseArgs } from 'node:util';
+// The `dunning` command line. Errors: one sentence on stderr and a non-zero exit, nothing
+// half-written. Every command takes --json for machine output.
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../worker/config';
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { computeSchedule, nextInSendWindow } from '../activities/calendar';
+import { loadPlanContext } from '../activities/plans';
+import { connectDatabase, type DatabaseHandle } from '../db/connection';
+import { embeddedDatabaseUrl } from '../db/embedded';
+import { getPolicy, listPolicies, parsePolicy, PolicyError, setPolicy } from '../db/policies';
+import { formatMoney } from '../templates';
+import { ConfigError, loadConfig, type DunningConfig } from '../worker/config';
+import { planStatuses, type PlanStatus } from '../workflows/messages';
 import { stackCheckWorkflow } from '../workflows/stack-check';
-import { connectClient } from './connection';
+import { connectClient, type DunningClient } from './connection';
+import * as dunning from './dunning';
+import { importRows, parseImportCsv } from './import';
+import { parseMoney } from './money';
+import { listPlans, planStatus, type PlanStatusView } from './status';
 
 const usage = `Usage: dunning <command> [options]
 
-  start                 run the whole local stack (same as npm start)
-  check [--sleep 2s]    run a small workflow (timer + database read) against the running stack
+  start                                     run the whole local stack (same as npm start)
+  check [--sleep 2s]                        run a small workflow (timer + database read) on the running stack
+  import <file.csv>                         accounts, contacts, invoices → one plan per account
+  policy set <file.json> | policy list      create or replace a policy; list policies
+  preview <planId> [--policy NAME]          the calendar of a plan's steps, nothing started
+  initiate <planId> [--policy NAME]         start (or find) the plan's journey
+  status <planId>                           orchestration plan, owed, promises, tasks, timeline
+  list [--status S]                         plans with their status and next action
+  payment <planId> --payment-id ID --amount 120.50 [--invoice NUMBER]
+  escalate <planId> --reason TEXT
+  pause <planId> --reason TEXT | resume <planId>
+  task done <planId> <taskId> --outcome TEXT    (outcome write_off or dispute has an effect)
+  cancel <planId> --reason TEXT
 
-Every command takes --json for machine output.`;
+Every command takes --json for machine output. Money is a decimal in the plan's currency.`;
 
-export class CliError extends Error {
+class CliError extends Error {
   override name = 'CliError';
 }
 
-async function runCheck(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { sleep: { type: 'string', default: '2s' }, json: { type: 'boolean' } } });
-  if (!/^\d+(ms|s|m)$/.test(values.sleep)) throw new CliError(`--sleep must look like 500ms, 2s or 1m, not "${values.sleep}".`);
-  const config = loadConfig();
-  const { client, close } = await connectClient(config);
-  try {
-    const started = Date.now();
-    const result = await client.workflow.execute(stackCheckWorkflow, {
-      taskQueue: config.temporal.taskQueues.dunning,
-      workflowId: `stack-check-${randomUUID()}`,
-      args: [{ sleep: values.sleep as `${number}s` }],
-      staticSummary: 'Stack check: timer, then a database read',
-    });
-    const ms = Date.now() - started;
-    if (values.json) console.log(JSON.stringify({ ...result, elapsedMs: ms }));
-    else console.log(`Stack check completed in ${(ms / 1000).toFixed(1)} s: ${result.migrationsApplied} migration(s) applied, database time ${result.databaseTime}.`);
-  } finally {
-    await close();
-  }
+interface Io {
+  json: boolean;
+  print(human: string, machine: unknown): void;
 }
 
-const commands: Record<string, (args: string[]) => Promise<void>> = {
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function args<O extends Options>(argv: string[], options: O, positionals: string[]) {
+  // `--amount -5` would read as an option named 5: bind such values to their flag so the
+  // command can say what is wrong with the number itself.
+  const bound: string[] = [];
+  for (const token of argv) {
+    const flag = bound[bound.length - 1];
+    if (/^-\d/.test(token) && flag?.startsWith('--') && !flag.includes('=') && options[flag.slice(2)]?.type === 'string') {
+      bound[bound.length - 1] = `${flag}=${token}`;
+    } else bound.push(token);
+  }
+  const parsed = parseArgs({ args: bound, options: { ...options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+  const missing = positionals.slice(parsed.positionals.length);
+  if (missing.length > 0) throw new CliError(`Missing ${missing.join(' and ')}; run \`dunning --help\`.`);
+  if (parsed.positionals.length > positionals.length) {
+    throw new CliError(`Unexpected argument "${parsed.positionals[positionals.length]}"; run \`dunning --help\`.`);
+  }
+  return parsed;
+}
+
+function required(value: string | boolean | undefined, flag: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new CliError(`--${flag} is required.`);
+  return value;
+}
+
+// --- connections (opened lazily, closed at exit) ----------------------------------------------
+let config: DunningConfig | undefined;
+let db: DatabaseHandle | undefined;
+let temporal: DunningClient | undefined;
+
+function getConfig(): DunningConfig {
+  return (config ??= loadConfig());
+}
+
+async function getDb(): Promise<DatabaseHandle> {
+  if (db) return db;
+  const c = getConfig();
+  const url = c.postgres.url ?? embeddedDatabaseUrl(c.postgres.port, c.postgres.database);
+  const handle = connectDatabase(url, { max: 2 });
+  try {
+    await handle.sql`select 1`;
+  } catch {
+    await handle.close();
+    throw new CliError(
+      c.postgres.url
+        ? 'Cannot reach PostgreSQL at DATABASE_URL.'
+        : `Cannot reach the embedded PostgreSQL on port ${c.postgres.port}; start the engine with \`npm start\` or set DATABASE_URL.`,
+    );
+  }
+  return (db = handle);
+}
+
+async function getContext(): Promise<dunning.DunningContext> {
+  const database = await getDb();
+  temporal ??= await connectClient(getConfig());
+  return { client: temporal.client, db: database.db, config: getConfig() };
+}
+
+// --- output helpers ---------------------------------------------------------------------------
+const money = (minor: number, currency: string) => formatMoney(minor, currency, 'en-US');
+const when = (iso: string | null) => (iso ? iso.slice(0, 16).replace('T', ' ') + ' UTC' : '—');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function describeStatus(s: PlanStatusView): string {
+  return [
+    `Plan ${s.planId} (${s.accountName}, account ${s.accountId}) — ${s.status}, ${money(s.outstandingMinor, s.currency)} owed`,
+    `Workflow ${s.workflowId}${s.policy ? `, policy ${s.policy}` : ''}; next action ${when(s.nextActionAt)}`,
+    '',
+    table([
+      ['STEP', 'ACTION', 'STATUS', 'SCHEDULED', 'COMPLETED', 'REASON'],
+      ...s.steps.map((st) => [st.key, st.action, st.status, when(st.scheduledFor), when(st.completedAt), st.reason ?? '']),
+    ]),
+    ...(s.tasks.length ? ['', 'Tasks:', ...s.tasks.map((t) => `  ${t.id}  ${t.kind}  ${t.status}${t.outcome ? ` (${t.outcome})` : ''}  ${t.reason}`)] : []),
+    ...(s.promises.length
+      ? ['', 'Promises:', ...s.promises.map((p) => `  ${p.id}  ${money(p.amountMinor, s.currency)} by ${when(p.dueOn)}  ${p.status}`)]
+      : []),
+    '',
+    'Timeline:',
+    ...s.timeline.map((e) => `  ${when(e.at)}  ${e.kind.padEnd(14)} ${e.summary}`),
+  ].join('\n');
+}
+
+// --- commands ---------------------------------------------------------------------------------
+async function runCheck(argv: string[], io: Io) {
+  const { values } = args(argv, { sleep: { type: 'string', default: '2s' } }, []);
+  const sleep = String(values.sleep);
+  if (!/^\d+(ms|s|m)$/.test(sleep)) throw new CliError(`--sleep must look like 500ms, 2s or 1m, not "${sleep}".`);
+  const c = getConfig();
+  temporal ??= await connectClient(c);
+  const started = Date.now();
+  const result = await temporal.client.workflow.execute(stackCheckWorkflow, {
+    taskQueue: c.temporal.taskQueues.dunning,
+    workflowId: `stack-check-${randomUUID()}`,
+    args: [{ sleep: sleep as `${number}s` }],
+    staticSummary: 'Stack check: timer, then a database read',
+  });
+  const ms = Date.now() - started;
+  io.print(
+    `Stack check completed in ${(ms / 1000).toFixed(1)} s: ${result.migrationsApplied} migration(s) applied, database time ${result.databaseTime}.`,
+    { ...result, elapsedMs: ms },
+  );
+}
+
+async function runImport(argv: string[], io: Io) {
+  const { positionals } = args(argv, {}, ['<file.csv>']);
+  let content: Buffer;
+  try {
+    content = readFileSync(positionals[0]!);
+  } catch {
+    throw new CliError(`Cannot read ${positionals[0]}.`);
+  }
+  const rows = parseImportCsv(content);
+  const result = await importRows((await getDb()).db, rows);
+  io.print(
+    [
+      `Imported ${result.rows} row(s): ${result.accounts} account(s), ${result.invoicesAdded} new invoice(s).`,
+      ...result.plans.map((p) => `${p.planId}  account ${p.accountId}  ${p.items} item(s)${p.created ? '  (new plan)' : ''}`),
+    ].join('\n'),
+    result,
+  );
+}
+
+async function runPolicy(argv: string[], io: Io) {
+  const [sub, ...rest] = argv;
+  const database = (await getDb()).db;
+  if (sub === 'set') {
+    const { positionals } = args(rest, {}, ['<file.json>']);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
+    } catch (err) {
+      throw new CliError(`Cannot read ${positionals[0]} as JSON: ${(err as Error).message.replace(/\.$/, '')}.`);
+    }
+    const policy = parsePolicy(raw);
+    const { version } = await setPolicy(database, policy);
+    io.print(`Policy "${policy.name}" saved (version ${version}); running plans keep the policy they started with.`, { name: policy.name, version, policy });
+    return;
+  }
+  if (sub === 'list') {
+    args(rest, {}, []);
+    const policies = await listPolicies(database);
+    io.print(
+      table([
+        ['NAME', 'VERSION', 'STEPS', 'MAX PROMISES', 'SEND WINDOW'],
+        ...policies.map((p) => [
+          p.name,
+          String(p.version),
+          p.policy.steps.map((s) => `${s.key}@${s.from}${s.at.startsWith('-') ? '' : '+'}${s.at}`).join(', '),
+          String(p.policy.maxPromises),
+          p.policy.sendWindow ? `${p.policy.sendWindow.from}-${p.policy.sendWindow.to}` : 'any time',
+        ]),
+      ]),
+      policies,
+    );
+    return;
+  }
+  throw new CliError('Use `dunning policy set <file.json>` or `dunning policy list`.');
+}
+
+async function runPreview(argv: string[], io: Io) {
+  const { values, positionals } = args(argv, { policy: { type: 'string' } }, ['<planId>']);
+  const database = (await getDb()).db;
+  const planId = positionals[0]!;
+  const ctx = await loadPlanContext(database, planId);
+  if (!ctx) throw new CliError(`Unknown plan "${planId}".`);
+  const policyName = typeof values.policy === 'string' ? values.policy : 'standard';
+  const policy = await getPolicy(database, policyName);
+  if (!policy) throw new CliError(`Unknown policy "${policyName}"; see \`dunning policy list\`.`);
+  const now = new Date();
+  const dueOn = ctx.invoices[0]?.dueOn ?? now.toISOString().slice(0, 10);
+  const steps = computeSchedule(policy, { initiatedAt: now, dueOn }, ctx.timeZone).map((s) => {
+    const sendAt = s.action === 'email' ? nextInSendWindow(new Date(s.scheduledFor), policy.sendWindow, ctx.timeZone) : new Date(s.scheduledFor);
+    return { key: s.key, action: s.action, template: s.template ?? null, anchor: s.from, offset: s.at, scheduledFor: s.scheduledFor, sendAt: sendAt.toISOString() };
+  });
+  io.print(
+    [
+      `Preview of plan ${planId} under policy "${policy.name}" (if initiated now; earliest due ${dueOn}, ${ctx.timeZone}; ${money(ctx.outstandingMinor, ctx.currency)} owed):`,
+      table([['STEP', 'ACTION', 'FROM', 'AT', 'RUNS (UTC)'], ...steps.map((s) => [s.key, s.action, s.anchor, s.offset, when(s.sendAt)])]),
+    ].join('\n'),
+    { planId, policy: policy.name, timeZone: ctx.timeZone, dueOn, outstandingMinor: ctx.outstandingMinor, steps },
+  );
+}
+
+async function runInitiate(argv: string[], io: Io) {
+  const { values, positionals } = args(argv, { policy: { type: 'string' } }, ['<planId>']);
+  const result = await dunning.initiateDunning(await getContext(), {
+    planId: positionals[0]!,
+    policyName: typeof values.policy === 'string' ? values.policy : undefined,
+  });
+  io.print(
+    result.alreadyRunning
+      ? `Plan ${positionals[0]} is already running as ${result.workflowId}; nothing new was started.`
+      : `Plan ${positionals[0]} initiated under policy "${result.policy}": workflow ${result.workflowId}.`,
+    { planId: positionals[0], ...result },
+  );
+}
+
+async function runStatus(argv: string[], io: Io) {
+  const { positionals } = args(argv, {}, ['<planId>']);
+  const view = await planStatus((await getDb()).db, positionals[0]!);
+  io.print(describeStatus(view), view);
+}
+
+async function runList(argv: string[], io: Io) {
+  const { values } = args(argv, { status: { type: 'string' } }, []);
+  const status = values.status as string | undefined;
+  if (status !== undefined && !(planStatuses as readonly string[]).includes(status)) {
+    throw new CliError(`--status must be one of ${planStatuses.join(', ')}.`);
+  }
+  const rows = await listPlans((await getDb()).db, { status: status as PlanStatus | undefined });
+  io.print(
+    rows.length === 0
+      ? 'No plans.'
+      : table([['PLAN', 'ACCOUNT', 'STATUS', 'NEXT STEP', 'NEXT ACTION'], ...rows.map((r) => [r.planId, r.accountName, r.status, r.nextStep ?? '—', when(r.nextActionAt)])]),
+    rows,
+  );
+}
+
+async function runPayment(argv: string[], io: Io) {
+  const { values, positionals } = args(
+    argv,
+    { 'payment-id': { type: 'string' }, amount: { type: 'string' }, invoice: { type: 'string' } },
+    ['<planId>'],
+  );
+  const planId = positionals[0]!;
+  const paymentId = required(values['payment-id'], 'payment-id');
+  const amountText = required(values.amount, 'amount');
+  const ctx = await getContext();
+  const plan = await loadPlanContext(ctx.db, planId);
+  if (!plan) throw new CliError(`Unknown plan "${planId}".`);
+  const amount = parseMoney(amountText, plan.currency);
+  if (!amount.ok) throw new CliError(`--amount ${amount.reason}.`);
+  if (amount.minor <= 0) throw new CliError('--amount must be more than zero.');
+  const invoiceNumber = typeof values.invoice === 'string' ? values.invoice : undefined;
+  const result = await dunning.reportPayment(ctx, { planId, paymentId, amountMinor: amount.minor, invoiceNumber });
+  io.print(
+    `Payment ${paymentId} of ${money(amount.minor, plan.currency)} reported for plan ${planId}` +
+      (result.delivered === 'workflow' ? ' (the journey applies it now).' : ' (no running journey: recorded directly).'),
+    { planId, paymentId, amountMinor: amount.minor, ...result },
+  );
+}
+
+function stateSummary(state: { status: string; outstandingMinor: number; currency: string }): string {
+  return `now ${state.status}, ${money(state.outstandingMinor, state.currency)} owed`;
+}
+
+async function runEscalate(argv: string[], io: Io) {
+  const { values, positionals } = args(argv, { reason: { type: 'string' } }, ['<planId>']);
+  const result = await dunning.escalate(await getContext(), positionals[0]!, required(values.reason, 'reason'));
+  io.print(`Plan ${positionals[0]} escalated: task ${result.taskId}.`, { planId: positionals[0], ...result });
+}
+
+async function runPause(argv: string[], io: Io) {
+  const { values, positionals } = args(argv, { reason: { type: 'string' } }, ['<planId>']);
+  const state = await dunning.pause(await getContext(), positionals[0]!, required(values.reason, 'reason'));
+  io.print(`Plan ${positionals[0]} paused; nothing is sent until \`dunning resume ${positionals[0]}\`.`, state);
+}
+
+async function runResume(argv: string[], io: Io) {
+  const { positionals } = args(argv, {}, ['<planId>']);
+  const state = await dunning.resume(await getContext(), positionals[0]!);
+  io.print(`Plan ${positionals[0]} resumed, ${stateSummary(state)}.`, state);
+}
+
+async function runTask(argv: string[], io: Io) {
+  const [sub, ...rest] = argv;
+  if (sub !== 'done') throw new CliError('Use `dunning task done <planId> <taskId> --outcome TEXT`.');
+  const { values, positionals } = args(rest, { outcome: { type: 'string' } }, ['<planId>', '<taskId>']);
+  const state = await dunning.completeTask(await getContext(), positionals[0]!, positionals[1]!, required(values.outcome, 'outcome'));
+  io.print(`Task ${positionals[1]} done; plan ${positionals[0]} ${stateSummary(state)}.`, state);
+}
+
+async function runCancel(argv: string[], io: Io) {
+  const { values, positionals } = args(argv, { reason: { type: 'string' } }, ['<planId>']);
+  const state = await dunning.cancel(await getContext(), positionals[0]!, required(values.reason, 'reason'));
+  io.print(`Plan ${positionals[0]} cancelled.`, state);
+}
+
+const commands: Record<string, (argv: string[], io: Io) => Promise<void>> = {
   // Imported lazily: only `start` needs the worker, PostgreSQL and the dev server.
   start: async () => (await import('./start')).runStart(),
   check: runCheck,
+  import: runImport,
+  policy: runPolicy,
+  preview: runPreview,
+  initiate: runInitiate,
+  status: runStatus,
+  list: runList,
+  payment: runPayment,
+  escalate: runEscalate,
+  pause: runPause,
+  resume: runResume,
+  task: runTask,
+  cancel: runCancel,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -53,11 +355,21 @@ async function main(argv: string[]): Promise<void> {
   }
   const run = commands[command];
   if (!run) throw new CliError(`Unknown command "${command}"; run \`dunning --help\` for the list.`);
-  await run(rest);
+  const json = rest.includes('--json');
+  const io: Io = { json, print: (human, machine) => console.log(json ? JSON.stringify(machine, null, 2) : human) };
+  await run(rest, io);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(message.split('\n')[0]);
-  process.exit(1);
-});
+const known = [CliError, ConfigError, PolicyError, dunning.DunningError];
+main(process.argv.slice(2))
+  .then(async () => {
+    if (process.argv[2] === 'start') return;
+    await Promise.allSettled([db?.close(), temporal?.close()]);
+  })
+  .catch(async (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    const isKnown = known.some((k) => err instanceof k) || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(isKnown ? message.split('\n')[0] : `Unexpected error: ${message.split('\n')[0]}`);
+    await Promise.allSettled([db?.close(), temporal?.close()]);
+    process.exit(1);
+  });

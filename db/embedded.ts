@@ -30,6 +30,11 @@ function checkReachableByPostgres(dir: string): void {
   }
 }
 
+/** Where `npm start`'s embedded PostgreSQL listens, so the CLI finds it with no setup. */
+export function embeddedDatabaseUrl(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port: number;
@@ -60,8 +65,7 @@ export async function startEmbeddedPostgres(opts: {
         (err instanceof Error ? ` ${err.message}` : ''),
     );
   }
-  const base = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}`;
-  const admin = postgres(`${base}/postgres`, { max: 1, onnotice: () => {} });
+  const admin = postgres(embeddedDatabaseUrl(opts.port, 'postgres'), { max: 1, onnotice: () => {} });
   try {
     const [row] = await admin`select 1 as found from pg_database where datname = ${opts.database}`;
     if (!row) await admin.unsafe(`create database "${opts.database}"`);
@@ -69,7 +73,7 @@ export async function startEmbeddedPostgres(opts: {
     await admin.end();
   }
   return {
-    url: `${base}/${opts.database}`,
+    url: embeddedDatabaseUrl(opts.port, opts.database),
     async stop() {
       // Ctrl-C in a terminal signals PostgreSQL too, and it may be gone already; the library's
       // stop() would then wait forever for an exit event that has passed.

@@ -97,7 +97,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       tasks: [],
       promises: [],
     };
-    record('initiated', `Dunning initiated under policy "${policy.name}"; ${begun.outstandingMinor} owed (minor units)`, 'initiated');
+    record('initiated', `Dunning initiated under policy "${policy.name}"; ${begun.owedDisplay} owed`, 'initiated');
     if (begun.outstandingMinor <= 0) close('resolved', 'nothing owed at initiation');
   }
 
@@ -272,7 +272,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         const applied = await db.recordPayment({ planId, ...payment, receivedAt: payment.receivedAt ?? iso(Date.now()) });
         state.outstandingMinor = applied.outstandingMinor;
         if (applied.applied) {
-          record('payment', `Payment ${payment.paymentId} of ${payment.amountMinor} received; ${applied.outstandingMinor} still owed`, `payment:${payment.paymentId}`);
+          record('payment', `Payment ${payment.paymentId} of ${applied.amountDisplay} received; ${applied.owedDisplay} still owed`, `payment:${payment.paymentId}`);
         }
         if (applied.outstandingMinor <= 0 && !isClosed()) close('resolved', 'paid in full');
         return;
@@ -322,7 +322,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       record('step', `Step ${step.key}: escalation task created`, `step:${step.key}`);
       return;
     }
-    const sent = await mail.sendStepEmail({ planId, stepKey: step.key, template: step.template ?? step.key, sendWindow });
+    const sent = await mail.sendStepEmail({ planId, stepKey: step.key, template: step.template ?? step.key, sendWindow, at: iso(Date.now()) });
     switch (sent.outcome) {
       case 'sent':
         setStep(step, 'completed', `email sent to ${sent.to}`);

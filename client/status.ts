@@ -1,0 +1,103 @@
+// Read models for `dunning status` and `dunning list`, from the db the workflow keeps in sync,
+// so a finished plan reads the same as a running one.
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import type { Database } from '../db/connection';
+import { collectionPlans, accounts, orchestrationSteps, paymentPromises, tasks, timelineEvents } from '../db/schema';
+import { loadPlanContext } from '../activities/plans';
+import { workflowIdFor, type PlanStatus } from '../workflows/messages';
+import { DunningError } from './dunning';
+
+export interface PlanStatusView {
+  planId: string;
+  workflowId: string;
+  accountId: string;
+  accountName: string;
+  status: PlanStatus;
+  policy: string | null;
+  currency: string;
+  outstandingMinor: number;
+  nextActionAt: string | null;
+  steps: Array<{ key: string; action: string; status: string; scheduledFor: string | null; completedAt: string | null; reason: string | null }>;
+  promises: Array<{ id: string; amountMinor: number; dueOn: string; status: string }>;
+  tasks: Array<{ id: string; kind: string; status: string; reason: string; outcome: string | null }>;
+  timeline: Array<{ at: string; kind: string; summary: string }>;
+}
+
+const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
+
+export async function planStatus(db: Database, planId: string): Promise<PlanStatusView> {
+  const ctx = await loadPlanContext(db, planId);
+  if (!ctx) throw new DunningError(`Unknown plan "${planId}".`, 'unknown_plan');
+  const [plan] = await db.select().from(collectionPlans).where(eq(collectionPlans.id, planId));
+  const [steps, promises, taskRows, timeline] = await Promise.all([
+    db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),
+    db.select().from(paymentPromises).where(eq(paymentPromises.planId, planId)).orderBy(asc(paymentPromises.createdAt)),
+    db.select().from(tasks).where(eq(tasks.planId, planId)).orderBy(asc(tasks.createdAt), asc(tasks.id)),
+    db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.at), asc(timelineEvents.id)),
+  ]);
+  const next = steps.find((s) => s.status === 'pending' || s.status === 'waiting');
+  const status = plan!.status as PlanStatus;
+  return {
+    planId,
+    workflowId: plan!.workflowId ?? workflowIdFor(planId),
+    accountId: ctx.accountId,
+    accountName: ctx.accountName,
+    status,
+    policy: plan!.policyName,
+    currency: ctx.currency,
+    outstandingMinor: ctx.outstandingMinor,
+    nextActionAt: status === 'on_hold' ? null : isoOrNull(next?.scheduledFor ?? null),
+    steps: steps.map((s) => ({
+      key: s.key,
+      action: s.action,
+      status: s.status,
+      scheduledFor: isoOrNull(s.scheduledFor),
+      completedAt: isoOrNull(s.completedAt),
+      reason: s.reason,
+    })),
+    promises: promises.map((p) => ({ id: p.id, amountMinor: p.amountMinor, dueOn: p.dueOn.toISOString(), status: p.status })),
+    tasks: taskRows.map((t) => ({ id: t.id, kind: t.kind, status: t.status, reason: t.reason, outcome: t.outcome })),
+    timeline: timeline.map((e) => ({ at: e.at.toISOString(), kind: e.kind, summary: e.summary })),
+  };
+}
+
+export interface PlanListRow {
+  planId: string;
+  accountId: string;
+  accountName: string;
+  status: string;
+  nextStep: string | null;
+  nextActionAt: string | null;
+}
+
+export async function listPlans(db: Database, filter: { status?: PlanStatus } = {}): Promise<PlanListRow[]> {
+  const next = db
+    .select({
+      planId: orchestrationSteps.planId,
+      key: sql<string>`(array_agg(${orchestrationSteps.key} order by ${orchestrationSteps.ordinal}))[1]`.as('next_key'),
+      at: sql<Date>`min(${orchestrationSteps.scheduledFor})`.as('next_at'),
+    })
+    .from(orchestrationSteps)
+    .where(inArray(orchestrationSteps.status, ['pending', 'waiting']))
+    .groupBy(orchestrationSteps.planId)
+    .as('next');
+  const rows = await db
+    .select({
+      planId: collectionPlans.id,
+      accountId: accounts.id,
+      accountName: accounts.name,
+      status: collectionPlans.status,
+      nextStep: next.key,
+      nextActionAt: next.at,
+    })
+    .from(collectionPlans)
+    .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
+    .leftJoin(next, eq(next.planId, collectionPlans.id))
+    .where(filter.status ? and(eq(collectionPlans.status, filter.status)) : undefined)
+    .orderBy(desc(collectionPlans.createdAt), asc(collectionPlans.id));
+  return rows.map((r) => ({
+    ...r,
+    nextStep: r.nextStep ?? null,
+    nextActionAt: r.nextActionAt ? new Date(r.nextActionAt).toISOString() : null,
+  }));
+}
