@@ -190,7 +190,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       outstandingMinor: number;
       steps: StepState[];
       tasks: TaskState[];
-      events: Array<{ key: string; kind: string; summary: string; at: string }>;
+      events: Array<{ key: string; seq: number; kind: string; summary: string; at: string }>;
     }): Promise<void> {
       const now = clock.now();
       await db.transaction(async (tx) => {
@@ -248,7 +248,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         if (input.events.length > 0) {
           await tx
             .insert(timelineEvents)
-            .values(input.events.map((e) => ({ planId: input.planId, eventKey: e.key, kind: e.kind, summary: e.summary, at: new Date(e.at) })))
+            .values(input.events.map((e) => ({ planId: input.planId, eventKey: e.key, seq: e.seq, kind: e.kind, summary: e.summary, at: new Date(e.at) })))
             .onConflictDoNothing({ target: [timelineEvents.planId, timelineEvents.eventKey] });
         }
       });

@@ -62,7 +62,7 @@ export interface ImportResult {
   plans: Array<{ planId: string; accountId: string; created: boolean; items: number }>;
 }
 
-interface ParsedRow {
+export interface ParsedRow {
   line: number;
   accountId: string;
   accountName: string;

@@ -33,7 +33,7 @@ export async function planStatus(db: Database, planId: string): Promise<PlanStat
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),
     db.select().from(paymentPromises).where(eq(paymentPromises.planId, planId)).orderBy(asc(paymentPromises.createdAt)),
     db.select().from(tasks).where(eq(tasks.planId, planId)).orderBy(asc(tasks.createdAt), asc(tasks.id)),
-    db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.at), asc(timelineEvents.id)),
+    db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.seq)),
   ]);
   const next = steps.find((s) => s.status === 'pending' || s.status === 'waiting');
   const status = plan!.status as PlanStatus;

@@ -274,12 +274,14 @@ export const timelineEvents = pgTable(
       .notNull()
       .references(() => collectionPlans.id, { onDelete: 'cascade' }),
     eventKey: text('event_key').notNull(),
+    /** Order within the plan, from the workflow (several events can share one instant). */
+    seq: integer('seq').notNull(),
     at: ts('at').notNull(),
     kind: text('kind').notNull(),
     summary: text('summary').notNull(),
     data: jsonb('data'),
   },
-  (t) => [uniqueIndex('timeline_events_plan_key').on(t.planId, t.eventKey), index('timeline_events_plan_at').on(t.planId, t.at)],
+  (t) => [uniqueIndex('timeline_events_plan_key').on(t.planId, t.eventKey), index('timeline_events_plan_seq').on(t.planId, t.seq)],
 );
 
 /** Every email: the send ledger. One row per plan + step, so a step can never send twice. */

@@ -69,9 +69,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
   const seenPaymentIds = new Set(input.carried?.seenPaymentIds ?? []);
   let statusBeforePause = input.carried?.statusBeforePause;
   let timelineSeq = input.carried?.timelineSeq ?? 0;
-  let events: Array<{ key: string; kind: string; summary: string; at: string }> = [];
-  const record = (kind: string, summary: string, key = `${kind}:${++timelineSeq}`) => {
-    events.push({ key, kind, summary, at: iso(Date.now()) });
+  let events: Array<{ key: string; seq: number; kind: string; summary: string; at: string }> = [];
+  /** Appends to the timeline; `key` makes the db write idempotent, `seq` keeps the order. */
+  const record = (kind: string, summary: string, key?: string) => {
+    const seq = ++timelineSeq;
+    events.push({ key: key ?? `${kind}:${seq}`, seq, kind, summary, at: iso(Date.now()) });
   };
 
   let state: PlanState;

@@ -166,6 +166,7 @@ CREATE TABLE "timeline_events" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"plan_id" text NOT NULL,
 	"event_key" text NOT NULL,
+	"seq" integer NOT NULL,
 	"at" timestamp with time zone NOT NULL,
 	"kind" text NOT NULL,
 	"summary" text NOT NULL,
@@ -197,4 +198,4 @@ CREATE INDEX "payment_promises_plan" ON "payment_promises" USING btree ("plan_id
 CREATE INDEX "payments_plan" ON "payments" USING btree ("plan_id");--> statement-breakpoint
 CREATE INDEX "tasks_plan" ON "tasks" USING btree ("plan_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "timeline_events_plan_key" ON "timeline_events" USING btree ("plan_id","event_key");--> statement-breakpoint
-CREATE INDEX "timeline_events_plan_at" ON "timeline_events" USING btree ("plan_id","at");
+CREATE INDEX "timeline_events_plan_seq" ON "timeline_events" USING btree ("plan_id","seq");

@@ -1,0 +1,80 @@
+// Test data written through the real import code, with ids unique to each test.
+import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import type { Database } from '../db/connection';
+import { importRows, type ParsedRow } from '../client/import';
+
+export function dateOffset(days: number, from = new Date()): string {
+  return new Date(from.getTime() + days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** An IANA zone (Etc/GMT±N) where the wall clock now shows `hour` o'clock, give or take minutes. */
+export function zoneWhereLocalHourIs(hour: number, now = new Date()): string {
+  let offset = (((hour - now.getUTCHours()) % 24) + 24) % 24;
+  if (offset > 14) offset -= 24;
+  // Etc/GMT signs are inverted: Etc/GMT-3 is UTC+3.
+  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
+export interface PlanFixture {
+  planId: string;
+  accountId: string;
+}
+
+export async function createPlan(
+  db: Database,
+  opts: {
+    invoices: Array<{ number?: string; amountMinor: number; dueOn: string; issuedOn?: string }>;
+    timezone?: string;
+    currency?: string;
+    consent?: 'opted_in' | 'opted_out';
+    accountName?: string;
+    /** "Now" for the default time zone (the time-skipping server runs ahead of the wall clock). */
+    now?: Date;
+  },
+): Promise<PlanFixture> {
+  const accountId = `acct-${randomUUID().slice(0, 8)}`;
+  const rows: ParsedRow[] = opts.invoices.map((inv, i) => ({
+    line: i + 2,
+    accountId,
+    accountName: opts.accountName ?? `Account ${accountId}`,
+    contactName: 'Pat Payer',
+    contactEmail: `pat+${accountId}@example.com`,
+    timezone: opts.timezone ?? zoneWhereLocalHourIs(12, opts.now),
+    currency: opts.currency ?? 'USD',
+    invoiceNumber: inv.number ?? `INV-${i + 1}`,
+    amountMinor: inv.amountMinor,
+    issuedOn: inv.issuedOn ?? dateOffset(-60, opts.now),
+    dueOn: inv.dueOn,
+    emailConsent: opts.consent,
+  }));
+  const result = await importRows(db, rows);
+  return { planId: result.plans[0]!.planId, accountId };
+}
+
+/** The outbox messages of one plan (file names start with the plan id). */
+export function outboxFor(dir: string, planId: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.startsWith(`${planId}_`) && f.endsWith('.eml'))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Polls until `check` returns a value that is not undefined (real time; activities take real ms). */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const started = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,246 @@
+// The standard policy over real calendar days on the time-skipping test server: weeks of
+// timers in seconds, with the real worker, activities, PostgreSQL and outbox.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { systemClock } from '../activities/clock';
+import { createOutboxMailer } from '../activities/mail';
+import { localParts } from '../activities/calendar';
+import { initiateDunning, pause, resume, cancel, reportPayment, type DunningContext } from '../client/dunning';
+import { planStatus } from '../client/status';
+import { connectDatabase, type DatabaseHandle } from '../db/connection';
+import type { DunningConfig } from '../worker/config';
+import { registerSearchAttributes } from '../worker/search-attributes';
+import { installRuntime } from '../worker/worker';
+import type { dunningWorkflow } from '../workflows/dunning';
+import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
+import { createPlan, dateOffset, eventually, outboxFor, zoneWhereLocalHourIs } from './fixtures';
+import { testConfig } from './support';
+
+let env: TestWorkflowEnvironment;
+let db: DatabaseHandle;
+let config: DunningConfig;
+let worker: Worker;
+let running: Promise<void>;
+let ctx: DunningContext;
+let outbox: string;
+
+beforeAll(async () => {
+  installRuntime();
+  env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
+  });
+  db = connectDatabase(inject('databaseUrl'), { max: 4 });
+  config = testConfig('journey');
+  outbox = path.join(config.dataDir, 'outbox');
+  await registerSearchAttributes(env.connection, config);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: config.temporal.taskQueues.dunning,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: createActivities({ db: db.db, mailer: createOutboxMailer(outbox), clock: systemClock, config }),
+  });
+  running = worker.run();
+  ctx = { client: env.client, db: db.db, config };
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+  await db?.close();
+});
+
+const handleFor = (planId: string) => env.client.workflow.getHandle<typeof dunningWorkflow>(workflowIdFor(planId));
+const stateOf = (planId: string) => handleFor(planId).query(stateQuery);
+/** The test server's clock: it runs ahead of the wall clock as tests skip time. */
+const serverNow = async () => new Date(await env.currentTimeMs());
+const step = (state: PlanState, key: string) => state.steps.find((s) => s.key === key)!;
+
+/** Waits (in real time) until the plan's state satisfies `ok`. */
+function waitForState(planId: string, ok: (s: PlanState) => boolean, what: string): Promise<PlanState> {
+  return eventually(async () => {
+    const s = await stateOf(planId);
+    return ok(s) ? s : undefined;
+  }, what);
+}
+
+async function initiate(planId: string): Promise<void> {
+  await initiateDunning(ctx, { planId });
+  await waitForState(planId, (s) => step(s, 'upcoming_notice').status !== 'pending' && s.steps.length === 4, 'the journey to begin');
+}
+
+describe('the standard journey (time-skipping)', () => {
+  it('runs notice, two reminders and escalation on their calendar days', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 125_000, dueOn: dateOffset(5, now) }] });
+    const initiatedAt = await env.currentTimeMs();
+    await initiate(planId);
+    await waitForState(planId, (s) => step(s, 'upcoming_notice').status === 'completed', 'the upcoming notice');
+    expect(outboxFor(outbox, planId)).toEqual([`${planId}_upcoming_notice.eml`]);
+
+    await env.sleep('7 days'); // due + 2 days: first reminder (due + 3) not yet
+    let s = await stateOf(planId);
+    expect(step(s, 'first_reminder').status).toBe('waiting');
+
+    await env.sleep('2 days'); // due + 4
+    s = await waitForState(planId, (x) => step(x, 'first_reminder').status === 'completed', 'the first reminder');
+    expect(step(s, 'second_reminder').status).toBe('waiting');
+
+    await env.sleep('8 days'); // due + 12
+    s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
+    expect(s.tasks).toEqual([]);
+
+    await env.sleep('9 days'); // due + 21
+    s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the escalation task');
+    expect(s.status).toBe('escalated');
+    expect(s.tasks).toMatchObject([{ kind: 'manual_escalation', status: 'open' }]);
+    expect(outboxFor(outbox, planId)).toHaveLength(3);
+
+    // Each step ran on (not before) its day: due + 3 / + 10 / + 20 at 09:00 local.
+    const completedDay = (key: string) => Math.floor((Date.parse(step(s, key).completedAt!) - initiatedAt) / 86_400_000);
+    expect(completedDay('first_reminder')).toBe(7);
+    expect(completedDay('second_reminder')).toBe(14);
+    expect(completedDay('manual_escalation')).toBe(24);
+
+    const view = await planStatus(db.db, planId);
+    expect(view.steps.map((x) => x.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
+    expect(view.timeline.map((e) => e.kind)).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step']);
+    await cancel(ctx, planId, 'test done');
+  });
+
+  it('stops reminding once paid in full between reminders', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 50_000, dueOn: dateOffset(1, now) }] });
+    await initiate(planId);
+    await env.sleep('5 days');
+    await waitForState(planId, (s) => step(s, 'first_reminder').status === 'completed', 'the first reminder');
+    await reportPayment(ctx, { planId, paymentId: `pay-${planId}`, amountMinor: 50_000 });
+    const result = await handleFor(planId).result();
+    expect(result.status).toBe('resolved');
+    expect(step(result, 'second_reminder')).toMatchObject({ status: 'skipped', reason: 'nothing owed' });
+    expect(step(result, 'manual_escalation').status).toBe('skipped');
+    await env.sleep('30 days');
+    expect(outboxFor(outbox, planId)).toHaveLength(2);
+    expect((await planStatus(db.db, planId)).status).toBe('resolved');
+  });
+
+  it('keeps going with the new amount after a partial payment, neither skipping nor repeating a step', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 80_000, dueOn: dateOffset(1, now) }] });
+    await initiate(planId);
+    await env.sleep('5 days');
+    await waitForState(planId, (s) => step(s, 'first_reminder').status === 'completed', 'the first reminder');
+    await reportPayment(ctx, { planId, paymentId: `pay-${planId}`, amountMinor: 30_000 });
+    await reportPayment(ctx, { planId, paymentId: `pay-${planId}`, amountMinor: 30_000 }); // repeated report: ignored
+    await waitForState(planId, (s) => s.outstandingMinor === 50_000, 'the partial payment to apply');
+    await env.sleep('8 days');
+    const s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
+    expect(s.status).toBe('in_progress');
+    const emails = outboxFor(outbox, planId);
+    expect(emails).toEqual([`${planId}_first_reminder.eml`, `${planId}_second_reminder.eml`, `${planId}_upcoming_notice.eml`]);
+    expect((await planStatus(db.db, planId)).outstandingMinor).toBe(50_000);
+    const second = readFileSync(path.join(outbox, `${planId}_second_reminder.eml`), 'utf8');
+    expect(second).toMatch(/^Subject: Second reminder: \$500\.00 still overdue/m);
+    await cancel(ctx, planId, 'test done');
+  });
+
+  it('holds every send while paused and runs what fell due, in order, on resume', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(2, now) }] });
+    await initiate(planId);
+    await waitForState(planId, (s) => step(s, 'upcoming_notice').status === 'completed', 'the upcoming notice');
+    const paused = await pause(ctx, planId, 'dispute over INV-1');
+    expect(paused.status).toBe('on_hold');
+    await env.sleep('30 days');
+    let s = await stateOf(planId);
+    expect(s.status).toBe('on_hold');
+    expect(s.steps.filter((x) => x.status === 'completed').map((x) => x.key)).toEqual(['upcoming_notice']);
+    expect(outboxFor(outbox, planId)).toHaveLength(1);
+
+    await resume(ctx, planId);
+    s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the overdue steps after resume');
+    const order = ['first_reminder', 'second_reminder', 'manual_escalation'].map((k) => Date.parse(step(s, k).completedAt!));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(s.status).toBe('escalated');
+    expect(outboxFor(outbox, planId)).toHaveLength(3);
+    const kinds = (await planStatus(db.db, planId)).timeline.map((e) => e.kind);
+    expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('resumed'));
+    await cancel(ctx, planId, 'test done');
+  });
+
+  it('cancels cleanly: remaining steps cancelled, nothing more sent', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(3, now) }] });
+    await initiate(planId);
+    const state = await cancel(ctx, planId, 'billing error, invoices reissued');
+    expect(state.status).toBe('cancelled');
+    const result = await handleFor(planId).result();
+    expect(result.steps.slice(1).map((x) => x.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    await env.sleep('40 days');
+    expect(outboxFor(outbox, planId)).toHaveLength(1);
+    await expect(pause(ctx, planId, 'too late')).rejects.toThrow(/already cancelled/);
+  });
+
+  it('skips email to a contact who opted out and hands the plan to a rep', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(1, now) }], consent: 'opted_out' });
+    await initiate(planId);
+    const s = await waitForState(planId, (x) => step(x, 'upcoming_notice').status === 'skipped', 'the skipped notice');
+    expect(step(s, 'upcoming_notice').reason).toBe('contact opted out of email');
+    expect(s.status).toBe('escalated');
+    expect(s.tasks).toMatchObject([{ kind: 'opted_out', status: 'open' }]);
+    await env.sleep('15 days');
+    const later = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'skipped', 'the skipped reminders');
+    expect(later.tasks).toHaveLength(1); // one hand-over, not one per step
+    expect(outboxFor(outbox, planId)).toEqual([]);
+    await cancel(ctx, planId, 'test done');
+  });
+
+  it('waits for the send window in a far time zone', async () => {
+    const now = await serverNow();
+    const timezone = zoneWhereLocalHourIs(2, now); // 02:xx local: the 08:00-21:00 window is shut
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(10, now) }], timezone });
+    await initiateDunning(ctx, { planId });
+    const waiting = await waitForState(planId, (x) => step(x, 'upcoming_notice').notBefore !== undefined, 'the window to be applied');
+    const notice = step(waiting, 'upcoming_notice');
+    expect(notice.status).toBe('waiting');
+    expect(localParts(new Date(notice.notBefore!), timezone)).toMatchObject({ hour: 8, minute: 0 });
+    expect(outboxFor(outbox, planId)).toEqual([]);
+
+    await env.sleep('7 hours');
+    const sent = await waitForState(planId, (x) => step(x, 'upcoming_notice').status === 'completed', 'the notice at 08:00');
+    expect(Date.parse(step(sent, 'upcoming_notice').completedAt!)).toBeGreaterThanOrEqual(Date.parse(notice.notBefore!));
+    expect(localParts(new Date(step(sent, 'upcoming_notice').completedAt!), timezone).hour).toBe(8);
+    await cancel(ctx, planId, 'test done');
+  });
+
+  it('runs the overdue steps at once, in order, when initiated after the due date', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now,
+      invoices: [
+        { number: 'OLD-1', amountMinor: 20_000, dueOn: dateOffset(-40, now) },
+        { number: 'OLD-2', amountMinor: 5_000, dueOn: dateOffset(-12, now) },
+      ],
+    });
+    await initiateDunning(ctx, { planId });
+    const s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'every overdue step');
+    const kinds = (await planStatus(db.db, planId)).timeline.map((e) => e.kind);
+    expect(kinds).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step']);
+    const completions = s.steps.map((x) => Date.parse(x.completedAt!));
+    expect([...completions].sort((a, b) => a - b)).toEqual(completions);
+    expect(s.status).toBe('escalated');
+    await cancel(ctx, planId, 'test done');
+  });
+});
