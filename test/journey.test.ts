@@ -9,7 +9,7 @@ import { createActivities } from '../activities';
 import { systemClock } from '../activities/clock';
 import { createOutboxMailer } from '../activities/mail';
 import { localParts } from '../activities/calendar';
-import { initiateDunning, pause, resume, cancel, reportPayment, type DunningContext } from '../client/dunning';
+import { cancel, completeTask, escalate, initiateDunning, pause, reportPayment, resume, type DunningContext } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import type { DunningConfig } from '../worker/config';
@@ -242,5 +242,24 @@ describe('the standard journey (time-skipping)', () => {
     expect([...completions].sort((a, b) => a - b)).toEqual(completions);
     expect(s.status).toBe('escalated');
     await cancel(ctx, planId, 'test done');
+  });
+
+  it('lets a rep escalate, refuses a task that does not exist, and writes the plan off from a task', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, { now, invoices: [{ amountMinor: 99_000, dueOn: dateOffset(4, now) }] });
+    await initiate(planId);
+    const { taskId } = await escalate(ctx, planId, 'customer asked for a call');
+    let s = await stateOf(planId);
+    expect(s.status).toBe('escalated');
+    expect(s.tasks).toEqual([{ id: taskId, kind: 'rep_escalation', status: 'open', reason: 'customer asked for a call' }]);
+    await expect(completeTask(ctx, planId, 'no-such-task', 'done')).rejects.toThrow(`The plan has no task "no-such-task".`);
+    await expect(escalate(ctx, planId, '  ')).rejects.toThrow('reason is required.');
+    s = await completeTask(ctx, planId, taskId, 'write_off');
+    expect(s.status).toBe('written_off');
+    const result = await handleFor(planId).result();
+    expect(result.tasks[0]).toMatchObject({ status: 'done', outcome: 'write_off' });
+    const view = await planStatus(db.db, planId);
+    expect(view.status).toBe('written_off');
+    expect(view.steps.slice(1).map((x) => x.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
   });
 });

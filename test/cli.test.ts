@@ -1,0 +1,188 @@
+// End to end through the `dunning` CLI as a user runs it, on the real dev server and the real
+// PostgreSQL, with a policy in seconds: import → initiate (twice) → emails → escalation task →
+// payment → resolved. Bad input: one sentence, non-zero exit, nothing written.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { planStatus } from '../client/status';
+import { projectRoot } from '../worker/config';
+import { eventually, outboxFor } from './fixtures';
+import { startTestStack, type TestStack } from './support';
+
+const run = promisify(execFile);
+let stack: TestStack;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+
+beforeAll(async () => {
+  stack = await startTestStack('cli');
+  dir = stack.config.dataDir;
+  const configFile = path.join(dir, 'temporal.config.json');
+  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: stack.config.temporal.taskQueues } }));
+  env = {
+    ...process.env,
+    DUNNING_CONFIG: configFile,
+    DUNNING_DATA_DIR: dir,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    DATABASE_URL: inject('databaseUrl'),
+  };
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function dunning(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], { cwd: projectRoot, env });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function json<T>(...args: string[]): Promise<T> {
+  const r = await dunning(...args, '--json');
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Row counts of every table: "writes nothing" means these do not move. */
+async function tableCounts(): Promise<Record<string, number>> {
+  const rows = await stack.db.db.execute<{ table_name: string; n: number }>(sql`
+    select table_name, (xpath('/row/n/text()', query_to_xml(format('select count(*) as n from %I', table_name), false, true, '')))[1]::text::int as n
+    from information_schema.tables where table_schema = 'public' order by table_name`);
+  return Object.fromEntries(rows.map((r) => [r.table_name, r.n]));
+}
+
+function csv(lines: string[]): string {
+  const file = path.join(dir, `import-${randomUUID().slice(0, 8)}.csv`);
+  writeFileSync(
+    file,
+    ['account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on,email_consent', ...lines].join('\n'),
+  );
+  return file;
+}
+
+describe('the dunning CLI, end to end', () => {
+  it('imports, initiates once, emails, escalates, takes a payment and resolves', async () => {
+    const acct = `E2E-${randomUUID().slice(0, 6)}`;
+    const file = csv([
+      `${acct},Initech LLC,Peter Gibbons,peter@initech.example,Etc/UTC,USD,${acct}-1,1200.00,2026-09-01,2026-10-01,`,
+      `${acct},Initech LLC,Peter Gibbons,peter@initech.example,Etc/UTC,USD,${acct}-2,34.56,2026-09-15,2026-10-15,opted_in`,
+    ]);
+    const imported = await json<{ plans: Array<{ planId: string; created: boolean; items: number }> }>('import', file);
+    expect(imported.plans).toMatchObject([{ created: true, items: 2 }]);
+    const planId = imported.plans[0]!.planId;
+    const again = await json<{ invoicesAdded: number; plans: Array<{ planId: string; created: boolean }> }>('import', file);
+    expect(again).toMatchObject({ invoicesAdded: 0, plans: [{ planId, created: false }] });
+
+    const policyName = `e2e-${randomUUID().slice(0, 6)}`;
+    const policyFile = path.join(dir, `${policyName}.json`);
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        name: policyName,
+        steps: [
+          { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
+          { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT3S', from: 'initiated' },
+          { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT6S', from: 'initiated' },
+          { key: 'manual_escalation', action: 'task', at: 'PT9S', from: 'initiated' },
+        ],
+        maxPromises: 2,
+        promiseGrace: 'PT2S',
+      }),
+    );
+    expect((await dunning('policy', 'set', policyFile)).code).toBe(0);
+    const preview = await json<{ steps: Array<{ key: string }> }>('preview', planId, '--policy', policyName);
+    expect(preview.steps.map((s) => s.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);
+
+    const first = await json<{ workflowId: string; runId: string; alreadyRunning: boolean }>('initiate', planId, '--policy', policyName);
+    const second = await json<{ workflowId: string; runId: string; alreadyRunning: boolean }>('initiate', planId, '--policy', policyName);
+    expect(first).toMatchObject({ workflowId: `dunning-${planId}`, alreadyRunning: false });
+    expect(second).toMatchObject({ workflowId: first.workflowId, runId: first.runId, alreadyRunning: true });
+
+    await eventually(async () => {
+      const s = await planStatus(stack.db.db, planId);
+      return s.steps.find((x) => x.key === 'manual_escalation')?.status === 'completed' ? s : undefined;
+    }, 'the escalation step', 60_000);
+    const emails = outboxFor(stack.outboxDir, planId);
+    expect(emails).toHaveLength(3);
+    const reminder = readFileSync(path.join(stack.outboxDir, `${planId}_first_reminder.eml`), 'utf8');
+    expect(reminder).toMatch(/^To: Peter Gibbons <peter@initech\.example>$/m);
+    expect(reminder).toMatch(/^Subject: Reminder: \$1,234\.56 overdue for Initech LLC$/m);
+    const text = Buffer.from(reminder.split('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n')[1]!.split('\r\n--')[0]!, 'base64').toString();
+    expect(text).toContain(`Invoice ${acct}-1`);
+    expect(text).toContain('$1,200.00');
+    expect(text).toContain('$34.56');
+
+    const escalated = await json<{ status: string; tasks: Array<{ id: string; kind: string; status: string }> }>('status', planId);
+    expect(escalated.status).toBe('escalated');
+    expect(escalated.tasks).toMatchObject([{ kind: 'manual_escalation', status: 'open' }]);
+
+    const paid = await dunning('payment', planId, '--payment-id', `pay-${acct}`, '--amount', '1234.56');
+    expect(paid.code).toBe(0);
+    const status = await eventually(async () => {
+      const s = await json<Record<string, unknown>>('status', planId);
+      return s.status === 'resolved' ? s : undefined;
+    }, 'the plan to resolve', 30_000);
+
+    // The contract of `status --json`.
+    expect(status).toMatchObject({ planId, workflowId: `dunning-${planId}`, status: 'resolved', currency: 'USD', outstandingMinor: 0 });
+    const steps = status.steps as Array<Record<string, unknown>>;
+    expect(Object.keys(steps[0]!)).toEqual(expect.arrayContaining(['key', 'action', 'status', 'scheduledFor', 'completedAt', 'reason']));
+    expect(status.promises).toEqual([]);
+    const tasks = status.tasks as Array<Record<string, unknown>>;
+    expect(tasks[0]).toMatchObject({ id: expect.any(String), kind: 'manual_escalation', status: 'cancelled' });
+    const timeline = status.timeline as Array<{ at: string; kind: string; summary: string }>;
+    expect(timeline.map((e) => e.kind)).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step', 'payment', 'resolved']);
+    expect(timeline.find((e) => e.kind === 'payment')!.summary).toContain('$1,234.56');
+
+    const human = await dunning('status', planId);
+    expect(human.stdout).toContain(`Plan ${planId} (Initech LLC, account ${acct}) — resolved, $0.00 owed`);
+    const listed = await json<Array<{ planId: string; status: string }>>('list', '--status', 'resolved');
+    expect(listed.map((p) => p.planId)).toContain(planId);
+  });
+
+  it('refuses bad input with one sentence and a non-zero exit, writing nothing', async () => {
+    const acct = `BAD-${randomUUID().slice(0, 6)}`;
+    const good = await json<{ plans: Array<{ planId: string }> }>(
+      'import',
+      csv([`${acct},Bad Co,Bo,bo@bad.example,Europe/Paris,EUR,${acct}-1,10.00,2026-09-01,2026-10-01,`]),
+    );
+    const planId = good.plans[0]!.planId;
+    const before = await tableCounts();
+
+    const cases: Array<[string[], RegExp]> = [
+      [['status', 'no-such-plan'], /^Unknown plan "no-such-plan"\.$/],
+      [['initiate', 'no-such-plan'], /^Unknown plan "no-such-plan"\.$/],
+      [['initiate', planId, '--policy', 'no-such-policy'], /^Unknown policy "no-such-policy"; see `dunning policy list`\.$/],
+      [['payment', planId, '--payment-id', 'x1', '--amount', '-5'], /^--amount "-5" is negative\.$/],
+      [['payment', planId, '--payment-id', 'x1', '--amount', 'ten'], /^--amount "ten" is not a decimal number like 120\.50\.$/],
+      [['payment', planId, '--payment-id', 'x1', '--amount', '1.005'], /more than 2 decimal places for EUR/],
+      [['payment', planId, '--amount', '5'], /^--payment-id is required\.$/],
+      [['payment', 'no-such-plan', '--payment-id', 'x1', '--amount', '5'], /^Unknown plan "no-such-plan"\.$/],
+      [['pause', planId, '--reason', 'x'], /has no running journey/],
+      [['import', csv([`${acct}-2,Bad Two,Bo,bo@bad.example,Europe/Paris,EUR,B2-1,10.00,2026-09-01,2026-10-01,`, `${acct}-3,Bad Three,Bo,not-an-email,Europe/Paris,EUR,B3-1,10.00,2026-09-01,2026-10-01,`])], /^Line 3: contact_email is not an email address\.$/],
+      [['import', csv([`${acct}-4,X,Bo,bo@bad.example,Mars/Olympus,EUR,B4-1,10.00,2026-09-01,2026-10-01,`])], /^Line 2: timezone is not an IANA time zone/],
+      [['import', csv([`${acct}-5,X,Bo,bo@bad.example,Europe/Paris,EUR,B5-1,-3.00,2026-09-01,2026-10-01,`])], /^Line 2: amount "-3\.00" is negative\.$/],
+      [['import', csv([`${acct}-6,X,Bo,bo@bad.example,Europe/Paris,EUR,B6-1,3.00,2026-02-30,2026-10-01,`])], /^Line 2: issued_on is not a real date/],
+      [['import', csv([`${acct}-7,X,Bo,bo@bad.example,Europe/Paris,XYZ,B7-1,3.00,2026-02-01,2026-10-01,`])], /^Line 2: currency is not an ISO 4217 code/],
+      [['import', path.join(dir, 'missing.csv')], /^Cannot read /],
+      [['frobnicate'], /^Unknown command "frobnicate"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await dunning(...args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stdout, args.join(' ')).toBe('');
+      expect(r.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr.trim(), args.join(' ')).toMatch(message);
+    }
+    expect(await tableCounts()).toEqual(before);
+  });
+});
