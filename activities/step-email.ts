@@ -1,12 +1,13 @@
 // Sending a step's email. Everything is re-checked at the moment of sending, not at
 // scheduling: still owed, contact still consenting, inside the send window, not already sent.
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { emailMessages } from '../db/schema';
 import { isTemplateName, renderEmail, type TemplateName } from '../templates';
 import type { SendWindow } from '../workflows/policy';
 import { localParts, nextInSendWindow } from './calendar';
 import type { ActivityDeps } from './deps';
+import type { SentEmail } from './mail';
 import { loadPlanContext } from './plans';
 
 export type StepEmailResult =
@@ -79,14 +80,22 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
           })
           .onConflictDoNothing({ target: emailMessages.idempotencyKey });
       }
-      const sent = await mailer.send({
-        from: SENDER,
-        to: `${ctx.contact.name} <${ctx.contact.email}>`,
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-        idempotencyKey,
-      });
+      let sent: SentEmail;
+      try {
+        sent = await mailer.send({
+          from: SENDER,
+          to: `${ctx.contact.name} <${ctx.contact.email}>`,
+          subject: rendered.subject,
+          html: rendered.html,
+          text: rendered.text,
+          idempotencyKey,
+        });
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.nonRetryable) {
+          await db.update(emailMessages).set({ status: 'failed', error: err.message }).where(eq(emailMessages.idempotencyKey, idempotencyKey));
+        }
+        throw err;
+      }
       await db
         .update(emailMessages)
         .set({
@@ -98,7 +107,7 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
           toAddress: ctx.contact.email,
           subject: rendered.subject,
         })
-        .where(and(eq(emailMessages.idempotencyKey, idempotencyKey)));
+        .where(eq(emailMessages.idempotencyKey, idempotencyKey));
       log.info('dunning email sent', { planId: input.planId, stepKey: input.stepKey, provider: sent.provider });
       return { outcome: 'sent', to: ctx.contact.email, subject: rendered.subject, outstandingMinor: owed };
     },

@@ -12,6 +12,8 @@ import { localParts } from '../activities/calendar';
 import { cancel, completeTask, escalate, initiateDunning, pause, reportPayment, resume, type DunningContext } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
+import { setPolicy } from '../db/policies';
+import { standardPolicy } from '../workflows/policy';
 import type { DunningConfig } from '../worker/config';
 import { registerSearchAttributes } from '../worker/search-attributes';
 import { installRuntime } from '../worker/worker';
@@ -261,5 +263,19 @@ describe('the standard journey (time-skipping)', () => {
     const view = await planStatus(db.db, planId);
     expect(view.status).toBe('written_off');
     expect(view.steps.slice(1).map((x) => x.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+  });
+
+  it('keeps the policy snapshot it started with when the policy is edited', async () => {
+    const now = await serverNow();
+    const name = `snapshot-${now.getTime()}`;
+    await setPolicy(db.db, { ...standardPolicy, name });
+    const { planId } = await createPlan(db.db, { now, invoices: [{ amountMinor: 7_500, dueOn: dateOffset(2, now) }] });
+    await initiateDunning(ctx, { planId, policyName: name });
+    await waitForState(planId, (s) => s.steps.length === 4, 'the journey to begin');
+    await setPolicy(db.db, { ...standardPolicy, name, steps: [standardPolicy.steps[0]!, { key: 'call_now', action: 'task', at: 'P1D', from: 'initiated' }] });
+    await env.sleep('25 days');
+    const s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the original steps');
+    expect(s.steps.map((x) => x.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);
+    await cancel(ctx, planId, 'test done');
   });
 });

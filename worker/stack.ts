@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { systemClock } from '../activities/clock';
 import { createOutboxMailer } from '../activities/mail';
+import { createResendMailer } from '../activities/resend-mailer';
 import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { temporalAddress, type DunningConfig } from './config';
@@ -94,11 +95,14 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
     const nativeConnection: NativeConnection = await connectWorker(config, temporal.address);
     cleanups.push(() => nativeConnection.close());
     const mailDir = path.join(config.dataDir, 'outbox');
+    const mailer = config.mail.resendApiKey
+      ? createResendMailer({ apiKey: config.mail.resendApiKey, baseUrl: config.mail.resendBaseUrl })
+      : createOutboxMailer(mailDir);
     const worker = await createDunningWorker({
       connection: nativeConnection,
       config,
       workflowBundle,
-      deps: { db: db.db, mailer: createOutboxMailer(mailDir), clock: systemClock, config },
+      deps: { db: db.db, mailer, clock: systemClock, config },
     });
     const running = worker.run();
     cleanups.push(async () => {
@@ -110,7 +114,7 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
       config,
       temporal,
       database: { url: databaseUrl, embedded: !config.postgres.url },
-      mail: { kind: 'outbox', where: mailDir },
+      mail: config.mail.resendApiKey ? { kind: 'resend', where: config.mail.resendBaseUrl ?? 'the Resend API' } : { kind: 'outbox', where: mailDir },
       client,
       db,
       worker,

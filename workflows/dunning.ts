@@ -2,6 +2,7 @@
 // One writer: signal and update handlers only change in-memory state and queue work; the main
 // loop performs every side effect in order, so the db never sees two writes race.
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -271,7 +272,9 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     switch (work.kind) {
       case 'payment': {
         const { payment } = work;
-        const applied = await db.recordPayment({ planId, ...payment, receivedAt: payment.receivedAt ?? iso(Date.now()) });
+        const applied = await db.recordPayment.executeWithOptions({ summary: `record payment ${payment.paymentId}` }, [
+          { planId, ...payment, receivedAt: payment.receivedAt ?? iso(Date.now()) },
+        ]);
         state.outstandingMinor = applied.outstandingMinor;
         if (applied.applied) {
           record('payment', `Payment ${payment.paymentId} of ${applied.amountDisplay} received; ${applied.owedDisplay} still owed`, `payment:${payment.paymentId}`);
@@ -324,7 +327,20 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       record('step', `Step ${step.key}: escalation task created`, `step:${step.key}`);
       return;
     }
-    const sent = await mail.sendStepEmail({ planId, stepKey: step.key, template: step.template ?? step.key, sendWindow, at: iso(Date.now()) });
+    let sent: Awaited<ReturnType<typeof mail.sendStepEmail>>;
+    try {
+      sent = await mail.sendStepEmail.executeWithOptions({ summary: `${humanize(step.key)} email` }, [
+        { planId, stepKey: step.key, template: step.template ?? step.key, sendWindow, at: iso(Date.now()) },
+      ]);
+    } catch (err) {
+      // A message the provider refuses (bad address, invalid request) will not go through on
+      // retry: record it on the step and hand the plan to a rep. Anything else is a fault.
+      if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'MailRejected')) throw err;
+      setStep(step, 'failed', err.cause.message);
+      record('email_failed', `Step ${step.key}: ${err.cause.message}`, `step:${step.key}`);
+      escalate('email_failed', `${planId}:email_failed:${step.key}`, `Email for step "${step.key}" failed: ${err.cause.message}`);
+      return;
+    }
     switch (sent.outcome) {
       case 'sent':
         setStep(step, 'completed', `email sent to ${sent.to}`);
@@ -388,7 +404,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         setStep(step, 'waiting');
         await sync();
       }
-      await condition(hasWork, dueAt - Date.now(), { summary: `${step.key.replace(/_/g, ' ')} on ${iso(dueAt).slice(0, 16).replace('T', ' ')} UTC` });
+      await condition(hasWork, dueAt - Date.now(), { summary: `${humanize(step.key)} on ${iso(dueAt).slice(0, 16).replace('T', ' ')} UTC` });
       continue;
     }
     // Re-check at the moment of acting: still owed? (payments may have arrived while waiting)
@@ -406,6 +422,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
   await condition(allHandlersFinished);
   return state;
 }
+
+const humanize = (key: string) => key.replace(/_/g, ' ');
 
 function describe(state: PlanState): string {
   const rows = state.steps.map(
