@@ -10,12 +10,16 @@ import {
   contacts,
   invoices,
   orchestrationSteps,
+  paymentPromises,
+  paymentScheduleItems,
+  paymentSchedules,
   payments,
   tasks,
   timelineEvents,
 } from '../db/schema';
-import { closedPlanStatuses, workflowIdFor, type PlanStatus, type StepState, type TaskState } from '../workflows/messages';
+import { closedPlanStatuses, workflowIdFor, type PlanStatus, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
 import type { DunningPolicy } from '../workflows/policy';
+import { currencyDigits } from './money';
 import { formatMoney } from '../templates';
 import { computeSchedule, type ScheduledStep } from './calendar';
 import type { ActivityDeps } from './deps';
@@ -156,6 +160,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       currency: string;
       outstandingMinor: number;
       owedDisplay: string;
+      currencyDigits: number;
       steps: ScheduledStep[];
     }> {
       const ctx = await loadPlanContext(db, input.planId);
@@ -179,6 +184,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         currency: ctx.currency,
         outstandingMinor: ctx.outstandingMinor,
         owedDisplay: formatMoney(ctx.outstandingMinor, ctx.currency, ctx.locale),
+        currencyDigits: currencyDigits(ctx.currency) ?? 2,
         steps,
       };
     },
@@ -190,6 +196,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       outstandingMinor: number;
       steps: StepState[];
       tasks: TaskState[];
+      promises?: PromiseState[];
       events: Array<{ key: string; seq: number; kind: string; summary: string; at: string }>;
     }): Promise<void> {
       const now = clock.now();
@@ -244,6 +251,21 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
               target: tasks.id,
               set: { status: sql`excluded.status`, outcome: sql`excluded.outcome`, closedAt: sql`coalesce(${tasks.closedAt}, excluded.closed_at)` },
             });
+        }
+        for (const p of input.promises ?? []) {
+          const resolved = p.status === 'open' ? null : now;
+          await tx
+            .insert(paymentPromises)
+            .values({ id: p.id, planId: input.planId, amountMinor: p.amountMinor, dueOn: new Date(p.dueOn), status: p.status, paidMinor: p.paidMinor, rep: p.rep ?? null, createdAt: new Date(p.createdAt), resolvedAt: resolved })
+            .onConflictDoUpdate({
+              target: paymentPromises.id,
+              set: { status: p.status, paidMinor: p.paidMinor, resolvedAt: sql`coalesce(${paymentPromises.resolvedAt}, excluded.resolved_at)` },
+            });
+          await tx.insert(paymentSchedules).values({ id: p.id, promiseId: p.id, planId: input.planId }).onConflictDoNothing();
+          await tx
+            .insert(paymentScheduleItems)
+            .values(p.items.map((i) => ({ scheduleId: p.id, seq: i.seq, amountMinor: i.amountMinor, dueOn: new Date(i.dueOn), status: i.status })))
+            .onConflictDoUpdate({ target: [paymentScheduleItems.scheduleId, paymentScheduleItems.seq], set: { status: sql`excluded.status` } });
         }
         if (input.events.length > 0) {
           await tx

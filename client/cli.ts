@@ -16,7 +16,8 @@ import { stackCheckWorkflow } from '../workflows/stack-check';
 import { connectClient, type DunningClient } from './connection';
 import * as dunning from './dunning';
 import { importRows, parseImportCsv } from './import';
-import { parseMoney } from './money';
+import { parseMoney } from '../activities/money';
+import { parseCliDate } from './dates';
 import { listPlans, planStatus, type PlanStatusView } from './status';
 
 const usage = `Usage: dunning <command> [options]
@@ -30,12 +31,15 @@ const usage = `Usage: dunning <command> [options]
   status <planId>                           orchestration plan, owed, promises, tasks, timeline
   list [--status S]                         plans with their status and next action
   payment <planId> --payment-id ID --amount 120.50 [--invoice NUMBER]
+  promise <planId> --amount 500 --date 2026-12-15 [--rep NAME]
+  promise <planId> --schedule 2026-12-01=100,2026-12-15=400 [--rep NAME]   (or --installments FILE.csv: date,amount)
   escalate <planId> --reason TEXT
   pause <planId> --reason TEXT | resume <planId>
   task done <planId> <taskId> --outcome TEXT    (outcome write_off or dispute has an effect)
   cancel <planId> --reason TEXT
 
-Every command takes --json for machine output. Money is a decimal in the plan's currency.`;
+Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is
+YYYY-MM-DD (end of that day in the account's time zone) or a date-time with an offset.`;
 
 class CliError extends Error {
   override name = 'CliError';
@@ -125,7 +129,14 @@ function describeStatus(s: PlanStatusView): string {
     ]),
     ...(s.tasks.length ? ['', 'Tasks:', ...s.tasks.map((t) => `  ${t.id}  ${t.kind}  ${t.status}${t.outcome ? ` (${t.outcome})` : ''}  ${t.reason}`)] : []),
     ...(s.promises.length
-      ? ['', 'Promises:', ...s.promises.map((p) => `  ${p.id}  ${money(p.amountMinor, s.currency)} by ${when(p.dueOn)}  ${p.status}`)]
+      ? [
+          '',
+          'Promises:',
+          ...s.promises.flatMap((p) => [
+            `  ${p.id}  ${money(p.amountMinor, s.currency)} by ${when(p.dueOn)}  ${p.status} (paid ${money(p.paidMinor, s.currency)})`,
+            ...(p.schedule.length > 1 ? p.schedule.map((i) => `    ${i.seq}. ${money(i.amountMinor, s.currency)} by ${when(i.dueOn)}  ${i.status}`) : []),
+          ]),
+        ]
       : []),
     '',
     'Timeline:',
@@ -293,6 +304,63 @@ async function runPayment(argv: string[], io: Io) {
   );
 }
 
+async function runPromise(argv: string[], io: Io) {
+  const { values, positionals } = args(
+    argv,
+    { amount: { type: 'string' }, date: { type: 'string' }, rep: { type: 'string' }, schedule: { type: 'string' }, installments: { type: 'string' } },
+    ['<planId>'],
+  );
+  const planId = positionals[0]!;
+  const ctx = await getContext();
+  const plan = await loadPlanContext(ctx.db, planId);
+  if (!plan) throw new CliError(`Unknown plan "${planId}".`);
+  const amountOf = (text: string, what: string) => {
+    const parsed = parseMoney(text, plan.currency);
+    if (!parsed.ok) throw new CliError(`${what} ${parsed.reason}.`);
+    if (parsed.minor <= 0) throw new CliError(`${what} must be more than zero.`);
+    return parsed.minor;
+  };
+  const dateOf = (text: string, what: string) => {
+    const parsed = parseCliDate(text, plan.timeZone);
+    if (!parsed.ok) throw new CliError(`${what} ${parsed.reason}.`);
+    return parsed.at.toISOString();
+  };
+  let pairs: Array<[string, string]> | undefined;
+  if (typeof values.schedule === 'string') {
+    pairs = values.schedule.split(',').map((part) => {
+      const [date, amount] = part.split('=');
+      if (!date || !amount) throw new CliError(`--schedule items look like 2026-12-01=100, not "${part}".`);
+      return [date.trim(), amount.trim()];
+    });
+  } else if (typeof values.installments === 'string') {
+    let text: string;
+    try {
+      text = readFileSync(values.installments, 'utf8');
+    } catch {
+      throw new CliError(`Cannot read ${values.installments}.`);
+    }
+    pairs = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line && !/^date\s*,/i.test(line))
+      .map((line, i) => {
+        const [date, amount] = line.split(',').map((c) => c.trim());
+        if (!date || !amount) throw new CliError(`${values.installments} line ${i + 1}: expected "date,amount".`);
+        return [date, amount];
+      });
+  }
+  const rep = typeof values.rep === 'string' ? values.rep : undefined;
+  const input = pairs
+    ? {
+        installments: pairs.map(([date, amount], i) => ({ dueAt: dateOf(date, `Installment ${i + 1} date`), amountMinor: amountOf(amount, `Installment ${i + 1} amount`) })),
+        amountMinor: typeof values.amount === 'string' ? amountOf(values.amount, '--amount') : undefined,
+        rep,
+      }
+    : { amountMinor: amountOf(required(values.amount, 'amount'), '--amount'), dueAt: dateOf(required(values.date, 'date'), '--date'), rep };
+  const result = await dunning.recordPromise(ctx, planId, input);
+  io.print(`Promise ${result.promiseId} recorded; plan ${planId} is now ${result.status}.`, { planId, ...result });
+}
+
 function stateSummary(state: { status: string; outstandingMinor: number; currency: string }): string {
   return `now ${state.status}, ${money(state.outstandingMinor, state.currency)} owed`;
 }
@@ -340,6 +408,7 @@ const commands: Record<string, (argv: string[], io: Io) => Promise<void>> = {
   status: runStatus,
   list: runList,
   payment: runPayment,
+  promise: runPromise,
   escalate: runEscalate,
   pause: runPause,
   resume: runResume,

@@ -16,12 +16,14 @@ import {
   escalateUpdate,
   paymentReceivedSignal,
   pauseUpdate,
+  recordPromiseUpdate,
   resumeUpdate,
   stateQuery,
   workflowIdFor,
   type PaymentReceived,
   type PlanState,
   type PlanStatus,
+  type RecordPromiseInput,
 } from '../workflows/messages';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 
@@ -155,6 +157,11 @@ export async function completeTask(ctx: DunningContext, planId: string, taskId: 
   return explain(ctx.db, planId, () =>
     planHandle(ctx.client, planId).executeUpdate(completeTaskUpdate, { args: [{ taskId, outcome }] }),
   );
+}
+
+/** Records a promise to pay; a refusal (past date, over what is owed, limit) says why. */
+export async function recordPromise(ctx: DunningContext, planId: string, input: RecordPromiseInput) {
+  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).executeUpdate(recordPromiseUpdate, { args: [input] }));
 }
 
 export async function cancel(ctx: DunningContext, planId: string, reason: string): Promise<PlanState> {

@@ -10,7 +10,7 @@ import type { Database } from '../db/connection';
 import { accounts, collectionPlanItems, collectionPlans, contacts, invoices } from '../db/schema';
 import { closedPlanStatuses } from '../workflows/messages';
 import { DunningError } from './dunning';
-import { currencyDigits, parseMoney } from './money';
+import { currencyDigits, parseMoney } from '../activities/money';
 
 const requiredColumns = [
   'account_id',

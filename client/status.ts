@@ -2,7 +2,7 @@
 // so a finished plan reads the same as a running one.
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection';
-import { collectionPlans, accounts, orchestrationSteps, paymentPromises, tasks, timelineEvents } from '../db/schema';
+import { accounts, collectionPlans, orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
 import { loadPlanContext } from '../activities/plans';
 import { workflowIdFor, type PlanStatus } from '../workflows/messages';
 import { DunningError } from './dunning';
@@ -18,7 +18,15 @@ export interface PlanStatusView {
   outstandingMinor: number;
   nextActionAt: string | null;
   steps: Array<{ key: string; action: string; status: string; scheduledFor: string | null; completedAt: string | null; reason: string | null }>;
-  promises: Array<{ id: string; amountMinor: number; dueOn: string; status: string }>;
+  promises: Array<{
+    id: string;
+    amountMinor: number;
+    paidMinor: number;
+    dueOn: string;
+    status: string;
+    rep: string | null;
+    schedule: Array<{ seq: number; amountMinor: number; dueOn: string; status: string }>;
+  }>;
   tasks: Array<{ id: string; kind: string; status: string; reason: string; outcome: string | null }>;
   timeline: Array<{ at: string; kind: string; summary: string }>;
 }
@@ -29,9 +37,15 @@ export async function planStatus(db: Database, planId: string): Promise<PlanStat
   const ctx = await loadPlanContext(db, planId);
   if (!ctx) throw new DunningError(`Unknown plan "${planId}".`, 'unknown_plan');
   const [plan] = await db.select().from(collectionPlans).where(eq(collectionPlans.id, planId));
-  const [steps, promises, taskRows, timeline] = await Promise.all([
+  const [steps, promises, scheduleItems, taskRows, timeline] = await Promise.all([
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),
     db.select().from(paymentPromises).where(eq(paymentPromises.planId, planId)).orderBy(asc(paymentPromises.createdAt)),
+    db
+      .select({ scheduleId: paymentScheduleItems.scheduleId, seq: paymentScheduleItems.seq, amountMinor: paymentScheduleItems.amountMinor, dueOn: paymentScheduleItems.dueOn, status: paymentScheduleItems.status })
+      .from(paymentScheduleItems)
+      .innerJoin(paymentSchedules, eq(paymentSchedules.id, paymentScheduleItems.scheduleId))
+      .where(eq(paymentSchedules.planId, planId))
+      .orderBy(asc(paymentScheduleItems.seq)),
     db.select().from(tasks).where(eq(tasks.planId, planId)).orderBy(asc(tasks.createdAt), asc(tasks.id)),
     db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.seq)),
   ]);
@@ -55,7 +69,17 @@ export async function planStatus(db: Database, planId: string): Promise<PlanStat
       completedAt: isoOrNull(s.completedAt),
       reason: s.reason,
     })),
-    promises: promises.map((p) => ({ id: p.id, amountMinor: p.amountMinor, dueOn: p.dueOn.toISOString(), status: p.status })),
+    promises: promises.map((p) => ({
+      id: p.id,
+      amountMinor: p.amountMinor,
+      paidMinor: p.paidMinor,
+      dueOn: p.dueOn.toISOString(),
+      status: p.status,
+      rep: p.rep,
+      schedule: scheduleItems
+        .filter((i) => i.scheduleId === p.id)
+        .map((i) => ({ seq: i.seq, amountMinor: i.amountMinor, dueOn: i.dueOn.toISOString(), status: i.status })),
+    })),
     tasks: taskRows.map((t) => ({ id: t.id, kind: t.kind, status: t.status, reason: t.reason, outcome: t.outcome })),
     timeline: timeline.map((e) => ({ at: e.at.toISOString(), kind: e.kind, summary: e.summary })),
   };

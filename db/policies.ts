@@ -35,6 +35,7 @@ export const policySchema = z
       .refine((steps) => new Set(steps.map((s) => s.key)).size === steps.length, { message: 'step keys must be unique' }),
     maxPromises: z.number().int().min(0).max(20).default(2),
     promiseGrace: duration.default('P2D'),
+    promiseHorizon: duration.default('P60D'),
     sendWindow: z.object({ from: clock, to: clock }).strict().optional(),
   })
   .strict();

@@ -23,7 +23,7 @@ export const invoiceStatuses = ['open', 'paid', 'void', 'disputed'] as const;
 export const planItemStatuses = ['open', 'paid', 'disputed', 'removed'] as const;
 export const stepActions = ['email', 'task'] as const;
 export const promiseStatuses = ['open', 'kept', 'broken', 'cancelled'] as const;
-export const scheduleItemStatuses = ['open', 'kept', 'broken'] as const;
+export const scheduleItemStatuses = ['open', 'kept', 'broken', 'cancelled'] as const;
 export const taskKinds = ['manual_escalation', 'promise_broken', 'email_failed', 'opted_out', 'rep_escalation'] as const;
 export const taskStatuses = ['open', 'done', 'cancelled'] as const;
 export const emailProviders = ['outbox', 'resend'] as const;
@@ -184,6 +184,8 @@ export const paymentPromises = pgTable(
     amountMinor: money('amount_minor').notNull(),
     dueOn: ts('due_on').notNull(),
     status: text('status').notNull().default('open'),
+    /** Payments received since the promise was made, matched to it. */
+    paidMinor: money('paid_minor').notNull().default(0),
     rep: text('rep'),
     createdAt: createdAt(),
     resolvedAt: ts('resolved_at'),

@@ -1,7 +1,9 @@
 // Test data written through the real import code, with ids unique to each test.
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
 import type { Database } from '../db/connection';
+import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
 import { importRows, type ParsedRow } from '../client/import';
 
 export function dateOffset(days: number, from = new Date()): string {
@@ -77,4 +79,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
     if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export const stepOf = (state: PlanState, key: string) => state.steps.find((s) => s.key === key)!;
+
+/** Waits (in real time) until the plan's queried state satisfies `ok`. */
+export function waitForPlanState(client: Client, planId: string, ok: (s: PlanState) => boolean, what: string): Promise<PlanState> {
+  return eventually(async () => {
+    const s = await client.workflow.getHandle(workflowIdFor(planId)).query(stateQuery);
+    return ok(s) ? s : undefined;
+  }, what);
 }

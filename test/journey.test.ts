@@ -2,73 +2,39 @@
 // timers in seconds, with the real worker, activities, PostgreSQL and outbox.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import { systemClock } from '../activities/clock';
-import { createOutboxMailer } from '../activities/mail';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { localParts } from '../activities/calendar';
 import { cancel, completeTask, escalate, initiateDunning, pause, reportPayment, resume, type DunningContext } from '../client/dunning';
 import { planStatus } from '../client/status';
-import { connectDatabase, type DatabaseHandle } from '../db/connection';
+import type { DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { standardPolicy } from '../workflows/policy';
-import type { DunningConfig } from '../worker/config';
-import { registerSearchAttributes } from '../worker/search-attributes';
-import { installRuntime } from '../worker/worker';
 import type { dunningWorkflow } from '../workflows/dunning';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
-import { createPlan, dateOffset, eventually, outboxFor, zoneWhereLocalHourIs } from './fixtures';
-import { testConfig } from './support';
+import { createPlan, dateOffset, outboxFor, stepOf, waitForPlanState, zoneWhereLocalHourIs } from './fixtures';
+import { startTimeSkippingStack, type TimeSkippingStack } from './support';
 
+let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
 let db: DatabaseHandle;
-let config: DunningConfig;
-let worker: Worker;
-let running: Promise<void>;
 let ctx: DunningContext;
 let outbox: string;
 
 beforeAll(async () => {
-  installRuntime();
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
-  });
-  db = connectDatabase(inject('databaseUrl'), { max: 4 });
-  config = testConfig('journey');
-  outbox = path.join(config.dataDir, 'outbox');
-  await registerSearchAttributes(env.connection, config);
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: config.temporal.taskQueues.dunning,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ db: db.db, mailer: createOutboxMailer(outbox), clock: systemClock, config }),
-  });
-  running = worker.run();
-  ctx = { client: env.client, db: db.db, config };
+  stack = await startTimeSkippingStack('journey');
+  ({ env, db, ctx, outboxDir: outbox } = stack);
 });
-
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-  await db?.close();
+  await stack?.close();
 });
 
 const handleFor = (planId: string) => env.client.workflow.getHandle<typeof dunningWorkflow>(workflowIdFor(planId));
 const stateOf = (planId: string) => handleFor(planId).query(stateQuery);
 /** The test server's clock: it runs ahead of the wall clock as tests skip time. */
-const serverNow = async () => new Date(await env.currentTimeMs());
-const step = (state: PlanState, key: string) => state.steps.find((s) => s.key === key)!;
-
-/** Waits (in real time) until the plan's state satisfies `ok`. */
-function waitForState(planId: string, ok: (s: PlanState) => boolean, what: string): Promise<PlanState> {
-  return eventually(async () => {
-    const s = await stateOf(planId);
-    return ok(s) ? s : undefined;
-  }, what);
-}
+const serverNow = () => stack.now();
+const step = stepOf;
+const waitForState = (planId: string, ok: (s: PlanState) => boolean, what: string) => waitForPlanState(env.client, planId, ok, what);
 
 async function initiate(planId: string): Promise<void> {
   await initiateDunning(ctx, { planId });

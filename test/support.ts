@@ -6,6 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import type { DunningContext } from '../client/dunning';
+import { registerSearchAttributes } from '../worker/search-attributes';
 import { systemClock, type Clock } from '../activities/clock';
 import { createOutboxMailer, type Mailer } from '../activities/mail';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
@@ -70,6 +74,51 @@ export async function startTestStack(
       await running;
       await nativeConnection.close();
       await connection.close();
+      await db.close();
+    },
+  };
+}
+
+export interface TimeSkippingStack {
+  env: TestWorkflowEnvironment;
+  db: DatabaseHandle;
+  config: DunningConfig;
+  /** For the client functions (initiateDunning, recordPromise, …) against the test server. */
+  ctx: DunningContext;
+  outboxDir: string;
+  /** The test server's clock: it runs ahead of the wall clock as tests skip time. */
+  now(): Promise<Date>;
+  close(): Promise<void>;
+}
+
+/** The Java time-skipping server with a real worker, the real db and an outbox. */
+export async function startTimeSkippingStack(label: string): Promise<TimeSkippingStack> {
+  installRuntime();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
+  });
+  const db = connectDatabase(inject('databaseUrl'), { max: 4 });
+  const config = testConfig(label);
+  const outboxDir = path.join(config.dataDir, 'outbox');
+  await registerSearchAttributes(env.connection, config);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: config.temporal.taskQueues.dunning,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: createActivities({ db: db.db, mailer: createOutboxMailer(outboxDir), clock: systemClock, config }),
+  });
+  const running = worker.run();
+  return {
+    env,
+    db,
+    config,
+    ctx: { client: env.client, db: db.db, config },
+    outboxDir,
+    now: async () => new Date(await env.currentTimeMs()),
+    async close() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
       await db.close();
     },
   };

@@ -21,16 +21,19 @@ import {
   escalateUpdate,
   paymentReceivedSignal,
   pauseUpdate,
+  recordPromiseUpdate,
   resumeUpdate,
   stateQuery,
   taskOutcomeEffects,
   type PaymentReceived,
   type PlanState,
   type PlanStatus,
+  type PromiseState,
+  type RecordPromiseInput,
   type StepState,
   type TaskState,
 } from './messages';
-import type { DunningPolicy } from './policy';
+import { durationMs, type DunningPolicy } from './policy';
 import { AccountId, DunningStatus, DunningStep, NextActionAt, OutstandingAmount } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -51,7 +54,7 @@ export interface DunningWorkflowInput {
   /** Snapshot of the policy at initiation: editing the policy never changes this journey. */
   policy: DunningPolicy;
   /** State carried across continue-as-new. */
-  carried?: { state: PlanState; seenPaymentIds: string[]; statusBeforePause?: PlanStatus; timelineSeq: number };
+  carried?: { state: PlanState; seenPaymentIds: string[]; statusBeforePause?: PlanStatus; statusBeforePromise?: PlanStatus; timelineSeq: number };
 }
 
 type Work =
@@ -60,7 +63,8 @@ type Work =
   | { kind: 'pause'; reason: string }
   | { kind: 'resume' }
   | { kind: 'completeTask'; taskId: string; outcome: string }
-  | { kind: 'cancel'; reason: string };
+  | { kind: 'cancel'; reason: string }
+  | { kind: 'promise'; promise: PromiseState };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -69,6 +73,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
   const inbox: Work[] = [];
   const seenPaymentIds = new Set(input.carried?.seenPaymentIds ?? []);
   let statusBeforePause = input.carried?.statusBeforePause;
+  let statusBeforePromise = input.carried?.statusBeforePromise;
   let timelineSeq = input.carried?.timelineSeq ?? 0;
   let events: Array<{ key: string; seq: number; kind: string; summary: string; at: string }> = [];
   /** Appends to the timeline; `key` makes the db write idempotent, `seq` keeps the order. */
@@ -88,6 +93,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       accountId: begun.accountId,
       status: 'in_progress',
       currency: begun.currency,
+      currencyDigits: begun.currencyDigits,
       outstandingMinor: begun.outstandingMinor,
       steps: begun.steps.map((s) => ({
         key: s.key,
@@ -195,6 +201,21 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     },
   );
   setHandler(
+    recordPromiseUpdate,
+    async (request) => {
+      const promise = promiseFrom(request);
+      await enqueue({ kind: 'promise', promise });
+      return { promiseId: promise.id, status: state.status };
+    },
+    {
+      validator: (request) => {
+        refuseIfClosed();
+        validatePromise(request);
+      },
+      description: 'A rep records a promise to pay (optionally installments); refused with a reason.',
+    },
+  );
+  setHandler(
     cancelUpdate,
     async (cancel) => {
       await enqueue({ kind: 'cancel', ...cancel });
@@ -208,6 +229,103 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       description: 'End the journey cleanly: remaining steps cancelled.',
     },
   );
+
+  // --- promises to pay ---------------------------------------------------------------------
+  const refuse = (message: string): never => {
+    throw ApplicationFailure.create({ type: 'PromiseRefused', message });
+  };
+  const openPromise = () => state.promises.find((p) => p.status === 'open');
+  const money = (minor: number) => {
+    const digits = state.currencyDigits ?? 2;
+    return `${(minor / 10 ** digits).toFixed(digits)} ${state.currency}`;
+  };
+
+  /** The schedule a request describes: installments, or one item for a plain promise. */
+  function requestedItems(request: RecordPromiseInput): Array<{ amountMinor: number; dueAt: string }> {
+    if (request.installments && request.installments.length > 0) return request.installments;
+    if (request.amountMinor === undefined || request.dueAt === undefined) refuse('A promise needs an amount and a date, or installments.');
+    return [{ amountMinor: request.amountMinor!, dueAt: request.dueAt! }];
+  }
+
+  function validatePromise(request: RecordPromiseInput) {
+    if (state.paused) refuse(`The plan is paused (${state.paused.reason}); resume it before recording a promise.`);
+    if (openPromise()) refuse(`Promise ${openPromise()!.id} is still open.`);
+    if (state.promises.length >= policy.maxPromises) {
+      refuse(`The plan has reached its limit of ${policy.maxPromises} promise${policy.maxPromises === 1 ? '' : 's'}.`);
+    }
+    const items = requestedItems(request);
+    const horizon = Date.now() + durationMs(policy.promiseHorizon ?? 'P60D');
+    let previous = Date.now();
+    let total = 0;
+    for (const item of items) {
+      if (!Number.isSafeInteger(item.amountMinor) || item.amountMinor <= 0) refuse('A promised amount must be more than zero.');
+      const at = Date.parse(item.dueAt);
+      if (Number.isNaN(at)) refuse(`"${item.dueAt}" is not a date.`);
+      if (at <= previous) refuse(at <= Date.now() ? 'The promised date must be in the future.' : 'Installment dates must be in order.');
+      if (at > horizon) refuse(`The promised date must be within ${policy.promiseHorizon ?? 'P60D'} of today.`);
+      previous = at;
+      total += item.amountMinor;
+    }
+    if (request.amountMinor !== undefined && request.installments?.length && request.amountMinor !== total) {
+      refuse('The promised amount must equal the sum of the installments.');
+    }
+    if (total > state.outstandingMinor) refuse(`The promised amount is more than the ${money(state.outstandingMinor)} owed.`);
+  }
+
+  function promiseFrom(request: RecordPromiseInput): PromiseState {
+    const items = requestedItems(request);
+    return {
+      id: `${planId}:promise:${state.promises.length + 1}`,
+      amountMinor: items.reduce((sum, i) => sum + i.amountMinor, 0),
+      dueOn: new Date(Date.parse(items[items.length - 1]!.dueAt)).toISOString(),
+      status: 'open',
+      rep: request.rep,
+      createdAt: iso(Date.now()),
+      paidMinor: 0,
+      items: items.map((i, n) => ({ seq: n + 1, amountMinor: i.amountMinor, dueOn: new Date(Date.parse(i.dueAt)).toISOString(), status: 'open' })),
+    };
+  }
+
+  function settlePromise(promise: PromiseState, status: 'kept' | 'broken', reason: string) {
+    promise.status = status;
+    for (const item of promise.items) if (item.status === 'open') item.status = status === 'kept' ? 'kept' : 'cancelled';
+    record(`promise_${status}`, `Promise ${promise.id}: ${reason}`, `promise-${status}:${promise.id}`);
+    if (isClosed()) return;
+    const before = statusBeforePromise ?? 'in_progress';
+    statusBeforePromise = undefined;
+    if (status === 'kept') {
+      state.status = before;
+    } else {
+      escalate('promise_broken', `${promise.id}:broken`, `Promise broken: ${reason}`);
+      state.status = 'escalated';
+    }
+  }
+
+  /** Matches payments to the open promise: kept as soon as it is paid in full. */
+  function matchPayment(amountMinor: number) {
+    const promise = openPromise();
+    if (!promise) return;
+    promise.paidMinor += amountMinor;
+    let cumulative = 0;
+    for (const item of promise.items) {
+      cumulative += item.amountMinor;
+      if (item.status === 'open' && promise.paidMinor >= cumulative) item.status = 'kept';
+    }
+    if (promise.paidMinor >= promise.amountMinor) settlePromise(promise, 'kept', 'paid in full');
+  }
+
+  /** At an installment's date + grace: paid up to it → kept so far; otherwise broken. */
+  function checkPromise(promise: PromiseState, seq: number) {
+    const item = promise.items.find((i) => i.seq === seq)!;
+    const due = promise.items.filter((i) => i.seq <= seq).reduce((sum, i) => sum + i.amountMinor, 0);
+    if (promise.paidMinor >= due) {
+      item.status = 'kept';
+      if (promise.items.every((i) => i.status === 'kept')) settlePromise(promise, 'kept', 'paid on time');
+      return;
+    }
+    item.status = 'broken';
+    settlePromise(promise, 'broken', `installment ${seq} of ${money(item.amountMinor)} not paid (paid ${money(promise.paidMinor)} of ${money(due)} due)`);
+  }
 
   // --- state changes -----------------------------------------------------------------------
   function setStep(step: StepState, status: StepState['status'], reason?: string) {
@@ -226,6 +344,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       }
     }
     for (const task of state.tasks) if (task.status === 'open') Object.assign(task, { status: 'cancelled', outcome: `plan ${status}` });
+    for (const promise of state.promises) {
+      if (promise.status !== 'open') continue;
+      promise.status = status === 'resolved' ? 'kept' : 'cancelled';
+      for (const item of promise.items) if (item.status === 'open') item.status = promise.status;
+    }
     state.status = status;
     state.closedReason = reason;
     state.paused = undefined;
@@ -256,6 +379,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       outstandingMinor: state.outstandingMinor,
       steps: state.steps,
       tasks: state.tasks,
+      promises: state.promises,
       events: batch,
     });
     upsertSearchAttributes([
@@ -278,6 +402,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         state.outstandingMinor = applied.outstandingMinor;
         if (applied.applied) {
           record('payment', `Payment ${payment.paymentId} of ${applied.amountDisplay} received; ${applied.owedDisplay} still owed`, `payment:${payment.paymentId}`);
+          matchPayment(payment.amountMinor);
         }
         if (applied.outstandingMinor <= 0 && !isClosed()) close('resolved', 'paid in full');
         return;
@@ -315,6 +440,18 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       }
       case 'cancel':
         close('cancelled', work.reason);
+        return;
+      case 'promise':
+        state.promises.push(work.promise);
+        statusBeforePromise = state.status;
+        state.status = 'promised';
+        record(
+          'promise_made',
+          `Promise ${work.promise.id}: ${money(work.promise.amountMinor)} by ${work.promise.dueOn.slice(0, 16).replace('T', ' ')} UTC` +
+            (work.promise.items.length > 1 ? ` in ${work.promise.items.length} installments` : '') +
+            (work.promise.rep ? `, recorded by ${work.promise.rep}` : ''),
+          `promise:${work.promise.id}`,
+        );
         return;
     }
   }
@@ -385,16 +522,35 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         await continueAsNew<typeof dunningWorkflow>({
           planId,
           policy,
-          carried: { state, seenPaymentIds: [...seenPaymentIds], statusBeforePause, timelineSeq },
+          carried: { state, seenPaymentIds: [...seenPaymentIds], statusBeforePause, statusBeforePromise, timelineSeq },
         });
       }
       continue;
     }
 
-    const step = state.steps.find((s) => s.status === 'pending' || s.status === 'waiting');
     const hasWork = () => inbox.length > 0;
-    if (!step || state.paused) {
-      // Nothing scheduled (journey done, waiting for payment / a rep) or paused: sleep until a message.
+    if (state.paused) {
+      // Paused: timers stop, nothing is sent; sleep until a message (resume, payment, cancel).
+      await condition(hasWork);
+      continue;
+    }
+    // While a promise is open the regular reminders hold; each installment is checked on its
+    // date plus the policy's grace.
+    const promise = openPromise();
+    if (promise) {
+      const item = promise.items.find((i) => i.status === 'open')!;
+      const checkAt = Date.parse(item.dueOn) + durationMs(policy.promiseGrace);
+      if (Date.now() < checkAt) {
+        await condition(hasWork, checkAt - Date.now(), { summary: `promise check on ${iso(checkAt).slice(0, 16).replace('T', ' ')} UTC` });
+      } else {
+        checkPromise(promise, item.seq);
+        await sync();
+      }
+      continue;
+    }
+    const step = state.steps.find((s) => s.status === 'pending' || s.status === 'waiting');
+    if (!step) {
+      // The journey is done: wait for a payment, a promise or a rep.
       await condition(hasWork);
       continue;
     }

@@ -36,11 +36,26 @@ export interface TaskState {
   outcome?: string;
 }
 
+export interface PromiseItemState {
+  seq: number;
+  amountMinor: number;
+  /** ISO instant the installment is due. */
+  dueOn: string;
+  status: 'open' | 'kept' | 'broken' | 'cancelled';
+}
+
 export interface PromiseState {
   id: string;
   amountMinor: number;
+  /** ISO instant of the last (or only) payment date. */
   dueOn: string;
   status: 'open' | 'kept' | 'broken' | 'cancelled';
+  rep?: string;
+  createdAt: string;
+  /** Payments received since the promise was made, matched to it. */
+  paidMinor: number;
+  /** The payment schedule: one item for a plain promise, several for installments. */
+  items: PromiseItemState[];
 }
 
 export interface PlanState {
@@ -48,6 +63,8 @@ export interface PlanState {
   accountId: string;
   status: PlanStatus;
   currency: string;
+  /** Minor-unit digits of the currency (2 for USD, 0 for JPY), for messages. */
+  currencyDigits?: number;
   outstandingMinor: number;
   steps: StepState[];
   tasks: TaskState[];
@@ -97,6 +114,17 @@ export interface CancelInput {
   reason: string;
 }
 export const cancelUpdate = defineUpdate<PlanState, [CancelInput]>('cancel');
+
+export interface RecordPromiseInput {
+  /** Total promised; for installments it must equal their sum (or be left out). */
+  amountMinor?: number;
+  /** ISO date-time of the payment (a plain promise). */
+  dueAt?: string;
+  /** A payment schedule (hardship plan): dated amounts, each monitored on its own date. */
+  installments?: Array<{ amountMinor: number; dueAt: string }>;
+  rep?: string;
+}
+export const recordPromiseUpdate = defineUpdate<{ promiseId: string; status: PlanStatus }, [RecordPromiseInput]>('recordPromise');
 
 // --- ops -----------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ export interface DunningPolicy {
   steps: PolicyStep[];
   maxPromises: number;
   promiseGrace: string;
+  /** How far ahead a promised date may be (default P60D). */
+  promiseHorizon?: string;
   sendWindow?: SendWindow;
 }
 
@@ -39,6 +41,7 @@ export const standardPolicy: DunningPolicy = {
   ],
   maxPromises: 2,
   promiseGrace: 'P2D',
+  promiseHorizon: 'P60D',
   sendWindow: { from: '08:00', to: '21:00' },
 };
 

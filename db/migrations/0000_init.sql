@@ -112,6 +112,7 @@ CREATE TABLE "payment_promises" (
 	"amount_minor" bigint NOT NULL,
 	"due_on" timestamp with time zone NOT NULL,
 	"status" text DEFAULT 'open' NOT NULL,
+	"paid_minor" bigint DEFAULT 0 NOT NULL,
 	"rep" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"resolved_at" timestamp with time zone,
@@ -127,7 +128,7 @@ CREATE TABLE "payment_schedule_items" (
 	"status" text DEFAULT 'open' NOT NULL,
 	CONSTRAINT "payment_schedule_items_schedule_id_seq_pk" PRIMARY KEY("schedule_id","seq"),
 	CONSTRAINT "payment_schedule_items_amount_pos" CHECK ("payment_schedule_items"."amount_minor" > 0),
-	CONSTRAINT "payment_schedule_items_status" CHECK (status in ('open', 'kept', 'broken'))
+	CONSTRAINT "payment_schedule_items_status" CHECK (status in ('open', 'kept', 'broken', 'cancelled'))
 );
 --> statement-breakpoint
 CREATE TABLE "payment_schedules" (
