@@ -72,6 +72,28 @@ async function footprint(acct: string, planId: string): Promise<Record<string, n
   return row!;
 }
 
+/** A policy in seconds, set through the CLI: notice now, reminders at 3 s and 6 s, task at 9 s. */
+async function fastPolicy(): Promise<string> {
+  const name = `e2e-${randomUUID().slice(0, 6)}`;
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      name,
+      steps: [
+        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
+        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT3S', from: 'initiated' },
+        { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT6S', from: 'initiated' },
+        { key: 'manual_escalation', action: 'task', at: 'PT9S', from: 'initiated' },
+      ],
+      maxPromises: 1,
+      promiseGrace: 'PT2S',
+    }),
+  );
+  expect((await dunning('policy', 'set', file)).code).toBe(0);
+  return name;
+}
+
 function csv(lines: string[]): string {
   const file = path.join(dir, `import-${randomUUID().slice(0, 8)}.csv`);
   writeFileSync(
@@ -94,23 +116,7 @@ describe('the dunning CLI, end to end', () => {
     const again = await json<{ invoicesAdded: number; plans: Array<{ planId: string; created: boolean }> }>('import', file);
     expect(again).toMatchObject({ invoicesAdded: 0, plans: [{ planId, created: false }] });
 
-    const policyName = `e2e-${randomUUID().slice(0, 6)}`;
-    const policyFile = path.join(dir, `${policyName}.json`);
-    writeFileSync(
-      policyFile,
-      JSON.stringify({
-        name: policyName,
-        steps: [
-          { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-          { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT3S', from: 'initiated' },
-          { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT6S', from: 'initiated' },
-          { key: 'manual_escalation', action: 'task', at: 'PT9S', from: 'initiated' },
-        ],
-        maxPromises: 2,
-        promiseGrace: 'PT2S',
-      }),
-    );
-    expect((await dunning('policy', 'set', policyFile)).code).toBe(0);
+    const policyName = await fastPolicy();
     const preview = await json<{ steps: Array<{ key: string }> }>('preview', planId, '--policy', policyName);
     expect(preview.steps.map((s) => s.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);
 
@@ -197,5 +203,58 @@ describe('the dunning CLI, end to end', () => {
       expect(r.stderr.trim(), args.join(' ')).toMatch(message);
     }
     expect(await footprint(acct, planId)).toEqual(before);
+  });
+
+  it('records promises from the CLI: a broken one escalates, a kept one resolves, refusals change nothing', async () => {
+    const acct = `PRM-${randomUUID().slice(0, 6)}`;
+    const imported = await json<{ plans: Array<{ planId: string }> }>(
+      'import',
+      csv([
+        `${acct}-A,Umbrella Corp,Alice,alice@umbrella.example,Etc/UTC,USD,${acct}-A1,500.00,2026-09-01,2026-10-01,`,
+        `${acct}-B,Wayne Enterprises,Bruce,bruce@wayne.example,Etc/UTC,USD,${acct}-B1,300.00,2026-09-01,2026-10-01,`,
+      ]),
+    );
+    const [broken, kept] = imported.plans.map((p) => p.planId) as [string, string];
+    const policyName = await fastPolicy();
+    for (const planId of [broken, kept]) await json('initiate', planId, '--policy', policyName);
+    const soon = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+
+    // Refusals: one sentence with the reason, and the plan unchanged.
+    const refusals: Array<[string[], RegExp]> = [
+      [['--amount', '100', '--date', '2020-01-01'], /^The promised date must be in the future\.$/],
+      [['--amount', '900', '--date', soon(30)], /^The promised amount is more than the 500\.00 USD owed\.$/],
+      [['--amount', '-3', '--date', soon(30)], /^--amount "-3" is negative\.$/],
+      [['--amount', '100', '--date', '2026-13-40'], /^--date "2026-13-40" is not a real date\.$/],
+      [['--amount', '100'], /^--date is required\.$/],
+    ];
+    for (const [flags, message] of refusals) {
+      const r = await dunning('promise', broken, ...flags);
+      expect(r.code, flags.join(' ')).not.toBe(0);
+      expect(r.stderr.trim(), flags.join(' ')).toMatch(message);
+    }
+    const after = await planStatus(stack.db.db, broken);
+    expect(after.promises).toEqual([]);
+    expect(after.timeline.map((e) => e.kind)).not.toContain('promise_made'); // the journey moves on; no promise was recorded
+
+    const made = await json<{ promiseId: string; status: string }>('promise', broken, '--amount', '200', '--date', soon(3), '--rep', 'Rita');
+    expect(made.status).toBe('promised');
+    const overLimit = await dunning('promise', broken, '--amount', '100', '--date', soon(20));
+    expect(overLimit.stderr.trim()).toMatch(/^Promise .* is still open\.$/);
+    const brokenStatus = await eventually(async () => {
+      const s = await planStatus(stack.db.db, broken);
+      return s.promises[0]?.status === 'broken' ? s : undefined;
+    }, 'the promise to break', 30_000);
+    expect(brokenStatus.status).toBe('escalated');
+    expect(brokenStatus.tasks.map((t) => t.kind)).toContain('promise_broken');
+    const limit = await dunning('promise', broken, '--amount', '100', '--date', soon(20));
+    expect(limit.stderr.trim()).toBe('The plan has reached its limit of 1 promise.');
+
+    await json('promise', kept, '--schedule', `${soon(20)}=100,${soon(40)}=200`);
+    await dunning('payment', kept, '--payment-id', `pay-${acct}-B`, '--amount', '300');
+    const keptStatus = await eventually(async () => {
+      const s = await json<{ status: string; promises: Array<{ status: string; schedule: Array<{ status: string }> }> }>('status', kept);
+      return s.status === 'resolved' ? s : undefined;
+    }, 'the kept promise to resolve the plan', 30_000);
+    expect(keptStatus.promises).toMatchObject([{ status: 'kept', schedule: [{ status: 'kept' }, { status: 'kept' }] }]);
   });
 });
