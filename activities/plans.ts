@@ -31,7 +31,7 @@ export interface PlanContext {
   currency: string;
   locale: string;
   timeZone: string;
-  contact?: { name: string; email: string; optedOut: boolean };
+  contact?: { id: string; name: string; email: string; optedOut: boolean };
   /** Open invoices of the plan, oldest due first. */
   invoices: Array<{ id: string; number: string; issuedOn: string; dueOn: string; amountMinor: number; openMinor: number }>;
   outstandingMinor: number;
@@ -66,7 +66,7 @@ export async function loadPlanContext(db: Database, planId: string): Promise<Pla
     .orderBy(asc(invoices.dueOn), asc(invoices.number));
   return {
     ...plan,
-    contact: contact ? { name: contact.name, email: contact.email, optedOut: contact.emailConsent === 'opted_out' } : undefined,
+    contact: contact ? { id: contact.id, name: contact.name, email: contact.email, optedOut: contact.emailConsent === 'opted_out' } : undefined,
     invoices: items,
     outstandingMinor: items.reduce((sum, i) => sum + i.openMinor, 0),
   };

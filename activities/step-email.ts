@@ -1,9 +1,9 @@
-// Sending a step's email. Everything is re-checked at the moment of sending, not at
+// Sending a plan's email. Everything is re-checked at the moment of sending, not at
 // scheduling: still owed, contact still consenting, inside the send window, not already sent.
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { emailMessages } from '../db/schema';
-import { isTemplateName, renderEmail, type TemplateName } from '../templates';
+import { isTemplateName, renderEmail, unsubscribeHeaders, type EmailContext } from '../templates';
 import type { SendWindow } from '../workflows/policy';
 import { localParts, nextInSendWindow } from './calendar';
 import type { ActivityDeps } from './deps';
@@ -17,35 +17,48 @@ export type StepEmailResult =
   | { outcome: 'opted_out'; outstandingMinor: number }
   | { outcome: 'no_contact'; outstandingMinor: number };
 
-export const SENDER = 'Accounts Receivable <billing@dunning.local>';
+export interface PlanEmailInput {
+  planId: string;
+  /** Names the message within the plan (a step key, or e.g. "payment:P-1:receipt"). */
+  stepKey: string;
+  template: string;
+  /**
+   * dunning: asks for money, so it needs something owed and the contact's consent;
+   * transactional: a receipt or a confirmation the customer asked for.
+   */
+  kind?: 'dunning' | 'transactional';
+  sendWindow?: SendWindow;
+  /** The workflow's time of acting (server time, which the time-skipping test server moves). */
+  at: string;
+  promise?: EmailContext['promise'];
+  payment?: EmailContext['payment'];
+}
 
-/** One key per plan and step: stable across retries and continue-as-new. */
+/** One key per plan and message: stable across retries and continue-as-new. */
 export function emailIdempotencyKey(planId: string, stepKey: string): string {
   return `${planId}:${stepKey}`;
 }
 
-export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
+export function optOutUrlFor(template: string, contactId: string): string {
+  return template.replace('{contactId}', encodeURIComponent(contactId));
+}
+
+export function createStepEmailActivities({ db, mailer, clock, config }: ActivityDeps) {
   return {
-    async sendStepEmail(input: {
-      planId: string;
-      stepKey: string;
-      template: string;
-      sendWindow?: SendWindow;
-      /** The workflow's time of acting (server time, which the time-skipping test server moves). */
-      at: string;
-    }): Promise<StepEmailResult> {
+    async sendStepEmail(input: PlanEmailInput): Promise<StepEmailResult> {
       const ctx = await loadPlanContext(db, input.planId);
       if (!ctx) throw ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${input.planId}".` });
       const owed = ctx.outstandingMinor;
+      const dunning = (input.kind ?? 'dunning') === 'dunning';
       const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
 
-      // The ledger first: a step already sent is never sent again, whatever changed since.
+      // The ledger first: a message already sent is never sent again, whatever changed since.
       const [already] = await db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey));
       if (already?.status === 'sent') return { outcome: 'sent', to: already.toAddress, subject: already.subject, outstandingMinor: owed };
 
-      if (owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
+      if (dunning && owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
       if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
-      if (ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
+      if (dunning && ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
       const now = new Date(input.at);
       const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
       if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
@@ -54,8 +67,8 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
         throw ApplicationFailure.create({ type: 'MailRejected', nonRetryable: true, message: `Unknown email template "${input.template}".` });
       }
       const local = localParts(now, ctx.timeZone);
-      const asOf = `${local.year}-${String(local.month).padStart(2, '0')}-${String(local.day).padStart(2, '0')}`;
-      const rendered = renderEmail(input.template as TemplateName, {
+      const optOutUrl = optOutUrlFor(config.mail.optOutUrl, ctx.contact.id);
+      const rendered = renderEmail(input.template, {
         contactName: ctx.contact.name,
         accountName: ctx.accountName,
         currency: ctx.currency,
@@ -63,7 +76,10 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
         timeZone: ctx.timeZone,
         invoices: ctx.invoices,
         outstandingMinor: owed,
-        asOf,
+        asOf: `${local.year}-${String(local.month).padStart(2, '0')}-${String(local.day).padStart(2, '0')}`,
+        optOutUrl,
+        promise: input.promise,
+        payment: input.payment,
       });
       if (!already) {
         await db
@@ -75,7 +91,7 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
             toAddress: ctx.contact.email,
             subject: rendered.subject,
             template: input.template,
-            provider: 'outbox',
+            provider: config.mail.resendApiKey ? 'resend' : 'outbox',
             status: 'queued',
           })
           .onConflictDoNothing({ target: emailMessages.idempotencyKey });
@@ -83,12 +99,13 @@ export function createStepEmailActivities({ db, mailer, clock }: ActivityDeps) {
       let sent: SentEmail;
       try {
         sent = await mailer.send({
-          from: SENDER,
+          from: config.mail.from,
           to: `${ctx.contact.name} <${ctx.contact.email}>`,
           subject: rendered.subject,
           html: rendered.html,
           text: rendered.text,
           idempotencyKey,
+          headers: unsubscribeHeaders(optOutUrl),
         });
       } catch (err) {
         if (err instanceof ApplicationFailure && err.nonRetryable) {

@@ -72,7 +72,7 @@ export async function initiateDunning(
   const handle = await client.workflow.start(dunningWorkflow, {
     workflowId,
     taskQueue: config.temporal.taskQueues.dunning,
-    args: [{ planId: input.planId, policy }],
+    args: [{ planId: input.planId, policy, mailTaskQueue: config.temporal.taskQueues.mail }],
     // Initiating twice returns the running journey instead of starting a second one.
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: `${plan.accountName} (${plan.accountId}): ${(plan.outstandingMinor / 100).toFixed(2)} ${plan.currency} owed`,

@@ -55,7 +55,7 @@ export async function runStart(): Promise<void> {
       `  PostgreSQL    ${stack.database.embedded ? `embedded  127.0.0.1:${config.postgres.port}/${config.postgres.database}` : 'external (DATABASE_URL)'}`,
       `  Mail          ${stack.mail.kind === 'outbox' ? `outbox  ${relative(stack.mail.where)} (.eml files)` : 'Resend'}`,
       `  Data dir      ${relative(config.dataDir)}`,
-      `  Task queue    ${config.temporal.taskQueues.dunning}`,
+      `  Task queues   ${config.temporal.taskQueues.dunning}, ${config.temporal.taskQueues.mail} (mail, ${config.mail.ratePerSecond}/s)`,
       `  Ready in ${secs(Date.now() - started)} (PostgreSQL ${secs(t.postgres)}, migrations ${secs(t.migrations)}, ` +
         `Temporal ${secs((t['temporal-cli'] ?? 0) + (t.temporal ?? 0))}, workflow bundle ${secs(t.bundle)})`,
       '',

@@ -1,6 +1,8 @@
-// Email templates per milestone: subject, HTML and plain text from the plan's data. Pure and
-// clock-free (days overdue are computed from the `asOf` the caller passes), so the same inputs
-// render the same bytes and one idempotency key maps to one payload.
+// Email templates for every message the engine sends: subject, HTML and plain text from the
+// plan's data. A typed module rather than React Email: the messages are a table and a few
+// sentences, and plain functions render the same bytes for the same inputs with no runtime,
+// JSX toolchain or render-time clock (days overdue come from the `asOf` the caller passes), so
+// one idempotency key always maps to one payload.
 
 export interface EmailInvoice {
   number: string;
@@ -14,12 +16,18 @@ export interface EmailContext {
   contactName: string;
   accountName: string;
   currency: string;
+  /** BCP 47 locale of the account, for money and dates (en-US, de-DE, …). */
   locale: string;
   timeZone: string;
   invoices: EmailInvoice[];
   outstandingMinor: number;
   /** The day the message is about (YYYY-MM-DD), for "days overdue". */
   asOf: string;
+  /** Where the contact can stop these emails (also sent as List-Unsubscribe). */
+  optOutUrl: string;
+  /** Template-specific facts: the promise, the payment. */
+  promise?: { amountMinor: number; dueAt: string; installments: number };
+  payment?: { amountMinor: number; paymentId: string };
 }
 
 export interface RenderedEmail {
@@ -28,29 +36,68 @@ export interface RenderedEmail {
   text: string;
 }
 
-export const templateNames = ['upcoming-invoices', 'first-reminder', 'second-reminder', 'final-notice'] as const;
+export const templateNames = [
+  'upcoming-invoices',
+  'first-reminder',
+  'second-reminder',
+  'final-notice',
+  'promise-confirmation',
+  'promise-broken',
+  'payment-receipt',
+] as const;
 export type TemplateName = (typeof templateNames)[number];
 
-const copy: Record<TemplateName, { subject: string; intro: string; close: string }> = {
+interface Copy {
+  subject: string;
+  intro: string;
+  close: string;
+  /** Show the table of open invoices (not for a receipt of the last payment). */
+  table: boolean;
+}
+
+// {account} {total} {promise} {promiseDate} {payment} are filled in from the context.
+const copy: Record<TemplateName, Copy> = {
   'upcoming-invoices': {
     subject: 'Upcoming invoices for {account}: {total} due',
     intro: 'A friendly note that the invoices below fall due soon.',
     close: 'If you have already arranged payment, thank you — no action is needed.',
+    table: true,
   },
   'first-reminder': {
     subject: 'Reminder: {total} overdue for {account}',
     intro: 'Our records show the invoices below are now past due.',
     close: 'Please arrange payment at your earliest convenience, or reply if something is wrong.',
+    table: true,
   },
   'second-reminder': {
     subject: 'Second reminder: {total} still overdue for {account}',
     intro: 'We have not yet received payment for the invoices below.',
     close: 'Please pay now or reply to agree a date; otherwise our collections team will be in touch.',
+    table: true,
   },
   'final-notice': {
     subject: 'Final notice: {total} overdue for {account}',
     intro: 'This is our final notice before the account is passed to our collections team.',
     close: 'Please pay now or contact us today.',
+    table: true,
+  },
+  'promise-confirmation': {
+    subject: 'Confirmed: your payment of {promise} by {promiseDate}',
+    intro: 'Thank you for agreeing to pay {promise} by {promiseDate}. We will hold further reminders until then.',
+    close: 'If anything changes, reply to this email before the date.',
+    table: true,
+  },
+  'promise-broken': {
+    subject: 'We did not receive your promised payment of {promise}',
+    intro: 'The payment of {promise} promised for {promiseDate} has not reached us.',
+    close: 'Please pay now or reply today; a member of our collections team will contact you.',
+    table: true,
+  },
+  'payment-receipt': {
+    subject: 'Payment received: {payment} — thank you',
+    intro: 'We received your payment of {payment} (reference {paymentId}). Thank you.',
+    close: 'Still open after this payment: {total}.',
+    table: false,
   },
 };
 
@@ -59,13 +106,18 @@ export function isTemplateName(name: string): name is TemplateName {
 }
 
 export function formatMoney(minor: number, currency: string, locale: string): string {
-  const digits = new Intl.NumberFormat(locale, { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  return new Intl.NumberFormat(locale, { style: 'currency', currency }).format(minor / 10 ** digits);
+  const format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(minor / 10 ** digits);
 }
 
 export function formatDate(date: string, locale: string): string {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
   return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
+}
+
+function formatInstant(iso: string, locale: string, timeZone: string): string {
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone }).format(new Date(iso));
 }
 
 function daysBetween(from: string, to: string): number {
@@ -79,53 +131,88 @@ export function escapeHtml(value: string): string {
 export function renderEmail(template: TemplateName, ctx: EmailContext): RenderedEmail {
   const t = copy[template];
   const money = (minor: number) => formatMoney(minor, ctx.currency, ctx.locale);
-  const total = money(ctx.outstandingMinor);
-  const subject = t.subject.replace('{account}', ctx.accountName).replace('{total}', total);
-  const rows = ctx.invoices.map((inv) => {
-    const overdue = Math.max(0, daysBetween(inv.dueOn, ctx.asOf));
-    return {
-      number: inv.number,
-      issued: formatDate(inv.issuedOn, ctx.locale),
-      due: formatDate(inv.dueOn, ctx.locale),
-      overdue: overdue > 0 ? `${overdue} days` : '—',
-      amount: money(inv.amountMinor),
-      open: money(inv.openMinor),
-    };
-  });
+  const facts: Record<string, string> = {
+    account: ctx.accountName,
+    total: money(ctx.outstandingMinor),
+    promise: ctx.promise ? money(ctx.promise.amountMinor) : '',
+    promiseDate: ctx.promise ? formatInstant(ctx.promise.dueAt, ctx.locale, ctx.timeZone) : '',
+    payment: ctx.payment ? money(ctx.payment.amountMinor) : '',
+    paymentId: ctx.payment?.paymentId ?? '',
+  };
+  // Filled in one pass, so a name containing "{total}" stays literal text.
+  const fill = (text: string) => text.replace(/\{(\w+)\}/g, (whole, key: string) => facts[key] ?? whole);
+  const subject = fill(t.subject);
+  const intro = fill(t.intro);
+  const close = fill(t.close);
+  const rows = t.table
+    ? ctx.invoices.map((inv) => {
+        const overdue = Math.max(0, daysBetween(inv.dueOn, ctx.asOf));
+        return {
+          number: inv.number,
+          issued: formatDate(inv.issuedOn, ctx.locale),
+          due: formatDate(inv.dueOn, ctx.locale),
+          overdue: overdue > 0 ? `${overdue} days` : '—',
+          amount: money(inv.amountMinor),
+          open: money(inv.openMinor),
+        };
+      })
+    : [];
+  const optOutWords = `You receive this email because ${ctx.accountName} has invoices with us. To stop these emails, open ${ctx.optOutUrl}`;
 
   const text = [
     `Dear ${ctx.contactName},`,
     '',
-    t.intro,
+    intro,
     '',
-    ...rows.map((r) => `  Invoice ${r.number}  issued ${r.issued}  due ${r.due}  overdue ${r.overdue}  open ${r.open} of ${r.amount}`),
+    ...(rows.length
+      ? [
+          ...rows.map((r) => `  Invoice ${r.number}  issued ${r.issued}  due ${r.due}  overdue ${r.overdue}  open ${r.open} of ${r.amount}`),
+          '',
+          `Total owed by ${ctx.accountName}: ${facts.total}`,
+          '',
+        ]
+      : []),
+    close,
     '',
-    `Total owed by ${ctx.accountName}: ${total}`,
-    '',
-    t.close,
+    '--',
+    optOutWords,
     '',
   ].join('\n');
 
   const e = escapeHtml;
   const html = [
     '<!doctype html>',
-    '<html><body style="font-family:Helvetica,Arial,sans-serif;color:#1f2933">',
+    '<html lang="en"><head><meta charset="utf-8"><title>' + e(subject) + '</title></head>',
+    '<body style="margin:0;padding:24px;background:#f5f7fa;font-family:Helvetica,Arial,sans-serif;color:#1f2933">',
+    '<div style="max-width:640px;margin:0 auto;background:#ffffff;border-radius:8px;padding:24px">',
     `<p>Dear ${e(ctx.contactName)},</p>`,
-    `<p>${e(t.intro)}</p>`,
-    '<table style="border-collapse:collapse" cellpadding="6">',
-    '<thead><tr><th align="left">Invoice</th><th align="left">Issued</th><th align="left">Due</th><th align="left">Overdue</th><th align="right">Amount</th><th align="right">Open</th></tr></thead>',
-    '<tbody>',
-    ...rows.map(
-      (r) =>
-        `<tr><td>${e(r.number)}</td><td>${e(r.issued)}</td><td>${e(r.due)}</td><td>${e(r.overdue)}</td><td align="right">${e(r.amount)}</td><td align="right">${e(r.open)}</td></tr>`,
-    ),
-    '</tbody>',
-    `<tfoot><tr><th colspan="5" align="right">Total owed by ${e(ctx.accountName)}</th><th align="right">${e(total)}</th></tr></tfoot>`,
-    '</table>',
-    `<p>${e(t.close)}</p>`,
+    `<p>${e(intro)}</p>`,
+    ...(rows.length
+      ? [
+          '<table style="border-collapse:collapse;width:100%;font-size:14px" cellpadding="6">',
+          '<thead><tr style="background:#eef2f7"><th align="left">Invoice</th><th align="left">Issued</th><th align="left">Due</th><th align="left">Overdue</th><th align="right">Amount</th><th align="right">Open</th></tr></thead>',
+          '<tbody>',
+          ...rows.map(
+            (r) =>
+              `<tr style="border-top:1px solid #e4e7eb"><td>${e(r.number)}</td><td>${e(r.issued)}</td><td>${e(r.due)}</td><td>${e(r.overdue)}</td><td align="right">${e(r.amount)}</td><td align="right">${e(r.open)}</td></tr>`,
+          ),
+          '</tbody>',
+          `<tfoot><tr style="border-top:2px solid #1f2933"><th colspan="5" align="right">Total owed by ${e(ctx.accountName)}</th><th align="right">${e(facts.total!)}</th></tr></tfoot>`,
+          '</table>',
+        ]
+      : []),
+    `<p>${e(close)}</p>`,
+    '</div>',
+    `<p style="max-width:640px;margin:16px auto 0;font-size:12px;color:#616e7c">You receive this email because ${e(ctx.accountName)} has invoices with us. ` +
+      `<a href="${e(ctx.optOutUrl)}" style="color:#616e7c">Stop these emails</a>.</p>`,
     '</body></html>',
     '',
   ].join('\n');
 
   return { subject, html, text };
+}
+
+/** The headers that let mail clients offer one-click unsubscribe (RFC 2369 / RFC 8058). */
+export function unsubscribeHeaders(optOutUrl: string): Record<string, string> {
+  return { 'List-Unsubscribe': `<${optOutUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
 }

@@ -147,8 +147,9 @@ describe('the dunning CLI, end to end', () => {
     expect(paid.code).toBe(0);
     const status = await eventually(async () => {
       const s = await json<Record<string, unknown>>('status', planId);
-      return s.status === 'resolved' ? s : undefined;
-    }, 'the plan to resolve', 30_000);
+      const receipted = (s.timeline as Array<{ kind: string }>).at(-1)?.kind === 'email_sent';
+      return s.status === 'resolved' && receipted ? s : undefined;
+    }, 'the plan to resolve and the receipt to go out', 30_000);
 
     // The contract of `status --json`.
     expect(status).toMatchObject({ planId, workflowId: `dunning-${planId}`, status: 'resolved', currency: 'USD', outstandingMinor: 0 });
@@ -158,7 +159,8 @@ describe('the dunning CLI, end to end', () => {
     const tasks = status.tasks as Array<Record<string, unknown>>;
     expect(tasks[0]).toMatchObject({ id: expect.any(String), kind: 'manual_escalation', status: 'cancelled' });
     const timeline = status.timeline as Array<{ at: string; kind: string; summary: string }>;
-    expect(timeline.map((e) => e.kind)).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step', 'payment', 'resolved']);
+    expect(timeline.map((e) => e.kind)).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step', 'payment', 'resolved', 'email_sent']);
+    expect(timeline.at(-1)!.summary).toMatch(/^payment receipt: "Payment received: \$1,234\.56 — thank you" sent to peter@initech\.example$/);
     expect(timeline.find((e) => e.kind === 'payment')!.summary).toContain('$1,234.56');
 
     const human = await dunning('status', planId);

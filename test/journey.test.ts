@@ -94,7 +94,11 @@ describe('the standard journey (time-skipping)', () => {
     expect(step(result, 'second_reminder')).toMatchObject({ status: 'skipped', reason: 'nothing owed' });
     expect(step(result, 'manual_escalation').status).toBe('skipped');
     await env.sleep('30 days');
-    expect(outboxFor(outbox, planId)).toHaveLength(2);
+    expect(outboxFor(outbox, planId)).toEqual([
+      `${planId}_first_reminder.eml`,
+      `${planId}_payment_pay-${planId}_receipt.eml`,
+      `${planId}_upcoming_notice.eml`,
+    ]);
     expect((await planStatus(db.db, planId)).status).toBe('resolved');
   });
 
@@ -112,7 +116,12 @@ describe('the standard journey (time-skipping)', () => {
     const s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
     expect(s.status).toBe('in_progress');
     const emails = outboxFor(outbox, planId);
-    expect(emails).toEqual([`${planId}_first_reminder.eml`, `${planId}_second_reminder.eml`, `${planId}_upcoming_notice.eml`]);
+    expect(emails).toEqual([
+      `${planId}_first_reminder.eml`,
+      `${planId}_payment_pay-${planId}_receipt.eml`, // one receipt: the repeated report sent nothing
+      `${planId}_second_reminder.eml`,
+      `${planId}_upcoming_notice.eml`,
+    ]);
     expect((await planStatus(db.db, planId)).outstandingMinor).toBe(50_000);
     const second = readFileSync(path.join(outbox, `${planId}_second_reminder.eml`), 'utf8');
     expect(second).toMatch(/^Subject: Second reminder: \$500\.00 still overdue/m);

@@ -148,6 +148,11 @@ describe('promises to pay (time-skipping)', () => {
     expect(s.promises[0]!.status).toBe('kept');
     expect(stepOf(s, 'second_reminder')).toMatchObject({ status: 'skipped', reason: 'nothing owed' });
     await stack.env.sleep('30 days');
-    expect(outboxFor(stack.outboxDir, planId)).toEqual([`${planId}_first_reminder.eml`, `${planId}_upcoming_notice.eml`]);
+    expect(outboxFor(stack.outboxDir, planId)).toEqual([
+      `${planId}_first_reminder.eml`,
+      `${planId}_payment_pay-${planId}-${payments}_receipt.eml`,
+      `${planId}_promise_1_confirmation.eml`,
+      `${planId}_upcoming_notice.eml`,
+    ]);
   });
 });

@@ -5,16 +5,15 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../activities';
 import type { DunningContext } from '../client/dunning';
 import { registerSearchAttributes } from '../worker/search-attributes';
 import { systemClock, type Clock } from '../activities/clock';
 import { createOutboxMailer, type Mailer } from '../activities/mail';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { loadConfig, type DunningConfig } from '../worker/config';
-import { createDunningWorker, installRuntime } from '../worker/worker';
+import { createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
 
 export function testDataDir(label: string): string {
   const dir = mkdtempSync(path.join(inject('tmpRoot'), `${label}-`));
@@ -32,6 +31,7 @@ export function testConfig(label: string): DunningConfig {
   });
   const suffix = randomUUID().slice(0, 8);
   config.temporal.taskQueues = { dunning: `${label}-${suffix}`, mail: `${label}-mail-${suffix}` };
+  config.mail.ratePerSecond = 200; // suites that test the limit set their own
   return config;
 }
 
@@ -47,22 +47,25 @@ export interface TestStack {
 /** A real worker (bundle from global setup) with a client and a db handle, on the shared services. */
 export async function startTestStack(
   label: string,
-  opts: { mailer?: Mailer; clock?: Clock; maxCachedWorkflows?: number } = {},
+  opts: { mailer?: Mailer; clock?: Clock; maxCachedWorkflows?: number; mailRatePerSecond?: number } = {},
 ): Promise<TestStack> {
   installRuntime();
   const config = testConfig(label);
+  if (opts.mailRatePerSecond) config.mail.ratePerSecond = opts.mailRatePerSecond;
   const db = connectDatabase(inject('databaseUrl'), { max: 4 });
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const outboxDir = path.join(config.dataDir, 'outbox');
+  const deps = { db: db.db, mailer: opts.mailer ?? createOutboxMailer(outboxDir), clock: opts.clock ?? systemClock, config };
   const worker = await createDunningWorker({
     connection: nativeConnection,
     config,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    deps: { db: db.db, mailer: opts.mailer ?? createOutboxMailer(outboxDir), clock: opts.clock ?? systemClock, config },
+    deps,
     maxCachedWorkflows: opts.maxCachedWorkflows,
   });
-  const running = worker.run();
+  const mailWorker = await createMailWorker({ connection: nativeConnection, config, deps });
+  const running = Promise.all([worker.run(), mailWorker.run()]);
   return {
     config,
     client: new Client({ connection, namespace: config.temporal.namespace }),
@@ -71,6 +74,7 @@ export async function startTestStack(
     outboxDir,
     async close() {
       worker.shutdown();
+      mailWorker.shutdown();
       await running;
       await nativeConnection.close();
       await connection.close();
@@ -101,13 +105,10 @@ export async function startTimeSkippingStack(label: string): Promise<TimeSkippin
   const config = testConfig(label);
   const outboxDir = path.join(config.dataDir, 'outbox');
   await registerSearchAttributes(env.connection, config);
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: config.temporal.taskQueues.dunning,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    activities: createActivities({ db: db.db, mailer: createOutboxMailer(outboxDir), clock: systemClock, config }),
-  });
-  const running = worker.run();
+  const deps = { db: db.db, mailer: createOutboxMailer(outboxDir), clock: systemClock, config };
+  const worker = await createDunningWorker({ connection: env.nativeConnection, config, workflowBundle: { codePath: inject('workflowBundlePath') }, deps });
+  const mailWorker = await createMailWorker({ connection: env.nativeConnection, config, deps });
+  const running = Promise.all([worker.run(), mailWorker.run()]);
   return {
     env,
     db,
@@ -117,6 +118,7 @@ export async function startTimeSkippingStack(label: string): Promise<TimeSkippin
     now: async () => new Date(await env.currentTimeMs()),
     async close() {
       worker.shutdown();
+      mailWorker.shutdown();
       await running;
       await env.teardown();
       await db.close();

@@ -41,6 +41,19 @@ const fileSchema = z
       })
       .strict()
       .prefault({}),
+    mail: z
+      .object({
+        from: z.string().min(3).default('Accounts Receivable <billing@dunning.local>'),
+        /** Where a contact stops dunning email; {contactId} is filled in. mailto: or https:. */
+        optOutUrl: z
+          .string()
+          .regex(/^(mailto:|https?:\/\/)/, 'must start with mailto:, https:// or http://')
+          .default('mailto:billing@dunning.local?subject=opt-out%20{contactId}'),
+        /** Sends per second across all workers (Resend's default limit is 2 per team). */
+        ratePerSecond: z.number().positive().max(1000).default(2),
+      })
+      .strict()
+      .prefault({}),
     searchAttributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), searchAttributeType).default({}),
   })
   .strict();
@@ -79,7 +92,7 @@ export interface DunningConfig {
   };
   devServer: { ip: string; port: number; uiPort: number };
   postgres: { url?: string; port: number; database: string };
-  mail: { resendApiKey?: string; resendBaseUrl?: string };
+  mail: { resendApiKey?: string; resendBaseUrl?: string; from: string; optOutUrl: string; ratePerSecond: number };
   searchAttributes: Record<string, z.infer<typeof searchAttributeType>>;
 }
 
@@ -151,7 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     },
     devServer: file.devServer,
     postgres: { url: e.DATABASE_URL, port: file.postgres.port, database: file.postgres.database },
-    mail: { resendApiKey: e.RESEND_API_KEY, resendBaseUrl: e.RESEND_BASE_URL },
+    mail: { resendApiKey: e.RESEND_API_KEY, resendBaseUrl: e.RESEND_BASE_URL, ...file.mail },
     searchAttributes,
   };
 }

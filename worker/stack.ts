@@ -12,7 +12,7 @@ import { temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
 import { registerSearchAttributes } from './search-attributes';
 import { resolveTemporalCli } from './toolchain';
-import { bundleWorkflows, connectWorker, createDunningWorker } from './worker';
+import { bundleWorkflows, connectWorker, createDunningWorker, createMailWorker } from './worker';
 
 export interface Stack {
   config: DunningConfig;
@@ -98,15 +98,12 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
     const mailer = config.mail.resendApiKey
       ? createResendMailer({ apiKey: config.mail.resendApiKey, baseUrl: config.mail.resendBaseUrl })
       : createOutboxMailer(mailDir);
-    const worker = await createDunningWorker({
-      connection: nativeConnection,
-      config,
-      workflowBundle,
-      deps: { db: db.db, mailer, clock: systemClock, config },
-    });
-    const running = worker.run();
+    const deps = { db: db.db, mailer, clock: systemClock, config };
+    const worker = await createDunningWorker({ connection: nativeConnection, config, workflowBundle, deps });
+    const mailWorker = await createMailWorker({ connection: nativeConnection, config, deps });
+    const running = Promise.all([worker.run(), mailWorker.run()]).then(() => undefined);
     cleanups.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of [worker, mailWorker]) if (w.getState() === 'RUNNING') w.shutdown();
       await running.catch(() => {});
     });
 

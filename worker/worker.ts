@@ -53,3 +53,24 @@ export async function createDunningWorker(opts: {
     ...(opts.identity !== undefined && { identity: opts.identity }),
   });
 }
+
+/**
+ * The mail worker: the same activities on the mail task queue, with a task-queue-wide rate
+ * limit (enforced by the server across every worker) so a morning when 10,000 reminders fall
+ * due drains at the provider's allowed rate instead of failing.
+ */
+export async function createMailWorker(opts: {
+  connection: NativeConnection;
+  config: DunningConfig;
+  deps: ActivityDeps;
+  identity?: string;
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.config.temporal.namespace,
+    taskQueue: opts.config.temporal.taskQueues.mail,
+    activities: createActivities(opts.deps),
+    maxTaskQueueActivitiesPerSecond: opts.config.mail.ratePerSecond,
+    ...(opts.identity !== undefined && { identity: opts.identity }),
+  });
+}

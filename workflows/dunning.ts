@@ -3,6 +3,7 @@
 // loop performs every side effect in order, so the db never sees two writes race.
 import {
   ActivityFailure,
+  type ActivityOptions,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -44,15 +45,20 @@ const db = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['UnknownPlan', 'InvalidPlan'] },
 });
-const mail = proxyActivities<Activities>({
+const mailOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: ['MailRejected'] },
-});
+};
 
 export interface DunningWorkflowInput {
   planId: string;
   /** Snapshot of the policy at initiation: editing the policy never changes this journey. */
   policy: DunningPolicy;
+  /**
+   * Task queue of the mail worker, whose task-queue-wide rate limit keeps sends inside the
+   * provider's limit; unset means the workflow's own queue.
+   */
+  mailTaskQueue?: string;
   /** State carried across continue-as-new. */
   carried?: { state: PlanState; seenPaymentIds: string[]; statusBeforePause?: PlanStatus; statusBeforePromise?: PlanStatus; timelineSeq: number };
 }
@@ -70,7 +76,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<PlanState> {
   const { planId, policy } = input;
+  const mail = proxyActivities<Activities>({ ...mailOptions, ...(input.mailTaskQueue && { taskQueue: input.mailTaskQueue }) });
   const inbox: Work[] = [];
+  /** Receipts and promise notices to send once the state that caused them is saved. */
+  let notices: Array<{ template: string; key: string; kind: 'dunning' | 'transactional'; promise?: PromiseState; payment?: { amountMinor: number; paymentId: string } }> = [];
   const seenPaymentIds = new Set(input.carried?.seenPaymentIds ?? []);
   let statusBeforePause = input.carried?.statusBeforePause;
   let statusBeforePromise = input.carried?.statusBeforePromise;
@@ -235,6 +244,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     throw ApplicationFailure.create({ type: 'PromiseRefused', message });
   };
   const openPromise = () => state.promises.find((p) => p.status === 'open');
+  /** "promise:2" from "<planId>:promise:2", for message keys that already carry the plan id. */
+  const promiseKey = (p: PromiseState) => p.id.slice(planId.length + 1);
   const money = (minor: number) => {
     const digits = state.currencyDigits ?? 2;
     return `${(minor / 10 ** digits).toFixed(digits)} ${state.currency}`;
@@ -297,6 +308,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       state.status = before;
     } else {
       escalate('promise_broken', `${promise.id}:broken`, `Promise broken: ${reason}`);
+      notices.push({ template: 'promise-broken', key: `${promiseKey(promise)}:broken`, kind: 'dunning', promise });
       state.status = 'escalated';
     }
   }
@@ -402,6 +414,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         state.outstandingMinor = applied.outstandingMinor;
         if (applied.applied) {
           record('payment', `Payment ${payment.paymentId} of ${applied.amountDisplay} received; ${applied.owedDisplay} still owed`, `payment:${payment.paymentId}`);
+          notices.push({ template: 'payment-receipt', key: `payment:${payment.paymentId}:receipt`, kind: 'transactional', payment });
           matchPayment(payment.amountMinor);
         }
         if (applied.outstandingMinor <= 0 && !isClosed()) close('resolved', 'paid in full');
@@ -452,6 +465,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
             (work.promise.rep ? `, recorded by ${work.promise.rep}` : ''),
           `promise:${work.promise.id}`,
         );
+        notices.push({ template: 'promise-confirmation', key: `${promiseKey(work.promise)}:confirmation`, kind: 'transactional', promise: work.promise });
         return;
     }
   }
@@ -467,7 +481,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     let sent: Awaited<ReturnType<typeof mail.sendStepEmail>>;
     try {
       sent = await mail.sendStepEmail.executeWithOptions({ summary: `${humanize(step.key)} email` }, [
-        { planId, stepKey: step.key, template: step.template ?? step.key, sendWindow, at: iso(Date.now()) },
+        { planId, stepKey: step.key, template: step.template ?? step.key, kind: 'dunning', sendWindow, at: iso(Date.now()) },
       ]);
     } catch (err) {
       // A message the provider refuses (bad address, invalid request) will not go through on
@@ -506,6 +520,34 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     if (sent.outstandingMinor !== undefined) state.outstandingMinor = sent.outstandingMinor;
   }
 
+  /** Sends queued receipts and promise notices; a refused one is noted, never fatal. */
+  async function sendNotices() {
+    const batch = notices;
+    notices = [];
+    for (const n of batch) {
+      const label = n.template.replace(/-/g, ' ');
+      try {
+        const sent = await mail.sendStepEmail.executeWithOptions({ summary: `${label} email` }, [
+          {
+            planId,
+            stepKey: n.key,
+            template: n.template,
+            kind: n.kind,
+            at: iso(Date.now()),
+            promise: n.promise && { amountMinor: n.promise.amountMinor, dueAt: n.promise.dueOn, installments: n.promise.items.length },
+            payment: n.payment,
+          },
+        ]);
+        if (sent.outcome === 'sent') record('email_sent', `${label}: "${sent.subject}" sent to ${sent.to}`, `email:${n.key}`);
+        else record('email_skipped', `${label}: not sent (${sent.outcome.replace('_', ' ')})`, `email:${n.key}`);
+      } catch (err) {
+        if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'MailRejected')) throw err;
+        record('email_failed', `${label}: ${err.cause.message}`, `email:${n.key}`);
+      }
+    }
+    if (batch.length > 0) await sync();
+  }
+
   // --- the loop ----------------------------------------------------------------------------
   await sync();
   while (!isClosed()) {
@@ -513,6 +555,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       await handle(inbox.shift()!);
       processed++;
       await sync();
+      await sendNotices();
     }
     if (isClosed()) break;
 
@@ -522,6 +565,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         await continueAsNew<typeof dunningWorkflow>({
           planId,
           policy,
+          mailTaskQueue: input.mailTaskQueue,
           carried: { state, seenPaymentIds: [...seenPaymentIds], statusBeforePause, statusBeforePromise, timelineSeq },
         });
       }
@@ -545,6 +589,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       } else {
         checkPromise(promise, item.seq);
         await sync();
+        await sendNotices();
       }
       continue;
     }
@@ -575,6 +620,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     processed++;
   }
   if (events.length > 0) await sync();
+  await sendNotices();
   await condition(allHandlersFinished);
   return state;
 }
