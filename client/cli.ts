@@ -2,18 +2,21 @@
 // The `dunning` command line. Errors: one sentence on stderr and a non-zero exit, nothing
 // half-written. Every command takes --json for machine output.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { computeSchedule, nextInSendWindow } from '../activities/calendar';
 import { loadPlanContext } from '../activities/plans';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { embeddedDatabaseUrl } from '../db/embedded';
 import { getPolicy, listPolicies, parsePolicy, PolicyError, setPolicy } from '../db/policies';
-import { formatMoney } from '../templates';
+import { formatMoney, isTemplateName, renderEmail, templateNames } from '../templates';
+import { optOutUrlFor } from '../activities/step-email';
 import { ConfigError, loadConfig, type DunningConfig } from '../worker/config';
 import { planStatuses, type PlanStatus } from '../workflows/messages';
 import { stackCheckWorkflow } from '../workflows/stack-check';
 import { connectClient, type DunningClient } from './connection';
+import { setEmailConsent } from './consent';
 import * as dunning from './dunning';
 import { importRows, parseImportCsv } from './import';
 import { parseMoney } from '../activities/money';
@@ -37,6 +40,8 @@ const usage = `Usage: dunning <command> [options]
   pause <planId> --reason TEXT | resume <planId>
   task done <planId> <taskId> --outcome TEXT    (outcome write_off or dispute has an effect)
   cancel <planId> --reason TEXT
+  consent <email|contactId> --opt-out | --opt-in   record a contact's email consent
+  template preview <template> <planId> [--out FILE]   render an email to an HTML file
 
 Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is
 YYYY-MM-DD (end of that day in the account's time zone) or a date-time with an offset.`;
@@ -361,6 +366,45 @@ async function runPromise(argv: string[], io: Io) {
   io.print(`Promise ${result.promiseId} recorded; plan ${planId} is now ${result.status}.`, { planId, ...result });
 }
 
+async function runConsent(argv: string[], io: Io) {
+  const { values, positionals } = args(argv, { 'opt-out': { type: 'boolean' }, 'opt-in': { type: 'boolean' } }, ['<email|contactId>']);
+  if (Boolean(values['opt-out']) === Boolean(values['opt-in'])) throw new CliError('Give exactly one of --opt-out or --opt-in.');
+  const consent = values['opt-out'] ? 'opted_out' : 'opted_in';
+  const result = await setEmailConsent((await getDb()).db, { contact: positionals[0]!, consent });
+  io.print(
+    consent === 'opted_out'
+      ? `${positionals[0]} opted out of email (${result.contacts} contact record(s)); their plans go to a rep instead.`
+      : `${positionals[0]} opted in to email again (${result.contacts} contact record(s)).`,
+    { contact: positionals[0], consent, ...result },
+  );
+}
+
+async function runTemplate(argv: string[], io: Io) {
+  const [sub, ...rest] = argv;
+  if (sub !== 'preview') throw new CliError('Use `dunning template preview <template> <planId> [--out FILE]`.');
+  const { values, positionals } = args(rest, { out: { type: 'string' } }, ['<template>', '<planId>']);
+  const [template, planId] = positionals as [string, string];
+  if (!isTemplateName(template)) throw new CliError(`Unknown template "${template}"; one of ${templateNames.join(', ')}.`);
+  const ctx = await loadPlanContext((await getDb()).db, planId);
+  if (!ctx) throw new CliError(`Unknown plan "${planId}".`);
+  const rendered = renderEmail(template, {
+    contactName: ctx.contact?.name ?? 'Customer',
+    accountName: ctx.accountName,
+    currency: ctx.currency,
+    locale: ctx.locale,
+    timeZone: ctx.timeZone,
+    invoices: ctx.invoices,
+    outstandingMinor: ctx.outstandingMinor,
+    asOf: new Date().toISOString().slice(0, 10),
+    optOutUrl: optOutUrlFor(getConfig().mail.optOutUrl, ctx.contact?.id ?? 'preview'),
+    promise: { amountMinor: ctx.outstandingMinor, dueAt: new Date(Date.now() + 7 * 86_400_000).toISOString(), installments: 1 },
+    payment: { amountMinor: ctx.outstandingMinor, paymentId: 'PREVIEW' },
+  });
+  const out = path.resolve(typeof values.out === 'string' ? values.out : `${template}-${planId}.html`);
+  writeFileSync(out, rendered.html);
+  io.print(`Wrote ${out} (subject: ${rendered.subject}).`, { file: out, subject: rendered.subject });
+}
+
 function stateSummary(state: { status: string; outstandingMinor: number; currency: string }): string {
   return `now ${state.status}, ${money(state.outstandingMinor, state.currency)} owed`;
 }
@@ -414,6 +458,8 @@ const commands: Record<string, (argv: string[], io: Io) => Promise<void>> = {
   resume: runResume,
   task: runTask,
   cancel: runCancel,
+  consent: runConsent,
+  template: runTemplate,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -25,6 +25,14 @@ const requiredColumns = [
   'due_on',
 ] as const;
 
+function isLocale(tag: string): boolean {
+  try {
+    return Intl.getCanonicalLocales(tag).length === 1 && Intl.NumberFormat.supportedLocalesOf(tag).length === 1;
+  } catch {
+    return false;
+  }
+}
+
 function isRealDate(text: string): boolean {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
   const d = new Date(`${text}T00:00:00Z`);
@@ -46,6 +54,12 @@ const rowSchema = z
     amount: z.string().trim(),
     issued_on: z.string().trim().refine(isRealDate, 'issued_on is not a real date (YYYY-MM-DD)'),
     due_on: z.string().trim().refine(isRealDate, 'due_on is not a real date (YYYY-MM-DD)'),
+    locale: z
+      .string()
+      .trim()
+      .optional()
+      .transform((v) => (v === '' ? undefined : v))
+      .refine((v) => v === undefined || isLocale(v), 'locale is not a language tag like en-US or de-DE'),
     email_consent: z
       .string()
       .trim()
@@ -75,6 +89,7 @@ export interface ParsedRow {
   issuedOn: string;
   dueOn: string;
   emailConsent?: 'opted_in' | 'opted_out';
+  locale?: string;
 }
 
 /** Parses and validates the whole CSV; throws DunningError naming the first bad line. */
@@ -115,6 +130,7 @@ export function parseImportCsv(content: Buffer | string): ParsedRow[] {
       issuedOn: r.issued_on,
       dueOn: r.due_on,
       emailConsent: r.email_consent,
+      locale: r.locale,
     };
     const first = accountsSeen.get(row.accountId);
     if (first && (first.currency !== row.currency || first.timezone !== row.timezone || first.accountName !== row.accountName)) {
@@ -155,8 +171,11 @@ export async function importRows(db: Database, rows: ParsedRow[]): Promise<Impor
       }
       await tx
         .insert(accounts)
-        .values({ id: accountId, name: a.accountName, timezone: a.timezone, currency: a.currency })
-        .onConflictDoUpdate({ target: accounts.id, set: { name: a.accountName, timezone: a.timezone, updatedAt: new Date() } });
+        .values({ id: accountId, name: a.accountName, timezone: a.timezone, currency: a.currency, ...(a.locale && { locale: a.locale }) })
+        .onConflictDoUpdate({
+          target: accounts.id,
+          set: { name: a.accountName, timezone: a.timezone, ...(a.locale && { locale: a.locale }), updatedAt: new Date() },
+        });
 
       const contactsSeen = new Set<string>();
       for (const r of accountRows) {

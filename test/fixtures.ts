@@ -31,6 +31,7 @@ export async function createPlan(
     currency?: string;
     consent?: 'opted_in' | 'opted_out';
     accountName?: string;
+    locale?: string;
     /** "Now" for the default time zone (the time-skipping server runs ahead of the wall clock). */
     now?: Date;
   },
@@ -49,6 +50,7 @@ export async function createPlan(
     issuedOn: inv.issuedOn ?? dateOffset(-60, opts.now),
     dueOn: inv.dueOn,
     emailConsent: opts.consent,
+    locale: opts.locale,
   }));
   const result = await importRows(db, rows);
   return { planId: result.plans[0]!.planId, accountId };

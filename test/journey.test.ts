@@ -7,6 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { localParts } from '../activities/calendar';
 import { cancel, completeTask, escalate, initiateDunning, pause, reportPayment, resume, type DunningContext } from '../client/dunning';
 import { planStatus } from '../client/status';
+import { setEmailConsent } from '../client/consent';
+import { loadPlanContext } from '../activities/plans';
 import type { DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { standardPolicy } from '../workflows/policy';
@@ -251,6 +253,25 @@ describe('the standard journey (time-skipping)', () => {
     await env.sleep('25 days');
     const s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the original steps');
     expect(s.steps.map((x) => x.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);
+    await cancel(ctx, planId, 'test done');
+  });
+
+  it('stops emailing a contact who opts out through the link mid-journey', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, { now, invoices: [{ amountMinor: 12_000, dueOn: dateOffset(1, now) }] });
+    await initiate(planId);
+    await waitForState(planId, (x) => step(x, 'upcoming_notice').status === 'completed', 'the notice');
+    const contactId = (await loadPlanContext(db.db, planId))!.contact!.id;
+    const notice = readFileSync(path.join(outbox, `${planId}_upcoming_notice.eml`), 'utf8');
+    expect(notice).toContain(`List-Unsubscribe: <mailto:billing@dunning.local?subject=opt-out%20${contactId}>`);
+
+    await setEmailConsent(db.db, { contact: contactId, consent: 'opted_out' });
+    await env.sleep('5 days');
+    const s = await waitForState(planId, (x) => step(x, 'first_reminder').status === 'skipped', 'the skipped reminder');
+    expect(step(s, 'first_reminder').reason).toBe('contact opted out of email');
+    expect(s.status).toBe('escalated');
+    expect(s.tasks).toMatchObject([{ kind: 'opted_out', status: 'open' }]);
+    expect(outboxFor(outbox, planId)).toEqual([`${planId}_upcoming_notice.eml`]);
     await cancel(ctx, planId, 'test done');
   });
 });

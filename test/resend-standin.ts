@@ -8,6 +8,8 @@ export interface RecordedRequest {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: Record<string, unknown>;
+  /** When it arrived (ms since epoch). */
+  at: number;
 }
 
 export interface StandinResponse {
@@ -32,7 +34,7 @@ export async function startResendStandin(): Promise<ResendStandin> {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      requests.push({ method: req.method!, url: req.url!, headers: req.headers, body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} });
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, body: raw ? (JSON.parse(raw) as Record<string, unknown>) : {}, at: Date.now() });
       const next = queue.shift() ?? { status: 200, body: { id: `standin-${++ids}` } };
       res.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
       res.end(JSON.stringify(next.body));
