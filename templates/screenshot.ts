@@ -1,0 +1,38 @@
+// `npm run screenshot`: renders a first reminder with sample data through the real template
+// and photographs it in headless Chromium (Debian's `chromium`), for the README.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { renderEmail } from './index';
+
+const out = fileURLToPath(new URL('./screenshots/first-reminder.png', import.meta.url));
+const { subject, html } = renderEmail('first-reminder', {
+  contactName: 'Anna Schmidt',
+  accountName: 'Acme GmbH',
+  currency: 'EUR',
+  locale: 'en-IE',
+  timeZone: 'Europe/Berlin',
+  invoices: [
+    { number: 'INV-1001', issuedOn: '2026-10-01', dueOn: '2026-10-31', amountMinor: 120_000, openMinor: 120_000 },
+    { number: 'INV-1002', issuedOn: '2026-10-15', dueOn: '2026-11-14', amountMinor: 30_050, openMinor: 10_050 },
+  ],
+  outstandingMinor: 130_050,
+  asOf: '2026-11-24',
+  optOutUrl: 'mailto:billing@dunning.local?subject=opt-out',
+});
+const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dunning-shot-')), 'email.html');
+writeFileSync(file, html);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 720, height: 380 } });
+  await page.goto(`file://${file}`);
+  await page.screenshot({ path: out, fullPage: true });
+} finally {
+  await browser.close();
+}
+console.log(`Wrote ${out} ("${subject}")`);
