@@ -1,0 +1,111 @@
+// `npm run histories:record`: runs each journey variant on the time-skipping server (with a
+// throw-away PostgreSQL) and saves its event history here. test/replay.test.ts replays them on
+// every CI run, so a workflow change that would break plans already running fails the build.
+// Refresh them only together with a change that is replay-safe for the old ones (see README).
+import { mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import proto from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { systemClock } from '../../activities/clock';
+import { createOutboxMailer } from '../../activities/mail';
+import { cancel, initiateDunning, pause, recordPromise, reportPayment, resume, type DunningContext } from '../../client/dunning';
+import { connectDatabase, migrateDatabase } from '../../db/connection';
+import { startEmbeddedPostgres } from '../../db/embedded';
+import { loadConfig } from '../../worker/config';
+import { freePort } from '../../worker/dev-server';
+import { registerSearchAttributes } from '../../worker/search-attributes';
+import { resolveTestServer } from '../../worker/toolchain';
+import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../../worker/worker';
+import { workflowIdFor } from '../../workflows/messages';
+import { createPlan, dateOffset } from '../fixtures';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { History } = proto.temporal.api.history.v1;
+/** Plain JSON (64-bit numbers as strings, bytes as base64) that History.fromObject reads back. */
+const historyToObject = (h: proto.temporal.api.history.v1.IHistory) =>
+  History.toObject(History.fromObject(h), { longs: String, bytes: String, enums: Number });
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-histories-'));
+chmodSync(tmp, 0o755);
+installRuntime();
+const pg = await startEmbeddedPostgres({ dataDir: tmp, port: await freePort(), database: 'histories' });
+try {
+  await migrateDatabase(pg.url);
+  const db = connectDatabase(pg.url);
+  const config = loadConfig({ PATH: process.env.PATH, DUNNING_DATA_DIR: tmp, TEMPORAL_ADDRESS: '127.0.0.1:1', DATABASE_URL: pg.url });
+  config.mail.ratePerSecond = 200;
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: await resolveTestServer(console.log) } },
+  });
+  await registerSearchAttributes(env.connection, config);
+  const deps = { db: db.db, mailer: createOutboxMailer(path.join(tmp, 'outbox')), clock: systemClock, config };
+  const workflowBundle = await bundleWorkflows();
+  const workers = [
+    await createDunningWorker({ connection: env.nativeConnection, config, workflowBundle, deps }),
+    await createMailWorker({ connection: env.nativeConnection, config, deps }),
+  ];
+  const running = Promise.all(workers.map((w) => w.run()));
+  const ctx: DunningContext = { client: env.client, db: db.db, config };
+  const now = async () => new Date(await env.currentTimeMs());
+  const settle = () => new Promise((r) => setTimeout(r, 1500)); // let activities in flight finish
+
+  const variants: Record<string, (planId: string) => Promise<void>> = {
+    'full-journey': async (planId) => {
+      await env.sleep('25 days');
+      await settle();
+      await cancel(ctx, planId, 'recorded');
+    },
+    'paid-early': async (planId) => {
+      await env.sleep('6 days');
+      await settle();
+      await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 50_000 });
+    },
+    'promise-kept': async (planId) => {
+      await recordPromise(ctx, planId, { amountMinor: 50_000, dueAt: new Date((await now()).getTime() + 5 * 86_400_000).toISOString() });
+      await env.sleep('3 days');
+      await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 50_000 });
+    },
+    'promise-broken': async (planId) => {
+      await recordPromise(ctx, planId, {
+        installments: [
+          { amountMinor: 20_000, dueAt: new Date((await now()).getTime() + 3 * 86_400_000).toISOString() },
+          { amountMinor: 30_000, dueAt: new Date((await now()).getTime() + 8 * 86_400_000).toISOString() },
+        ],
+      });
+      await env.sleep('12 days');
+      await settle();
+      await cancel(ctx, planId, 'recorded');
+    },
+    'paused-resumed': async (planId) => {
+      await pause(ctx, planId, 'dispute');
+      await env.sleep('8 days');
+      await resume(ctx, planId);
+      await settle();
+      await cancel(ctx, planId, 'recorded');
+    },
+    cancelled: async (planId) => {
+      await cancel(ctx, planId, 'recorded');
+    },
+  };
+
+  for (const [name, drive] of Object.entries(variants)) {
+    const start = await now();
+    const { planId } = await createPlan(db.db, { now: start, invoices: [{ amountMinor: 50_000, dueOn: dateOffset(2, start) }] });
+    await initiateDunning(ctx, { planId });
+    await settle();
+    await drive(planId);
+    const handle = env.client.workflow.getHandle(workflowIdFor(planId));
+    await handle.result();
+    const file = path.join(here, `${name}.json`);
+    writeFileSync(file, JSON.stringify(historyToObject(await handle.fetchHistory()), null, 1));
+    console.log(`recorded ${name} → ${path.relative(process.cwd(), file)}`);
+  }
+  for (const w of workers) w.shutdown();
+  await running;
+  await env.teardown();
+  await db.close();
+} finally {
+  await pg.stop();
+  rmSync(tmp, { recursive: true, force: true });
+}
