@@ -46,7 +46,9 @@ const db = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['UnknownPlan', 'InvalidPlan'] },
 });
 const mailOptions: ActivityOptions = {
-  startToCloseTimeout: '1 minute',
+  // A send takes seconds; a worker that died mid-send is noticed after this and the send is
+  // retried with the same idempotency key (the provider and the ledger dedupe it).
+  startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: ['MailRejected'] },
 };
 
