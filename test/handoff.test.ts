@@ -1,0 +1,81 @@
+// Two workers with no workflow cache share one task queue, so every workflow task of every plan
+// is replayed from history on whichever worker picks it up: a whole journey (emails, payment,
+// promise, escalation) must come out the same as with a warm cache.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createOutboxMailer } from '../activities/mail';
+import { systemClock } from '../activities/clock';
+import { initiateDunning, recordPromise, reportPayment } from '../client/dunning';
+import { planStatus } from '../client/status';
+import { setPolicy } from '../db/policies';
+import { createDunningWorker } from '../worker/worker';
+import { createPlan, dateOffset, eventually } from './fixtures';
+import { startTestStack, type TestStack } from './support';
+
+let stack: TestStack;
+let second: { worker: Worker; running: Promise<void>; connection: NativeConnection };
+
+beforeAll(async () => {
+  stack = await startTestStack('handoff', { maxCachedWorkflows: 0 });
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const worker = await createDunningWorker({
+    connection,
+    config: stack.config,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    deps: { db: stack.db.db, mailer: createOutboxMailer(stack.outboxDir), clock: systemClock, config: stack.config },
+    maxCachedWorkflows: 0,
+    identity: 'handoff-second-worker',
+  });
+  second = { worker, running: worker.run(), connection };
+});
+afterAll(async () => {
+  second?.worker.shutdown();
+  await second?.running;
+  await second?.connection.close();
+  await stack?.close();
+});
+
+describe('worker handoff with no cache', () => {
+  it('replays every step on either worker and finishes the journey', async () => {
+    const policy = `handoff-${randomUUID().slice(0, 6)}`;
+    await setPolicy(stack.db.db, {
+      name: policy,
+      steps: [
+        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
+        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT2S', from: 'initiated' },
+        { key: 'manual_escalation', action: 'task', at: 'PT4S', from: 'initiated' },
+      ],
+      maxPromises: 2,
+      promiseGrace: 'PT1S',
+    });
+    const ctx = { client: stack.client, db: stack.db.db, config: stack.config };
+    const plans = await Promise.all(
+      Array.from({ length: 4 }, () => createPlan(stack.db.db, { invoices: [{ amountMinor: 20_000, dueOn: dateOffset(3) }] })),
+    );
+    await Promise.all(plans.map(({ planId }) => initiateDunning(ctx, { planId, policyName: policy })));
+    for (const { planId } of plans) {
+      await eventually(async () => {
+        const s = await planStatus(stack.db.db, planId);
+        return s.status === 'escalated' && s.steps.every((x) => x.status === 'completed') ? s : undefined;
+      }, `${planId} to escalate`, 60_000);
+      await recordPromise(ctx, planId, { amountMinor: 5_000, dueAt: new Date(Date.now() + 2_000).toISOString() });
+      await reportPayment(ctx, { planId, paymentId: `${planId}-p1`, amountMinor: 5_000 });
+      await reportPayment(ctx, { planId, paymentId: `${planId}-p2`, amountMinor: 15_000 });
+    }
+    for (const { planId } of plans) {
+      const s = await eventually(async () => {
+        const v = await planStatus(stack.db.db, planId);
+        // notice, reminder, promise confirmation, two receipts (the last goes out after the close)
+        return v.status === 'resolved' && v.timeline.filter((e) => e.kind === 'email_sent').length === 5 ? v : undefined;
+      }, `${planId} to resolve`, 60_000);
+      expect(s.promises).toMatchObject([{ status: 'kept', paidMinor: 5_000 }]);
+      expect(s.timeline.filter((e) => e.kind === 'payment')).toHaveLength(2);
+    }
+    const pollers = await stack.client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: stack.config.temporal.taskQueues.dunning },
+    });
+    expect(pollers.pollers?.map((p) => p.identity)).toEqual(expect.arrayContaining(['handoff-second-worker']));
+  });
+});
