@@ -156,58 +156,103 @@ function decodeUtf8(bytes: Buffer): string {
   }
 }
 
-/** Writes a validated file in one transaction. */
+const BATCH = 2_000; // rows per statement: well under PostgreSQL's 65,535 parameters
+
+function chunks<T>(items: T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Writes a validated file in one transaction, a batch of rows per statement (a 100,000-row
+ * file is a few dozen round trips, not hundreds of thousands).
+ */
 export async function importRows(db: Database, rows: ParsedRow[]): Promise<ImportResult> {
   const byAccount = new Map<string, ParsedRow[]>();
-  for (const row of rows) byAccount.set(row.accountId, [...(byAccount.get(row.accountId) ?? []), row]);
+  for (const row of rows) {
+    const list = byAccount.get(row.accountId);
+    if (list) list.push(row);
+    else byAccount.set(row.accountId, [row]);
+  }
+  const accountIds = [...byAccount.keys()];
+  const firstRow = (accountId: string) => byAccount.get(accountId)![0]!;
 
   return db.transaction(async (tx) => {
     const result: ImportResult = { rows: rows.length, accounts: byAccount.size, invoicesAdded: 0, plans: [] };
-    for (const [accountId, accountRows] of byAccount) {
-      const a = accountRows[0]!;
-      const [existing] = await tx.select().from(accounts).where(eq(accounts.id, accountId));
-      if (existing && existing.currency !== a.currency) {
-        throw new DunningError(`Line ${a.line}: account ${accountId} already exists in ${existing.currency}, not ${a.currency}.`, 'invalid');
+
+    // Accounts: an existing account keeps its currency (its invoices and plans are in it).
+    for (const ids of chunks(accountIds)) {
+      const existing = await tx.select({ id: accounts.id, currency: accounts.currency }).from(accounts).where(inArray(accounts.id, ids));
+      for (const e of existing) {
+        const a = firstRow(e.id);
+        if (e.currency !== a.currency) {
+          throw new DunningError(`Line ${a.line}: account ${e.id} already exists in ${e.currency}, not ${a.currency}.`, 'invalid');
+        }
       }
       await tx
         .insert(accounts)
-        .values({ id: accountId, name: a.accountName, timezone: a.timezone, currency: a.currency, ...(a.locale && { locale: a.locale }) })
+        .values(
+          ids.map((id) => {
+            const a = firstRow(id);
+            return { id, name: a.accountName, timezone: a.timezone, currency: a.currency, locale: a.locale ?? 'en-US' };
+          }),
+        )
         .onConflictDoUpdate({
           target: accounts.id,
-          set: { name: a.accountName, timezone: a.timezone, ...(a.locale && { locale: a.locale }), updatedAt: new Date() },
+          // A row without a locale column keeps the account's locale.
+          set: { name: sql`excluded.name`, timezone: sql`excluded.timezone`, updatedAt: sql`now()` },
         });
+      const withLocale = ids.filter((id) => firstRow(id).locale);
+      for (const id of withLocale) await tx.update(accounts).set({ locale: firstRow(id).locale! }).where(eq(accounts.id, id));
+    }
 
-      const contactsSeen = new Set<string>();
-      for (const r of accountRows) {
-        if (contactsSeen.has(r.contactEmail)) continue;
-        contactsSeen.add(r.contactEmail);
-        await tx
-          .insert(contacts)
-          .values({
-            accountId,
+    // Contacts: one per account and address; the first one in the file is the primary contact.
+    const contactRows = new Map<string, ParsedRow & { primary: boolean }>();
+    for (const [accountId, list] of byAccount) {
+      for (const r of list) {
+        const key = `${accountId}\u0000${r.contactEmail}`;
+        if (!contactRows.has(key)) contactRows.set(key, { ...r, primary: list[0]!.contactEmail === r.contactEmail });
+      }
+    }
+    for (const batch of chunks([...contactRows.values()])) {
+      await tx
+        .insert(contacts)
+        .values(
+          batch.map((r) => ({
+            accountId: r.accountId,
             name: r.contactName,
             email: r.contactEmail,
             emailConsent: r.emailConsent ?? 'opted_in',
-            isPrimary: contactsSeen.size === 1,
+            isPrimary: r.primary,
             consentChangedAt: r.emailConsent ? new Date() : null,
-          })
-          .onConflictDoUpdate({
-            target: [contacts.accountId, contacts.email],
-            set: r.emailConsent
-              ? { name: r.contactName, emailConsent: r.emailConsent, consentChangedAt: sql`case when ${contacts.emailConsent} = ${r.emailConsent} then ${contacts.consentChangedAt} else now() end` }
-              : { name: r.contactName },
-          });
-      }
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [contacts.accountId, contacts.email],
+          set: {
+            name: sql`excluded.name`,
+            // Consent changes only when the file says so (the column is optional).
+            emailConsent: sql`case when excluded.consent_changed_at is null then ${contacts.emailConsent} else excluded.email_consent end`,
+            consentChangedAt: sql`case when excluded.consent_changed_at is null or excluded.email_consent = ${contacts.emailConsent} then ${contacts.consentChangedAt} else now() end`,
+          },
+        });
+    }
 
-      const uniqueInvoices = [...new Map(accountRows.map((r) => [r.invoiceNumber, r])).values()];
-      for (const r of uniqueInvoices) {
-        const [current] = await tx
-          .select()
-          .from(invoices)
-          .where(and(eq(invoices.accountId, accountId), eq(invoices.number, r.invoiceNumber)));
-        if (current && (current.amountMinor !== r.amountMinor || current.dueOn !== r.dueOn)) {
+    // Invoices: keyed by number per account. The same number with another amount or due date is an error.
+    const invoiceRows = new Map<string, ParsedRow>();
+    for (const r of rows) invoiceRows.set(`${r.accountId}\u0000${r.invoiceNumber}`, r);
+    const uniqueInvoices = [...invoiceRows.values()];
+    for (const batch of chunks(uniqueInvoices)) {
+      const existing = await tx
+        .select({ accountId: invoices.accountId, number: invoices.number, amountMinor: invoices.amountMinor, dueOn: invoices.dueOn })
+        .from(invoices)
+        .where(sql`(${invoices.accountId}, ${invoices.number}) in (${sql.join(batch.map((r) => sql`(${r.accountId}, ${r.invoiceNumber})`), sql`, `)})`);
+      for (const e of existing) {
+        const r = invoiceRows.get(`${e.accountId}\u0000${e.number}`)!;
+        if (e.amountMinor !== r.amountMinor || e.dueOn !== r.dueOn) {
           throw new DunningError(
-            `Line ${r.line}: invoice ${r.invoiceNumber} of account ${accountId} already exists with a different amount or due date.`,
+            `Line ${r.line}: invoice ${r.invoiceNumber} of account ${r.accountId} already exists with a different amount or due date.`,
             'invalid',
           );
         }
@@ -215,8 +260,8 @@ export async function importRows(db: Database, rows: ParsedRow[]): Promise<Impor
       const added = await tx
         .insert(invoices)
         .values(
-          uniqueInvoices.map((r) => ({
-            accountId,
+          batch.map((r) => ({
+            accountId: r.accountId,
             number: r.invoiceNumber,
             amountMinor: r.amountMinor,
             openMinor: r.amountMinor,
@@ -228,47 +273,59 @@ export async function importRows(db: Database, rows: ParsedRow[]): Promise<Impor
         .onConflictDoNothing({ target: [invoices.accountId, invoices.number] })
         .returning({ id: invoices.id });
       result.invoicesAdded += added.length;
+    }
 
-      const openInvoices = await tx
-        .select({ id: invoices.id })
-        .from(invoices)
-        .where(
-          and(
-            eq(invoices.accountId, accountId),
-            sql`${invoices.openMinor} > 0`,
-            inArray(
-              invoices.number,
-              uniqueInvoices.map((r) => r.invoiceNumber),
-            ),
-          ),
-        );
-      // The account's open plan, or a new one when there is something open to collect.
-      let [plan] = await tx
-        .select({ id: collectionPlans.id })
+    // Plans: the account's open plan takes the file's open invoices; a new plan is made only
+    // when there is something open to collect.
+    for (const ids of chunks(accountIds)) {
+      const openPlans = await tx
+        .select({ id: collectionPlans.id, accountId: collectionPlans.accountId })
         .from(collectionPlans)
-        .where(and(eq(collectionPlans.accountId, accountId), notInArray(collectionPlans.status, [...closedPlanStatuses])));
-      let created = false;
-      if (!plan) {
-        if (openInvoices.length === 0) continue; // everything in the file is settled: nothing to collect
-        const [{ count }] = (await tx
-          .select({ count: sql<number>`count(*)::int` })
+        .where(and(inArray(collectionPlans.accountId, ids), notInArray(collectionPlans.status, [...closedPlanStatuses])));
+      const planOf = new Map(openPlans.map((p) => [p.accountId, p.id]));
+      const openInvoices = await tx
+        .select({ id: invoices.id, accountId: invoices.accountId, number: invoices.number })
+        .from(invoices)
+        .where(and(inArray(invoices.accountId, ids), sql`${invoices.openMinor} > 0`));
+      const inFile = openInvoices.filter((i) => invoiceRows.has(`${i.accountId}\u0000${i.number}`));
+      const needPlan = [...new Set(inFile.map((i) => i.accountId))].filter((id) => !planOf.has(id));
+      const created = new Set<string>();
+      if (needPlan.length > 0) {
+        const counts = await tx
+          .select({ accountId: collectionPlans.accountId, n: sql<number>`count(*)::int` })
           .from(collectionPlans)
-          .where(eq(collectionPlans.accountId, accountId))) as [{ count: number }];
-        const id = count === 0 ? `plan-${accountId}` : `plan-${accountId}-${count + 1}`;
-        [plan] = await tx.insert(collectionPlans).values({ id, accountId, currency: a.currency }).returning({ id: collectionPlans.id });
-        created = true;
+          .where(inArray(collectionPlans.accountId, needPlan))
+          .groupBy(collectionPlans.accountId);
+        const countOf = new Map(counts.map((c) => [c.accountId, c.n]));
+        const fresh = needPlan.map((accountId) => {
+          const n = countOf.get(accountId) ?? 0;
+          return { id: n === 0 ? `plan-${accountId}` : `plan-${accountId}-${n + 1}`, accountId, currency: firstRow(accountId).currency };
+        });
+        await tx.insert(collectionPlans).values(fresh);
+        for (const p of fresh) {
+          planOf.set(p.accountId, p.id);
+          created.add(p.accountId);
+        }
       }
-      if (openInvoices.length > 0) {
+      for (const batch of chunks(inFile)) {
         await tx
           .insert(collectionPlanItems)
-          .values(openInvoices.map((i) => ({ planId: plan!.id, invoiceId: i.id })))
+          .values(batch.map((i) => ({ planId: planOf.get(i.accountId)!, invoiceId: i.id })))
           .onConflictDoNothing();
       }
-      const [{ items }] = (await tx
-        .select({ items: sql<number>`count(*)::int` })
-        .from(collectionPlanItems)
-        .where(eq(collectionPlanItems.planId, plan!.id))) as [{ items: number }];
-      result.plans.push({ planId: plan!.id, accountId, created, items });
+      const planIds = ids.map((id) => planOf.get(id)).filter((id): id is string => id !== undefined);
+      const itemCounts = planIds.length
+        ? await tx
+            .select({ planId: collectionPlanItems.planId, n: sql<number>`count(*)::int` })
+            .from(collectionPlanItems)
+            .where(inArray(collectionPlanItems.planId, planIds))
+            .groupBy(collectionPlanItems.planId)
+        : [];
+      const itemsOf = new Map(itemCounts.map((c) => [c.planId, c.n]));
+      for (const accountId of ids) {
+        const planId = planOf.get(accountId);
+        if (planId) result.plans.push({ planId, accountId, created: created.has(accountId), items: itemsOf.get(planId) ?? 0 });
+      }
     }
     return result;
   });
