@@ -247,9 +247,11 @@ export async function importRows(db: Database, rows: ParsedRow[]): Promise<Impor
       const existing = await tx
         .select({ accountId: invoices.accountId, number: invoices.number, amountMinor: invoices.amountMinor, dueOn: invoices.dueOn })
         .from(invoices)
-        .where(sql`(${invoices.accountId}, ${invoices.number}) in (${sql.join(batch.map((r) => sql`(${r.accountId}, ${r.invoiceNumber})`), sql`, `)})`);
+        // Two IN lists use the (account_id, number) index; a list of row tuples does not.
+        .where(and(inArray(invoices.accountId, [...new Set(batch.map((r) => r.accountId))]), inArray(invoices.number, batch.map((r) => r.invoiceNumber))));
       for (const e of existing) {
-        const r = invoiceRows.get(`${e.accountId}\u0000${e.number}`)!;
+        const r = invoiceRows.get(`${e.accountId}\u0000${e.number}`);
+        if (!r) continue; // same number in another account of this batch
         if (e.amountMinor !== r.amountMinor || e.dueOn !== r.dueOn) {
           throw new DunningError(
             `Line ${r.line}: invoice ${r.invoiceNumber} of account ${r.accountId} already exists with a different amount or due date.`,
