@@ -40,6 +40,8 @@ export async function startEmbeddedPostgres(opts: {
   port: number;
   database: string;
   log?: (line: string) => void;
+  /** Throw-away clusters (tests) skip fsync; the embedded default keeps every commit durable. */
+  durable?: boolean;
 }): Promise<EmbeddedPostgresHandle> {
   const databaseDir = path.join(opts.dataDir, 'postgres');
   mkdirSync(opts.dataDir, { recursive: true });
@@ -52,7 +54,11 @@ export async function startEmbeddedPostgres(opts: {
     persistent: true,
     // PostgreSQL refuses to run as root; the library creates a `postgres` system user for it.
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      '-c', 'unix_socket_directories=',
+      ...(opts.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
+    ],
     onLog: (m) => opts.log?.(m.trimEnd()),
     onError: (m) => opts.log?.(String(m)),
   });

@@ -43,7 +43,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     const [postgresPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
     const [pg, server, bundle] = await Promise.all([
-      startEmbeddedPostgres({ dataDir: path.join(tmpRoot, 'shared'), port: postgresPort, database: 'dunning_test' }),
+      startEmbeddedPostgres({ dataDir: path.join(tmpRoot, 'shared'), port: postgresPort, database: 'dunning_test', durable: false }),
       startDevServer({
         cliPath: cli.path,
         dataDir: path.join(tmpRoot, 'shared'),
@@ -52,6 +52,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
         uiPort,
         namespace: 'default',
         searchAttributes: config.searchAttributes,
+        persistent: false,
       }),
       bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: log, error: log } }),
     ]);

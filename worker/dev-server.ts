@@ -49,6 +49,8 @@ export async function startDevServer(opts: {
   namespace: string;
   searchAttributes: Record<string, string>;
   readyTimeoutMs?: number;
+  /** false: keep history in memory (throw-away test servers); default: SQLite under dataDir. */
+  persistent?: boolean;
 }): Promise<DevServerHandle> {
   for (const [what, port] of [
     ['gRPC', opts.port],
@@ -64,7 +66,7 @@ export async function startDevServer(opts: {
   const logFile = path.join(opts.dataDir, 'temporal.log');
   const args = [
     'server', 'start-dev',
-    '--db-filename', path.join(opts.dataDir, 'temporal.sqlite'),
+    ...(opts.persistent === false ? [] : ['--db-filename', path.join(opts.dataDir, 'temporal.sqlite')]),
     '--ip', opts.ip,
     '--port', String(opts.port),
     '--ui-port', String(opts.uiPort),
