@@ -1,0 +1,135 @@
+// Server and database faults while journeys run: the Temporal dev server and PostgreSQL are each
+// killed with SIGKILL and started again on the same files and ports. Activities retry, every
+// journey completes, and nothing is recorded twice.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { systemClock } from '../activities/clock';
+import { createOutboxMailer } from '../activities/mail';
+import { initiateDunning, reportPayment } from '../client/dunning';
+import { planStatus } from '../client/status';
+import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded';
+import { setPolicy } from '../db/policies';
+import { freePort, startDevServer, type DevServerHandle } from '../worker/dev-server';
+import { createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { createPlan, dateOffset, eventually } from './fixtures';
+import { testConfig, testDataDir } from './support';
+
+const PLANS = 5;
+const dir = testDataDir('faults');
+let temporalPort: number;
+let uiPort: number;
+let pgPort: number;
+let server: DevServerHandle;
+let pg: EmbeddedPostgresHandle;
+let db: DatabaseHandle;
+let connection: Connection;
+let native: NativeConnection;
+let workers: Worker[];
+let running: Promise<unknown>;
+const config = testConfig('faults');
+
+const startServer = () =>
+  startDevServer({
+    cliPath: inject('temporalCliPath'),
+    dataDir: dir,
+    ip: '127.0.0.1',
+    port: temporalPort,
+    uiPort,
+    namespace: 'default',
+    searchAttributes: config.searchAttributes,
+  });
+const startPostgres = () => startEmbeddedPostgres({ dataDir: dir, port: pgPort, database: 'faults' });
+
+/** SIGKILL for PostgreSQL: the postmaster's pid is the first line of postmaster.pid. */
+function killPostgres(): void {
+  const pid = Number(readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(pid, 'SIGKILL');
+}
+
+beforeAll(async () => {
+  installRuntime();
+  [temporalPort, uiPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+  [server, pg] = await Promise.all([startServer(), startPostgres()]);
+  await migrateDatabase(pg.url);
+  db = connectDatabase(pg.url, { max: 4 });
+  connection = await Connection.connect({ address: server.address });
+  native = await NativeConnection.connect({ address: server.address });
+  const deps = { db: db.db, mailer: createOutboxMailer(path.join(dir, 'outbox')), clock: systemClock, config };
+  workers = [
+    await createDunningWorker({ connection: native, config, workflowBundle: { codePath: inject('workflowBundlePath') }, deps }),
+    await createMailWorker({ connection: native, config, deps }),
+  ];
+  running = Promise.all(workers.map((w) => w.run()));
+});
+afterAll(async () => {
+  for (const w of workers ?? []) w.shutdown();
+  await running;
+  await native?.close();
+  await connection?.close();
+  await db?.close();
+  await server?.stop();
+  await pg?.stop();
+});
+
+describe('faults under running journeys', () => {
+  it('survives SIGKILL of the dev server and of PostgreSQL, recording everything once', async () => {
+    const policy = `faults-${randomUUID().slice(0, 6)}`;
+    await setPolicy(db.db, {
+      name: policy,
+      steps: [
+        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
+        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT6S', from: 'initiated' },
+        { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT12S', from: 'initiated' },
+        { key: 'manual_escalation', action: 'task', at: 'PT18S', from: 'initiated' },
+      ],
+      maxPromises: 1,
+      promiseGrace: 'P1D',
+    });
+    const plans = await Promise.all(Array.from({ length: PLANS }, () => createPlan(db.db, { invoices: [{ amountMinor: 3_000, dueOn: dateOffset(5) }] })));
+    const ctx = { client: new Client({ connection }), db: db.db, config };
+    await Promise.all(plans.map(({ planId }) => initiateDunning(ctx, { planId, policyName: policy })));
+
+    // Temporal dies while first reminders are due, and comes back on the same SQLite file.
+    await new Promise((r) => setTimeout(r, 4_000));
+    process.kill(server.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 3_000));
+    server = await startServer();
+
+    // PostgreSQL dies around the second reminders, and comes back on the same data.
+    await new Promise((r) => setTimeout(r, 5_000));
+    killPostgres();
+    await new Promise((r) => setTimeout(r, 3_000));
+    pg = await startPostgres();
+
+    for (const { planId } of plans) {
+      await eventually(async () => {
+        const s = await planStatus(db.db, planId);
+        return s.steps.every((x) => x.status === 'completed') ? s : undefined;
+      }, `${planId} to finish its steps`, 150_000);
+      await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 3_000 });
+      await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 3_000 });
+    }
+    for (const { planId } of plans) {
+      const s = await eventually(async () => {
+        const v = await planStatus(db.db, planId);
+        return v.status === 'resolved' && v.timeline.at(-1)?.kind === 'email_sent' ? v : undefined;
+      }, `${planId} to resolve`, 60_000);
+      const kinds = s.timeline.map((e) => e.kind);
+      expect(kinds.filter((k) => k === 'email_sent')).toHaveLength(4); // 3 dunning emails + 1 receipt
+      expect(kinds.filter((k) => k === 'payment')).toHaveLength(1);
+      expect(kinds.filter((k) => k === 'task_created')).toHaveLength(1);
+      expect(s.tasks).toHaveLength(1);
+    }
+    const [counts] = await db.db.execute<{ emails: number; keys: number; payments: number }>(sql`
+      select (select count(*)::int from email_messages where status = 'sent') as emails,
+             (select count(distinct idempotency_key)::int from email_messages where status = 'sent') as keys,
+             (select count(*)::int from payments) as payments`);
+    expect(counts).toEqual({ emails: 4 * PLANS, keys: 4 * PLANS, payments: PLANS });
+  }, 300_000);
+});
