@@ -274,4 +274,15 @@ describe('the standard journey (time-skipping)', () => {
     expect(outboxFor(outbox, planId)).toEqual([`${planId}_upcoming_notice.eml`]);
     await cancel(ctx, planId, 'test done');
   });
+
+  it('answers a query and takes an update sent while the plan is still loading', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, { now, invoices: [{ amountMinor: 8_000, dueOn: dateOffset(6, now) }] });
+    await initiateDunning(ctx, { planId });
+    await expect(stateOf(planId)).resolves.toMatchObject({ planId });
+    const paused = await pause(ctx, planId, 'called in right away');
+    expect(paused).toMatchObject({ status: 'on_hold', paused: { reason: 'called in right away' } });
+    expect(paused.steps).toHaveLength(4);
+    await cancel(ctx, planId, 'test done');
+  });
 });

@@ -1,6 +1,7 @@
 // The dunning journey: one workflow per collection plan, an event loop over the policy's steps.
 // One writer: signal and update handlers only change in-memory state and queue work; the main
 // loop performs every side effect in order, so the db never sees two writes race.
+import type { UpdateDefinition } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -93,33 +94,20 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     events.push({ key: key ?? `${kind}:${seq}`, seq, kind, summary, at: iso(Date.now()) });
   };
 
-  let state: PlanState;
-  let sendWindow = policy.sendWindow;
-  if (input.carried) {
-    state = input.carried.state;
-  } else {
-    const begun = await db.beginPlan({ planId, policy, initiatedAt: iso(Date.now()) });
-    state = {
-      planId,
-      accountId: begun.accountId,
-      status: 'in_progress',
-      currency: begun.currency,
-      currencyDigits: begun.currencyDigits,
-      outstandingMinor: begun.outstandingMinor,
-      steps: begun.steps.map((s) => ({
-        key: s.key,
-        ordinal: s.ordinal,
-        action: s.action,
-        template: s.template,
-        status: 'pending',
-        scheduledFor: s.scheduledFor,
-      })),
-      tasks: [],
-      promises: [],
-    };
-    record('initiated', `Dunning initiated under policy "${policy.name}"; ${begun.owedDisplay} owed`, 'initiated');
-    if (begun.outstandingMinor <= 0) close('resolved', 'nothing owed at initiation');
-  }
+  // Handlers are registered before the first await, so a query or an update that arrives while
+  // the plan is still loading finds them; updates wait for the plan and are checked then.
+  let state: PlanState = input.carried?.state ?? {
+    planId,
+    accountId: '',
+    status: 'in_progress',
+    currency: '',
+    outstandingMinor: 0,
+    steps: [],
+    tasks: [],
+    promises: [],
+  };
+  let ready = Boolean(input.carried);
+  const sendWindow = policy.sendWindow;
 
   // --- messages in -------------------------------------------------------------------------
   const isClosed = () => closedPlanStatuses.includes(state.status);
@@ -150,95 +138,106 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     },
     { description: 'Billing reports a payment (idempotent by paymentId).' },
   );
-  setHandler(
+  /**
+   * Registers an update whose `check` refuses with a reason a rep can read. Before the plan has
+   * loaded, the validator lets the update in and the handler checks it once the plan is ready.
+   */
+  function onUpdate<Ret, Arg>(def: UpdateDefinition<Ret, [Arg]>, check: (arg: Arg) => void, run: (arg: Arg) => Promise<Ret>, description: string) {
+    setHandler(
+      def,
+      async (arg: Arg) => {
+        if (!ready) {
+          await condition(() => ready);
+          check(arg);
+        }
+        return run(arg);
+      },
+      {
+        validator: (arg: Arg) => {
+          if (ready) check(arg);
+        },
+        description,
+      },
+    );
+  }
+
+  onUpdate(
     escalateUpdate,
+    ({ reason }) => {
+      refuseIfClosed();
+      requireText('reason', reason);
+    },
     async ({ reason }) => {
       const taskId = `${planId}:rep_escalation:${state.tasks.length + inbox.length + 1}`;
       await enqueue({ kind: 'escalate', taskId, reason });
       return { taskId };
     },
-    {
-      validator: ({ reason }) => {
-        refuseIfClosed();
-        requireText('reason', reason);
-      },
-      description: 'A rep escalates now: creates an escalation task.',
-    },
+    'A rep escalates now: creates an escalation task.',
   );
-  setHandler(
+  onUpdate(
     pauseUpdate,
+    ({ reason }) => {
+      refuseIfClosed();
+      requireText('reason', reason);
+      if (state.paused) throw ApplicationFailure.create({ type: 'AlreadyPaused', message: `The plan is already paused (${state.paused.reason}).` });
+    },
     async ({ reason }) => {
       await enqueue({ kind: 'pause', reason });
       return state;
     },
-    {
-      validator: ({ reason }) => {
-        refuseIfClosed();
-        requireText('reason', reason);
-        if (state.paused) throw ApplicationFailure.create({ type: 'AlreadyPaused', message: `The plan is already paused (${state.paused.reason}).` });
-      },
-      description: 'Pause (e.g. dispute): timers stop, nothing is sent.',
-    },
+    'Pause (e.g. dispute): timers stop, nothing is sent.',
   );
-  setHandler(
+  onUpdate(
     resumeUpdate,
-    async (_input) => {
+    () => {
+      refuseIfClosed();
+      if (!state.paused) throw ApplicationFailure.create({ type: 'NotPaused', message: 'The plan is not paused.' });
+    },
+    async () => {
       await enqueue({ kind: 'resume' });
       return state;
     },
-    {
-      validator: (_input) => {
-        refuseIfClosed();
-        if (!state.paused) throw ApplicationFailure.create({ type: 'NotPaused', message: 'The plan is not paused.' });
-      },
-      description: 'Resume a paused plan: steps that fell due meanwhile run now, in order.',
-    },
+    'Resume a paused plan: steps that fell due meanwhile run now, in order.',
   );
-  setHandler(
+  onUpdate(
     completeTaskUpdate,
+    ({ taskId, outcome }) => {
+      refuseIfClosed();
+      requireText('outcome', outcome);
+      const task = state.tasks.find((t) => t.id === taskId);
+      if (!task) throw ApplicationFailure.create({ type: 'UnknownTask', message: `The plan has no task "${taskId}".` });
+      if (task.status !== 'open') throw ApplicationFailure.create({ type: 'TaskClosed', message: `Task "${taskId}" is already ${task.status}.` });
+    },
     async (task) => {
       await enqueue({ kind: 'completeTask', ...task });
       return state;
     },
-    {
-      validator: ({ taskId, outcome }) => {
-        refuseIfClosed();
-        requireText('outcome', outcome);
-        const task = state.tasks.find((t) => t.id === taskId);
-        if (!task) throw ApplicationFailure.create({ type: 'UnknownTask', message: `The plan has no task "${taskId}".` });
-        if (task.status !== 'open') throw ApplicationFailure.create({ type: 'TaskClosed', message: `Task "${taskId}" is already ${task.status}.` });
-      },
-      description: 'Close a rep task with an outcome (write_off, dispute, or free text).',
-    },
+    'Close a rep task with an outcome (write_off, dispute, or free text).',
   );
-  setHandler(
+  onUpdate(
     recordPromiseUpdate,
+    (request) => {
+      refuseIfClosed();
+      validatePromise(request);
+    },
     async (request) => {
       const promise = promiseFrom(request);
       await enqueue({ kind: 'promise', promise });
       return { promiseId: promise.id, status: state.status };
     },
-    {
-      validator: (request) => {
-        refuseIfClosed();
-        validatePromise(request);
-      },
-      description: 'A rep records a promise to pay (optionally installments); refused with a reason.',
-    },
+    'A rep records a promise to pay (optionally installments); refused with a reason.',
   );
-  setHandler(
+  onUpdate(
     cancelUpdate,
+    ({ reason }) => {
+      refuseIfClosed();
+      requireText('reason', reason);
+    },
     async (cancel) => {
       await enqueue({ kind: 'cancel', ...cancel });
       return state;
     },
-    {
-      validator: ({ reason }) => {
-        refuseIfClosed();
-        requireText('reason', reason);
-      },
-      description: 'End the journey cleanly: remaining steps cancelled.',
-    },
+    'End the journey cleanly: remaining steps cancelled.',
   );
 
   // --- promises to pay ---------------------------------------------------------------------
@@ -549,6 +548,32 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     }
     if (batch.length > 0) await sync();
   }
+
+  // --- begin -------------------------------------------------------------------------------
+  if (!input.carried) {
+    const begun = await db.beginPlan({ planId, policy, initiatedAt: iso(Date.now()) });
+    state = {
+      planId,
+      accountId: begun.accountId,
+      status: 'in_progress',
+      currency: begun.currency,
+      currencyDigits: begun.currencyDigits,
+      outstandingMinor: begun.outstandingMinor,
+      steps: begun.steps.map((s) => ({
+        key: s.key,
+        ordinal: s.ordinal,
+        action: s.action,
+        template: s.template,
+        status: 'pending',
+        scheduledFor: s.scheduledFor,
+      })),
+      tasks: [],
+      promises: [],
+    };
+    record('initiated', `Dunning initiated under policy "${policy.name}"; ${begun.owedDisplay} owed`, 'initiated');
+    if (begun.outstandingMinor <= 0) close('resolved', 'nothing owed at initiation');
+  }
+  ready = true;
 
   // --- the loop ----------------------------------------------------------------------------
   await sync();
