@@ -1,11 +1,11 @@
 // A worker process killed (SIGKILL) after Resend accepted a message but before the activity
-// completed: a new worker retries the send with the same idempotency key, and the customer
-// gets exactly one email.
+// completed, and again between steps: new workers pick the plans up, retry the cut-off send with
+// the same idempotency key, and every customer gets exactly one email per step.
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { inArray } from 'drizzle-orm';
 import { Client, Connection } from '@temporalio/client';
 import { initiateDunning } from '../client/dunning';
 import { planStatus } from '../client/status';
@@ -39,8 +39,8 @@ afterAll(async () => {
   await standin?.close();
 });
 
-describe('a worker killed in the middle of a send', () => {
-  it('does not send twice', async () => {
+describe('a worker killed in the middle of a send and between steps', () => {
+  it('loses no step and sends nothing twice', async () => {
     const config = testConfig('crash-send');
     const configFile = path.join(config.dataDir, 'temporal.config.json');
     writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues } }));
@@ -60,32 +60,56 @@ describe('a worker killed in the middle of a send', () => {
     const policy = `crash-${randomUUID().slice(0, 6)}`;
     await setPolicy(db.db, {
       name: policy,
-      steps: [{ key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' }],
+      steps: [
+        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
+        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT40S', from: 'initiated' },
+      ],
       maxPromises: 1,
       promiseGrace: 'P1D',
     });
-    const { planId } = await createPlan(db.db, { invoices: [{ amountMinor: 9_900, dueOn: dateOffset(7) }] });
-    const key = `${planId}:upcoming_notice`;
+    const plans = await Promise.all(Array.from({ length: 3 }, () => createPlan(db.db, { invoices: [{ amountMinor: 9_900, dueOn: dateOffset(7) }] })));
+    const ids = plans.map((p) => p.planId);
+    const noticeKeys = ids.map((id) => `${id}:upcoming_notice`);
+    const client = new Client({ connection });
+    const ledger = () => db.db.select().from(emailMessages).where(inArray(emailMessages.planId, ids));
 
+    // 1. Resend accepts the first notice; the worker dies before hearing back.
     engine = await startEngine(setup);
-    standin.swallowNext(); // Resend accepts the first send; the worker dies before hearing back
-    await initiateDunning({ client: new Client({ connection }), db: db.db, config }, { planId, policyName: policy });
-    await eventually(async () => (standin.delivered.has(key) ? true : undefined), 'Resend to accept the notice');
+    standin.swallowNext();
+    await initiateDunning({ client, db: db.db, config }, { planId: ids[0]!, policyName: policy });
+    await eventually(async () => (standin.delivered.has(noticeKeys[0]!) ? true : undefined), 'Resend to accept the notice');
     engine.signal('SIGKILL');
     await engine.gone(10_000);
-    expect((await db.db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, key)))[0]?.status).toBe('queued');
+    expect((await ledger()).map((m) => m.status)).toEqual(['queued']);
 
+    // 2. A new worker: the cut-off send is retried, the other plans start.
     engine = await startEngine(setup);
-    const view = await eventually(async () => {
-      const s = await planStatus(db.db, planId);
-      return s.steps[0]?.status === 'completed' ? s : undefined;
-    }, 'the retried send to complete', 90_000);
+    for (const planId of ids.slice(1)) await initiateDunning({ client, db: db.db, config }, { planId, policyName: policy });
+    await eventually(async () => {
+      const sent = (await ledger()).filter((m) => m.status === 'sent');
+      return sent.length === ids.length ? sent : undefined;
+    }, 'every notice to be sent', 90_000);
 
-    const attempts = standin.requests.filter((r) => r.headers['idempotency-key'] === key);
-    expect(attempts).toHaveLength(2); // the one cut off by the kill, and the retry
-    expect([...standin.delivered.keys()].filter((k) => k === key)).toHaveLength(1);
-    const ledger = await db.db.select().from(emailMessages).where(eq(emailMessages.planId, planId));
-    expect(ledger).toMatchObject([{ idempotencyKey: key, status: 'sent', provider: 'resend', providerMessageId: standin.delivered.get(key) }]);
-    expect(view.timeline.filter((e) => e.kind === 'email_sent')).toHaveLength(1);
-  });
+    // 3. Killed again while every plan waits for its first reminder (between steps).
+    engine.signal('SIGKILL');
+    await engine.gone(10_000);
+    engine = await startEngine(setup);
+    for (const planId of ids) {
+      await eventually(async () => {
+        const s = await planStatus(db.db, planId);
+        return s.steps.every((x) => x.status === 'completed') ? s : undefined;
+      }, `${planId} to finish`, 120_000);
+    }
+
+    const stepKeys = ids.flatMap((id) => [`${id}:upcoming_notice`, `${id}:first_reminder`]).sort();
+    expect([...standin.delivered.keys()].filter((k) => stepKeys.includes(k)).sort()).toEqual(stepKeys); // one delivery per step
+    const attempts = standin.requests.filter((r) => r.headers['idempotency-key'] === noticeKeys[0]);
+    expect(attempts).toHaveLength(2); // the send cut off by the kill, and its retry with the same key
+    const rows = await ledger();
+    expect(rows.map((m) => m.idempotencyKey).sort()).toEqual(stepKeys);
+    expect(rows.every((m) => m.status === 'sent' && m.provider === 'resend' && m.providerMessageId === standin.delivered.get(m.idempotencyKey))).toBe(true);
+    for (const planId of ids) {
+      expect((await planStatus(db.db, planId)).timeline.filter((e) => e.kind === 'email_sent')).toHaveLength(2);
+    }
+  }, 300_000);
 });
