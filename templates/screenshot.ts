@@ -6,22 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { renderEmail } from './index';
+import { sampleEmailContext } from './sample';
 
 const out = fileURLToPath(new URL('./screenshots/first-reminder.png', import.meta.url));
-const { subject, html } = renderEmail('first-reminder', {
-  contactName: 'Anna Schmidt',
-  accountName: 'Acme GmbH',
-  currency: 'EUR',
-  locale: 'en-IE',
-  timeZone: 'Europe/Berlin',
-  invoices: [
-    { number: 'INV-1001', issuedOn: '2026-10-01', dueOn: '2026-10-31', amountMinor: 120_000, openMinor: 120_000 },
-    { number: 'INV-1002', issuedOn: '2026-10-15', dueOn: '2026-11-14', amountMinor: 30_050, openMinor: 10_050 },
-  ],
-  outstandingMinor: 130_050,
-  asOf: '2026-11-24',
-  optOutUrl: 'mailto:billing@dunning.local?subject=opt-out',
-});
+const { subject, html } = renderEmail('first-reminder', { ...sampleEmailContext, locale: 'en-IE', optOutUrl: 'mailto:billing@dunning.local?subject=opt-out' });
 const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dunning-shot-')), 'email.html');
 writeFileSync(file, html);
 const browser = await chromium.launch({

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { planStatus } from '../client/status';
 import { projectRoot } from '../worker/config';
-import { eventually, outboxFor } from './fixtures';
+import { eventually, outboxFor, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
 const run = promisify(execFile);
@@ -78,17 +78,7 @@ async function fastPolicy(): Promise<string> {
   const file = path.join(dir, `${name}.json`);
   writeFileSync(
     file,
-    JSON.stringify({
-      name,
-      steps: [
-        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT3S', from: 'initiated' },
-        { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT6S', from: 'initiated' },
-        { key: 'manual_escalation', action: 'task', at: 'PT9S', from: 'initiated' },
-      ],
-      maxPromises: 1,
-      promiseGrace: 'PT2S',
-    }),
+    JSON.stringify(secondsPolicy(name, { upcoming_notice: 0, first_reminder: 3, second_reminder: 6, manual_escalation: 9 }, { maxPromises: 1, promiseGrace: 'PT2S' })),
   );
   expect((await dunning('policy', 'set', file)).code).toBe(0);
   return name;
@@ -238,25 +228,26 @@ describe('the dunning CLI, end to end', () => {
     expect(after.promises).toEqual([]);
     expect(after.timeline.map((e) => e.kind)).not.toContain('promise_made'); // the journey moves on; no promise was recorded
 
-    const made = await json<{ promiseId: string; status: string }>('promise', broken, '--amount', '200', '--date', soon(3), '--rep', 'Rita');
+    // Seconds away, with room for a CLI start on a busy machine.
+    const made = await json<{ promiseId: string; status: string }>('promise', broken, '--amount', '200', '--date', soon(10), '--rep', 'Rita');
     expect(made.status).toBe('promised');
-    const overLimit = await dunning('promise', broken, '--amount', '100', '--date', soon(20));
+    const overLimit = await dunning('promise', broken, '--amount', '100', '--date', soon(40));
     expect(overLimit.stderr.trim()).toMatch(/^Promise .* is still open\.$/);
     const brokenStatus = await eventually(async () => {
       const s = await planStatus(stack.db.db, broken);
       return s.promises[0]?.status === 'broken' ? s : undefined;
-    }, 'the promise to break', 30_000);
+    }, 'the promise to break', 60_000);
     expect(brokenStatus.status).toBe('escalated');
     expect(brokenStatus.tasks.map((t) => t.kind)).toContain('promise_broken');
-    const limit = await dunning('promise', broken, '--amount', '100', '--date', soon(20));
+    const limit = await dunning('promise', broken, '--amount', '100', '--date', soon(40));
     expect(limit.stderr.trim()).toBe('The plan has reached its limit of 1 promise.');
 
-    await json('promise', kept, '--schedule', `${soon(20)}=100,${soon(40)}=200`);
+    await json('promise', kept, '--schedule', `${soon(30)}=100,${soon(50)}=200`);
     await dunning('payment', kept, '--payment-id', `pay-${acct}-B`, '--amount', '300');
     const keptStatus = await eventually(async () => {
       const s = await json<{ status: string; promises: Array<{ status: string; schedule: Array<{ status: string }> }> }>('status', kept);
       return s.status === 'resolved' ? s : undefined;
-    }, 'the kept promise to resolve the plan', 30_000);
+    }, 'the kept promise to resolve the plan', 60_000);
     expect(keptStatus.promises).toMatchObject([{ status: 'kept', schedule: [{ status: 'kept' }, { status: 'kept' }] }]);
   });
 });

@@ -13,7 +13,7 @@ import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { emailMessages } from '../db/schema';
 import { startEngine, type EngineProcess, type EngineSetup } from './engine-process';
-import { createPlan, dateOffset, eventually } from './fixtures';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startResendStandin, type ResendStandin } from './resend-standin';
 import { testConfig } from './support';
 
@@ -58,15 +58,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
       },
     };
     const policy = `crash-${randomUUID().slice(0, 6)}`;
-    await setPolicy(db.db, {
-      name: policy,
-      steps: [
-        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT40S', from: 'initiated' },
-      ],
-      maxPromises: 1,
-      promiseGrace: 'P1D',
-    });
+    await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 40 }));
     const plans = await Promise.all(Array.from({ length: 3 }, () => createPlan(db.db, { invoices: [{ amountMinor: 9_900, dueOn: dateOffset(7) }] })));
     const ids = plans.map((p) => p.planId);
     const noticeKeys = ids.map((id) => `${id}:upcoming_notice`);

@@ -17,7 +17,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedd
 import { setPolicy } from '../db/policies';
 import { freePort, startDevServer, type DevServerHandle } from '../worker/dev-server';
 import { createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
-import { createPlan, dateOffset, eventually } from './fixtures';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { testConfig, testDataDir } from './support';
 
 const PLANS = 5;
@@ -80,17 +80,7 @@ afterAll(async () => {
 describe('faults under running journeys', () => {
   it('survives SIGKILL of the dev server and of PostgreSQL, recording everything once', async () => {
     const policy = `faults-${randomUUID().slice(0, 6)}`;
-    await setPolicy(db.db, {
-      name: policy,
-      steps: [
-        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT6S', from: 'initiated' },
-        { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT12S', from: 'initiated' },
-        { key: 'manual_escalation', action: 'task', at: 'PT18S', from: 'initiated' },
-      ],
-      maxPromises: 1,
-      promiseGrace: 'P1D',
-    });
+    await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 6, second_reminder: 12, manual_escalation: 18 }));
     const plans = await Promise.all(Array.from({ length: PLANS }, () => createPlan(db.db, { invoices: [{ amountMinor: 3_000, dueOn: dateOffset(5) }] })));
     const ctx = { client: new Client({ connection }), db: db.db, config };
     await Promise.all(plans.map(({ planId }) => initiateDunning(ctx, { planId, policyName: policy })));

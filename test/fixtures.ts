@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/connection';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
+import type { DunningPolicy, PolicyStep } from '../workflows/policy';
 import { importRows, type ParsedRow } from '../client/import';
 
 export function dateOffset(days: number, from = new Date()): string {
@@ -91,4 +92,23 @@ export function waitForPlanState(client: Client, planId: string, ok: (s: PlanSta
     const s = await client.workflow.getHandle(workflowIdFor(planId)).query(stateQuery);
     return ok(s) ? s : undefined;
   }, what);
+}
+
+const templateFor: Record<string, string> = {
+  upcoming_notice: 'upcoming-invoices',
+  first_reminder: 'first-reminder',
+  second_reminder: 'second-reminder',
+};
+
+/**
+ * A policy in seconds from initiation, for journeys on the real dev server, e.g.
+ * `secondsPolicy(name, { upcoming_notice: 0, first_reminder: 3, manual_escalation: 9 })`.
+ */
+export function secondsPolicy(name: string, at: Record<string, number>, extra: Partial<DunningPolicy> = {}): DunningPolicy {
+  const steps = Object.entries(at).map(([key, seconds]): PolicyStep =>
+    key === 'manual_escalation'
+      ? { key, action: 'task', at: `PT${seconds}S`, from: 'initiated' }
+      : { key, action: 'email', template: templateFor[key]!, at: `PT${seconds}S`, from: 'initiated' },
+  );
+  return { name, steps, maxPromises: 1, promiseGrace: 'P1D', ...extra };
 }

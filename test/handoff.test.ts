@@ -10,7 +10,7 @@ import { initiateDunning, recordPromise, reportPayment } from '../client/dunning
 import { planStatus } from '../client/status';
 import { setPolicy } from '../db/policies';
 import { createDunningWorker } from '../worker/worker';
-import { createPlan, dateOffset, eventually } from './fixtures';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
 let stack: TestStack;
@@ -39,16 +39,7 @@ afterAll(async () => {
 describe('worker handoff with no cache', () => {
   it('replays every step on either worker and finishes the journey', async () => {
     const policy = `handoff-${randomUUID().slice(0, 6)}`;
-    await setPolicy(stack.db.db, {
-      name: policy,
-      steps: [
-        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT2S', from: 'initiated' },
-        { key: 'manual_escalation', action: 'task', at: 'PT4S', from: 'initiated' },
-      ],
-      maxPromises: 2,
-      promiseGrace: 'PT1S',
-    });
+    await setPolicy(stack.db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 2, manual_escalation: 4 }, { maxPromises: 2, promiseGrace: 'PT1S' }));
     const ctx = { client: stack.client, db: stack.db.db, config: stack.config };
     const plans = await Promise.all(
       Array.from({ length: 4 }, () => createPlan(stack.db.db, { invoices: [{ amountMinor: 20_000, dueOn: dateOffset(3) }] })),

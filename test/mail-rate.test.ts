@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResendMailer } from '../activities/resend-mailer';
 import { initiateDunning } from '../client/dunning';
 import { setPolicy } from '../db/policies';
-import { createPlan, dateOffset, eventually } from './fixtures';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startResendStandin, type ResendStandin } from './resend-standin';
 import { startTestStack, type TestStack } from './support';
 
@@ -29,12 +29,7 @@ afterAll(async () => {
 describe('the mail rate limit', () => {
   it(`spreads ${PLANS} sends due at once at ${RATE} per second`, async () => {
     const policy = `rate-${randomUUID().slice(0, 6)}`;
-    await setPolicy(stack.db.db, {
-      name: policy,
-      steps: [{ key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' }],
-      maxPromises: 1,
-      promiseGrace: 'P1D',
-    });
+    await setPolicy(stack.db.db, secondsPolicy(policy, { upcoming_notice: 0 }));
     const plans = await Promise.all(
       Array.from({ length: PLANS }, () => createPlan(stack.db.db, { invoices: [{ amountMinor: 1_000, dueOn: dateOffset(5) }] })),
     );

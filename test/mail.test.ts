@@ -9,22 +9,13 @@ import { initiateDunning } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { setPolicy } from '../db/policies';
 import { emailMessages } from '../db/schema';
-import type { DunningPolicy } from '../workflows/policy';
-import { createPlan, dateOffset, eventually } from './fixtures';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startResendStandin, type ResendStandin } from './resend-standin';
 import { startTestStack, type TestStack } from './support';
 
 let standin: ResendStandin;
 let stack: TestStack;
-const policy: DunningPolicy = {
-  name: `mail-${randomUUID().slice(0, 6)}`,
-  steps: [
-    { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-    { key: 'manual_escalation', action: 'task', at: 'PT2S', from: 'initiated' },
-  ],
-  maxPromises: 2,
-  promiseGrace: 'PT2S',
-};
+const policy = secondsPolicy(`mail-${randomUUID().slice(0, 6)}`, { upcoming_notice: 0, manual_escalation: 2 });
 
 beforeAll(async () => {
   standin = await startResendStandin();

@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { initiateDunning } from '../client/dunning';
 import { importRows, type ParsedRow } from '../client/import';
 import { setPolicy } from '../db/policies';
-import { dateOffset, eventually } from './fixtures';
+import { dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
 const PLANS = 1_000;
@@ -33,15 +33,7 @@ describe(`${PLANS} plans at once`, () => {
   it('all reach their first reminder, each email sent exactly once', async () => {
     const tag = `many${randomUUID().slice(0, 6)}`;
     const policy = `${tag}-policy`;
-    await setPolicy(stack.db.db, {
-      name: policy,
-      steps: [
-        { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT15S', from: 'initiated' },
-      ],
-      maxPromises: 1,
-      promiseGrace: 'P1D',
-    });
+    await setPolicy(stack.db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 15 }));
     const rows: ParsedRow[] = Array.from({ length: PLANS }, (_, i) => ({
       line: i + 2,
       accountId: `${tag}-${i}`,

@@ -2,24 +2,10 @@
 // escaped, the opt-out in words and as headers, a text part, and the same bytes every time.
 import { describe, expect, it } from 'vitest';
 import { toMime } from '../activities/mail';
-import { renderEmail, templateNames, unsubscribeHeaders, type EmailContext } from '../templates';
+import { renderEmail, templateNames, unsubscribeHeaders } from '../templates';
+import { sampleEmailContext } from '../templates/sample';
 
-const base: EmailContext = {
-  contactName: 'Anna Schmidt',
-  accountName: 'Acme GmbH',
-  currency: 'EUR',
-  locale: 'de-DE',
-  timeZone: 'Europe/Berlin',
-  invoices: [
-    { number: 'INV-1001', issuedOn: '2026-10-01', dueOn: '2026-10-31', amountMinor: 120_000, openMinor: 120_000 },
-    { number: 'INV-1002', issuedOn: '2026-10-15', dueOn: '2026-11-14', amountMinor: 30_050, openMinor: 10_050 },
-  ],
-  outstandingMinor: 130_050,
-  asOf: '2026-11-24',
-  optOutUrl: 'https://billing.example.com/opt-out/c-1',
-  promise: { amountMinor: 50_000, dueAt: '2026-12-15T22:59:59.000Z', installments: 1 },
-  payment: { amountMinor: 20_000, paymentId: 'P-77' },
-};
+const base = sampleEmailContext;
 
 describe('email templates', () => {
   it('formats euros and dates the German way', () => {
