@@ -50,7 +50,7 @@ describe('worker handoff with no cache', () => {
         const s = await planStatus(stack.db.db, planId);
         return s.status === 'escalated' && s.steps.every((x) => x.status === 'completed') ? s : undefined;
       }, `${planId} to escalate`, 60_000);
-      await recordPromise(ctx, planId, { amountMinor: 5_000, dueAt: new Date(Date.now() + 2_000).toISOString() });
+      await recordPromise(ctx, planId, { amountMinor: 5_000, dueAt: new Date(Date.now() + 20_000).toISOString() });
       await reportPayment(ctx, { planId, paymentId: `${planId}-p1`, amountMinor: 5_000 });
       await reportPayment(ctx, { planId, paymentId: `${planId}-p2`, amountMinor: 15_000 });
     }
