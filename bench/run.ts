@@ -1,0 +1,259 @@
+// `npm run bench [-- --quick]`: how fast the engine initiates and moves plans, against bare
+// Temporal (same server, same timers and activity count, empty activity bodies) measured in the
+// same run. Prints a table and appends the figures to bench/results.jsonl.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { sql } from 'drizzle-orm';
+import { systemClock } from '../activities/clock';
+import { createOutboxMailer } from '../activities/mail';
+import { initiateDunning, reportPayment } from '../client/dunning';
+import { importRows, parseImportCsv, type ParsedRow } from '../client/import';
+import { connectDatabase, migrateDatabase } from '../db/connection';
+import { startEmbeddedPostgres } from '../db/embedded';
+import { setPolicy } from '../db/policies';
+import { loadConfig } from '../worker/config';
+import { freePort, startDevServer } from '../worker/dev-server';
+import { resolveTemporalCli } from '../worker/toolchain';
+import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { barePaymentSignal, bareJourneyWorkflow } from './bare-workflow';
+
+const quick = process.argv.includes('--quick');
+const sizes = quick
+  ? { initiation: [200], journey: 100, importRows: 20_000 }
+  : { initiation: [1_000, 10_000], journey: 1_000, importRows: 100_000 };
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+
+const dayString = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+async function withConcurrency<T>(items: T[], limit: number, work: (item: T, i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await work(items[i]!, i);
+      }
+    }),
+  );
+}
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const log = (line: string) => console.log(line);
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-bench-'));
+chmodSync(tmp, 0o755);
+installRuntime();
+const cli = await resolveTemporalCli(log);
+if (!cli) throw new Error('bench: no Temporal CLI (run `npm run toolchain`).');
+const [pgPort, tPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+const config = loadConfig({ PATH: process.env.PATH, DUNNING_DATA_DIR: tmp, TEMPORAL_ADDRESS: `127.0.0.1:${tPort}`, DATABASE_URL: 'postgres://x@127.0.0.1/x' });
+config.mail.ratePerSecond = 10_000; // the engine, not Resend's 2/s, is what is measured
+// The embedded stack as `npm start` runs it: durable PostgreSQL, Temporal history in SQLite.
+const [pg, server] = await Promise.all([
+  startEmbeddedPostgres({ dataDir: tmp, port: pgPort, database: 'bench' }),
+  startDevServer({ cliPath: cli.path, dataDir: tmp, ip: '127.0.0.1', port: tPort, uiPort, namespace: 'default', searchAttributes: config.searchAttributes }),
+]);
+const results: Record<string, number | string> = {};
+try {
+  await migrateDatabase(pg.url);
+  const db = connectDatabase(pg.url, { max: 10 });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: server.address });
+  const deps = { db: db.db, mailer: createOutboxMailer(path.join(tmp, 'outbox')), clock: systemClock, config };
+  const bundleStarted = Date.now();
+  const workflowBundle = await bundleWorkflows();
+  results.bundleMs = Date.now() - bundleStarted;
+  const bareBundle = await bundleWorkflowCode({ workflowsPath: path.join(here, 'bare-workflow.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: log } });
+  const workers = [
+    await createDunningWorker({ connection: native, config, workflowBundle, deps }),
+    await createMailWorker({ connection: native, config, deps }),
+    await Worker.create({ connection: native, taskQueue: 'bench-bare', workflowBundle: { code: bareBundle.code }, activities: { noop: async ({ n }: { n: number }) => n } }),
+  ];
+  const running = Promise.all(workers.map((w) => w.run()));
+  const ctx = { client, db: db.db, config };
+  let accountSeq = 0;
+  const importPlans = async (n: number, prefix: string) => {
+    const rows: ParsedRow[] = Array.from({ length: n }, (_, i) => ({
+      line: i + 2,
+      accountId: `${prefix}-${accountSeq++}`,
+      accountName: `Bench ${i}`,
+      contactName: 'Bench Contact',
+      contactEmail: `bench${i}@bench.example`,
+      timezone: 'Etc/UTC',
+      currency: 'USD',
+      invoiceNumber: `${prefix}-INV-${i}`,
+      amountMinor: 10_000,
+      issuedOn: dayString(-30),
+      dueOn: dayString(10),
+    }));
+    return (await importRows(db.db, rows)).plans.map((p) => p.planId);
+  };
+  const later = { upcoming_notice: 'P30D', first_reminder: 'P31D', second_reminder: 'P32D', manual_escalation: 'P33D' };
+  await setPolicy(db.db, {
+    name: 'bench-later',
+    steps: Object.entries(later).map(([key, at]) =>
+      key === 'manual_escalation'
+        ? { key, action: 'task' as const, at, from: 'initiated' as const }
+        : { key, action: 'email' as const, template: key === 'upcoming_notice' ? 'upcoming-invoices' : key.replace('_', '-'), at, from: 'initiated' as const },
+    ),
+    maxPromises: 1,
+    promiseGrace: 'P1D',
+  });
+
+  // --- initiation -----------------------------------------------------------------------
+  for (const n of sizes.initiation) {
+    const planIds = await importPlans(n, `init${n}`);
+    let t = Date.now();
+    await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-later' }));
+    const ours = n / ((Date.now() - t) / 1000);
+    t = Date.now();
+    await withConcurrency(planIds, 50, (planId) =>
+      client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId: `bare-init-${planId}`, args: [{ offsetsMs: [30, 31, 32, 33].map((d) => d * 86_400_000) }] }),
+    );
+    const bare = n / ((Date.now() - t) / 1000);
+    results[`initiation${n}PlansPerSec`] = Math.round(ours);
+    results[`initiation${n}BarePerSec`] = Math.round(bare);
+    results[`initiation${n}Ratio`] = +(ours / bare).toFixed(2);
+    log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bare.toFixed(0)} bare starts/s`);
+  }
+
+  // --- journey --------------------------------------------------------------------------
+  const n = sizes.journey;
+  const offsets = [0, 5, 10, 15];
+  await setPolicy(db.db, {
+    name: 'bench-seconds',
+    steps: [
+      { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
+      { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT5S', from: 'initiated' },
+      { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT10S', from: 'initiated' },
+      { key: 'manual_escalation', action: 'task', at: 'PT15S', from: 'initiated' },
+    ],
+    maxPromises: 1,
+    promiseGrace: 'P1D',
+  });
+  const planIds = await importPlans(n, 'journey');
+  const cpu0 = process.cpuUsage();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 500);
+  const [xact0] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
+  let t = Date.now();
+  await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-seconds' }));
+  const done = sql`select count(*)::int as n from orchestration_steps where plan_id like 'plan-journey-%' and status = 'completed'`;
+  await until(async () => (await db.db.execute<{ n: number }>(done))[0]!.n === n * offsets.length, 600_000, 'every journey step');
+  const oursElapsed = (Date.now() - t) / 1000;
+  await withConcurrency(planIds, 50, (planId) => reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 10_000 }));
+  const resolved = sql`select count(*)::int as n from collection_plans where id like 'plan-journey-%' and status = 'resolved'`;
+  await until(async () => (await db.db.execute<{ n: number }>(resolved))[0]!.n === n, 600_000, 'every plan to resolve');
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  const [xact1] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
+  const lags = (
+    await db.db.execute<{ lag: number }>(
+      sql`select extract(epoch from (completed_at - scheduled_for)) * 1000 as lag from orchestration_steps where plan_id like 'plan-journey-%'`,
+    )
+  ).map((r) => Number(r.lag));
+  const [rows] = await db.db.execute<Record<string, number>>(sql`select
+      (select count(*) from orchestration_steps where plan_id like 'plan-journey-%')::int as steps,
+      (select count(*) from timeline_events where plan_id like 'plan-journey-%')::int as timeline,
+      (select count(*) from email_messages where plan_id like 'plan-journey-%')::int as emails,
+      (select count(*) from tasks where plan_id like 'plan-journey-%')::int as tasks,
+      (select count(*) from payments where plan_id like 'plan-journey-%')::int as payments`);
+  const history = (await client.workflow.getHandle(`dunning-${planIds[0]}`).describe()).historyLength;
+
+  t = Date.now();
+  const bareIds = planIds.map((id) => `bare-journey-${id}`);
+  const bareRuns: Array<{ startedAt: number; result: Promise<number[]> }> = [];
+  await withConcurrency(bareIds, 50, async (workflowId) => {
+    const startedAt = Date.now();
+    const h = await client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId, args: [{ offsetsMs: offsets.map((s) => s * 1000) }] });
+    // The bare workflow waits for this only after its last step.
+    await h.signal(barePaymentSignal, { amountMinor: 10_000 });
+    bareRuns.push({ startedAt, result: h.result() });
+  });
+  const bareLagsByRun = await Promise.all(bareRuns.map((r) => r.result));
+  const lastStepAt = Math.max(...bareRuns.map((r, i) => r.startedAt + offsets.at(-1)! * 1000 + bareLagsByRun[i]!.at(-1)!));
+  const bareStepsElapsed = (lastStepAt - t) / 1000;
+  const bareLags = bareLagsByRun.flat();
+  const bareHistory = (await client.workflow.getHandle(bareIds[0]!).describe()).historyLength;
+
+  Object.assign(results, {
+    journeyPlans: n,
+    journeyStepsPerSec: +((n * offsets.length) / oursElapsed).toFixed(1),
+    journeyBareStepsPerSec: +((n * offsets.length) / bareStepsElapsed).toFixed(1),
+    journeyRatio: +(oursElapsed / bareStepsElapsed).toFixed(2),
+    lagP50Ms: Math.round(percentile(lags, 50)),
+    lagP95Ms: Math.round(percentile(lags, 95)),
+    bareLagP50Ms: Math.round(percentile(bareLags, 50)),
+    bareLagP95Ms: Math.round(percentile(bareLags, 95)),
+    workerCpuSecPer1000Plans: +(((cpu.user + cpu.system) / 1e6) * (1000 / n)).toFixed(1),
+    workerPeakRssMb: Math.round(Math.max(...rss) / 1e6),
+    dbTransactionsPerPlan: +((Number(xact1!.n) - Number(xact0!.n)) / n).toFixed(1),
+    dbRowsPerPlan: +(Object.values(rows!).reduce((a, b) => a + b, 0) / n + 4).toFixed(1), // + account, contact, invoice, plan
+    historyEvents: history ?? 0,
+    bareHistoryEvents: bareHistory ?? 0,
+  });
+
+  // --- import ---------------------------------------------------------------------------
+  const csv = ['account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on'];
+  for (let i = 0; i < sizes.importRows; i++) csv.push(`IMP${Math.floor(i / 5)},Import ${Math.floor(i / 5)},C,c${Math.floor(i / 5)}@imp.example,Europe/Berlin,EUR,IMP-${i},${(i % 900) + 10}.50,2026-10-01,2026-11-15`);
+  const file = path.join(tmp, 'import.csv');
+  (await import('node:fs')).writeFileSync(file, csv.join('\n'));
+  let peak = process.memoryUsage().rss;
+  const base = peak;
+  const importSampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  t = Date.now();
+  await importRows(db.db, parseImportCsv(readFileSync(file)));
+  clearInterval(importSampler);
+  results.importRows = sizes.importRows;
+  results.importRowsPerSec = Math.round(sizes.importRows / ((Date.now() - t) / 1000));
+  results.importPeakExtraMb = Math.round((peak - base) / 1e6);
+
+  for (const w of workers) w.shutdown();
+  await running;
+  await native.close();
+  await connection.close();
+  await db.close();
+} finally {
+  await server.stop();
+  await pg.stop();
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const git = (args: string[]) => {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+};
+const record = {
+  at: new Date().toISOString(),
+  commit: git(['rev-parse', '--short', 'HEAD']),
+  quick,
+  machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown' },
+  versions: {
+    node: process.version,
+    temporalCli: execFileSync(cli.path, ['--version'], { encoding: 'utf8' }).trim(),
+    sdk: JSON.parse(readFileSync(path.join(root, 'node_modules/@temporalio/worker/package.json'), 'utf8')).version as string,
+  },
+  results,
+};
+appendFileSync(path.join(here, 'results.jsonl'), `${JSON.stringify(record)}\n`);
+console.log('\n| measure | value |\n|---|---|');
+for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${v} |`);
+console.log(`\n${record.machine.cores} cores, ${record.machine.memoryGb} GiB, ${record.versions.temporalCli}, SDK ${record.versions.sdk}, commit ${record.commit}; appended to bench/results.jsonl`);
