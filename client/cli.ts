@@ -13,7 +13,7 @@ import { getPolicy, listPolicies, parsePolicy, PolicyError, setPolicy } from '..
 import { formatMoney, isTemplateName, renderEmail, templateNames } from '../templates';
 import { optOutUrlFor } from '../activities/step-email';
 import { ConfigError, loadConfig, type DunningConfig } from '../worker/config';
-import { planStatuses, type PlanStatus } from '../workflows/messages';
+import { planStatuses, taskOutcomeEffects, type PlanStatus } from '../workflows/messages';
 import { stackCheckWorkflow } from '../workflows/stack-check';
 import { connectClient, type DunningClient } from './connection';
 import { setEmailConsent } from './consent';
@@ -38,7 +38,7 @@ const usage = `Usage: dunning <command> [options]
   promise <planId> --schedule 2026-12-01=100,2026-12-15=400 [--rep NAME]   (or --installments FILE.csv: date,amount)
   escalate <planId> --reason TEXT
   pause <planId> --reason TEXT | resume <planId>
-  task done <planId> <taskId> --outcome TEXT    (outcome write_off or dispute has an effect)
+  task done <planId> <taskId> --outcome TEXT    (${Object.entries(taskOutcomeEffects).map(([o, e]) => `${o}: ${e}`).join('; ')})
   cancel <planId> --reason TEXT
   consent <email|contactId> --opt-out | --opt-in   record a contact's email consent
   template preview <template> <planId> [--out FILE]   render an email to an HTML file

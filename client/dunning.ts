@@ -3,7 +3,9 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import { TypedSearchAttributes } from '@temporalio/common';
+import { currencyDigits } from '../activities/money';
 import { applyPayment, loadPlanContext } from '../activities/plans';
+import { formatMoney } from '../templates';
 import type { Database } from '../db/connection';
 import { getPolicy } from '../db/policies';
 import { collectionPlans } from '../db/schema';
@@ -75,12 +77,12 @@ export async function initiateDunning(
     args: [{ planId: input.planId, policy, mailTaskQueue: config.temporal.taskQueues.mail }],
     // Initiating twice returns the running journey instead of starting a second one.
     workflowIdConflictPolicy: 'USE_EXISTING',
-    staticSummary: `${plan.accountName} (${plan.accountId}): ${(plan.outstandingMinor / 100).toFixed(2)} ${plan.currency} owed`,
+    staticSummary: `${plan.accountName} (${plan.accountId}): ${formatMoney(plan.outstandingMinor, plan.currency, plan.locale)} owed`,
     staticDetails: `Collection plan ${input.planId} under policy "${policy.name}"`,
     typedSearchAttributes: new TypedSearchAttributes([
       { key: AccountId, value: plan.accountId },
       { key: DunningStatus, value: 'in_progress' },
-      { key: OutstandingAmount, value: plan.outstandingMinor / 100 },
+      { key: OutstandingAmount, value: plan.outstandingMinor / 10 ** (currencyDigits(plan.currency) ?? 2) },
     ]),
   });
   const runId = handle.firstExecutionRunId;

@@ -26,7 +26,6 @@ import {
   recordPromiseUpdate,
   resumeUpdate,
   stateQuery,
-  taskOutcomeEffects,
   type PaymentReceived,
   type PlanState,
   type PlanStatus,
@@ -247,10 +246,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
   const openPromise = () => state.promises.find((p) => p.status === 'open');
   /** "promise:2" from "<planId>:promise:2", for message keys that already carry the plan id. */
   const promiseKey = (p: PromiseState) => p.id.slice(planId.length + 1);
-  const money = (minor: number) => {
-    const digits = state.currencyDigits ?? 2;
-    return `${(minor / 10 ** digits).toFixed(digits)} ${state.currency}`;
-  };
+  const money = (minor: number) => formatMinor(minor, state);
 
   /** The schedule a request describes: installments, or one item for a plain promise. */
   function requestedItems(request: RecordPromiseInput): Array<{ amountMinor: number; dueAt: string }> {
@@ -399,7 +395,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       { key: DunningStatus, value: state.status },
       { key: DunningStep, value: next?.key ?? null },
       { key: AccountId, value: state.accountId },
-      { key: OutstandingAmount, value: state.outstandingMinor / 100 },
+      { key: OutstandingAmount, value: state.outstandingMinor / 10 ** (state.currencyDigits ?? 2) },
       { key: NextActionAt, value: state.nextActionAt ? new Date(state.nextActionAt) : null },
     ]);
     setCurrentDetails(describe(state));
@@ -654,12 +650,18 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
 
 const humanize = (key: string) => key.replace(/_/g, ' ');
 
+/** "1500.50 EUR": plain arithmetic (the workflow has no locale data; emails format properly). */
+function formatMinor(minor: number, state: Pick<PlanState, 'currency' | 'currencyDigits'>): string {
+  const digits = state.currencyDigits ?? 2;
+  return `${(minor / 10 ** digits).toFixed(digits)} ${state.currency}`;
+}
+
 function describe(state: PlanState): string {
   const rows = state.steps.map(
     (s) => `| ${s.key} | ${s.action} | ${s.status} | ${(s.notBefore ?? s.scheduledFor).slice(0, 16).replace('T', ' ')} | ${s.reason ?? ''} |`,
   );
   return [
-    `**${state.status}** · ${(state.outstandingMinor / 100).toFixed(2)} ${state.currency} owed` +
+    `**${state.status}** · ${formatMinor(state.outstandingMinor, state)} owed` +
       (state.paused ? ` · paused: ${state.paused.reason}` : ''),
     '',
     '| step | action | status | scheduled (UTC) | reason |',
