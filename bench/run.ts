@@ -20,6 +20,7 @@ import { loadConfig } from '../worker/config';
 import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
 import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { secondsPolicy } from '../test/fixtures';
 import { barePaymentSignal, bareJourneyWorkflow } from './bare-workflow';
 
 const quick = process.argv.includes('--quick');
@@ -135,17 +136,7 @@ try {
   // --- journey --------------------------------------------------------------------------
   const n = sizes.journey;
   const offsets = [0, 5, 10, 15];
-  await setPolicy(db.db, {
-    name: 'bench-seconds',
-    steps: [
-      { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'PT0S', from: 'initiated' },
-      { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'PT5S', from: 'initiated' },
-      { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'PT10S', from: 'initiated' },
-      { key: 'manual_escalation', action: 'task', at: 'PT15S', from: 'initiated' },
-    ],
-    maxPromises: 1,
-    promiseGrace: 'P1D',
-  });
+  await setPolicy(db.db, secondsPolicy('bench-seconds', { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 }));
   const planIds = await importPlans(n, 'journey');
   const cpu0 = process.cpuUsage();
   const rss: number[] = [];
