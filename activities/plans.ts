@@ -26,6 +26,7 @@ import type { ActivityDeps } from './deps';
 
 export interface PlanContext {
   planId: string;
+  status: PlanStatus;
   accountId: string;
   accountName: string;
   currency: string;
@@ -40,7 +41,15 @@ export interface PlanContext {
 /** Reads a plan with its account, primary contact and open items; undefined if unknown. */
 export async function loadPlanContext(db: Database, planId: string): Promise<PlanContext | undefined> {
   const [plan] = await db
-    .select({ planId: collectionPlans.id, accountId: accounts.id, accountName: accounts.name, currency: collectionPlans.currency, locale: accounts.locale, timeZone: accounts.timezone })
+    .select({
+      planId: collectionPlans.id,
+      status: sql<PlanStatus>`${collectionPlans.status}`,
+      accountId: accounts.id,
+      accountName: accounts.name,
+      currency: collectionPlans.currency,
+      locale: accounts.locale,
+      timeZone: accounts.timezone,
+    })
     .from(collectionPlans)
     .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
     .where(eq(collectionPlans.id, planId));

@@ -1,14 +1,12 @@
 // The typed client: one function per verb. CLI, HTTP API and tests call these; each turns
 // Temporal's failures into a DunningError whose message a person can act on.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { currencyDigits } from '../activities/money';
-import { applyPayment, loadPlanContext } from '../activities/plans';
+import { applyPayment, loadPlanContext, type PlanContext } from '../activities/plans';
 import { formatMoney } from '../templates';
 import type { Database } from '../db/connection';
 import { getPolicy } from '../db/policies';
-import { collectionPlans } from '../db/schema';
 import type { DunningConfig } from '../worker/config';
 import { dunningWorkflow } from '../workflows/dunning';
 import {
@@ -24,7 +22,6 @@ import {
   workflowIdFor,
   type PaymentReceived,
   type PlanState,
-  type PlanStatus,
   type RecordPromiseInput,
 } from '../workflows/messages';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
@@ -46,10 +43,14 @@ export interface DunningContext {
   config: DunningConfig;
 }
 
-async function requirePlan(db: Database, planId: string) {
+async function requirePlan(db: Database, planId: string): Promise<PlanContext> {
   const ctx = await loadPlanContext(db, planId);
   if (!ctx) throw new DunningError(`Unknown plan "${planId}".`, 'unknown_plan');
   return ctx;
+}
+
+function refuseIfClosed(plan: PlanContext): void {
+  if (closedPlanStatuses.includes(plan.status)) throw new DunningError(`Plan "${plan.planId}" is already ${plan.status}.`, 'conflict');
 }
 
 /** Starts the plan's journey, or finds the one already running (never a second journey). */
@@ -58,10 +59,7 @@ export async function initiateDunning(
   input: { planId: string; policyName?: string },
 ): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean; policy: string }> {
   const plan = await requirePlan(db, input.planId);
-  const [row] = await db.select({ status: collectionPlans.status }).from(collectionPlans).where(eq(collectionPlans.id, input.planId));
-  if (row && closedPlanStatuses.includes(row.status as PlanStatus)) {
-    throw new DunningError(`Plan "${input.planId}" is already ${row.status}.`, 'conflict');
-  }
+  refuseIfClosed(plan);
   const policyName = input.policyName ?? 'standard';
   const policy = await getPolicy(db, policyName);
   if (!policy) throw new DunningError(`Unknown policy "${policyName}"; see \`dunning policy list\`.`, 'unknown_policy');
@@ -102,11 +100,7 @@ async function explain<T>(db: Database, planId: string, call: () => Promise<T>):
       throw new DunningError(err.cause?.message ?? err.message, 'rejected');
     }
     if (err instanceof WorkflowNotFoundError || (err instanceof Error && /workflow execution already completed/i.test(err.message))) {
-      await requirePlan(db, planId);
-      const [row] = await db.select({ status: collectionPlans.status }).from(collectionPlans).where(eq(collectionPlans.id, planId));
-      if (row && closedPlanStatuses.includes(row.status as PlanStatus)) {
-        throw new DunningError(`Plan "${planId}" is already ${row.status}.`, 'conflict');
-      }
+      refuseIfClosed(await requirePlan(db, planId));
       throw new DunningError(`Plan "${planId}" has no running journey; start one with \`dunning initiate ${planId}\`.`, 'not_running');
     }
     throw err;

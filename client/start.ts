@@ -1,6 +1,6 @@
 // `dunning start` (and `npm start`): run the whole local stack until Ctrl-C.
 import path from 'node:path';
-import { loadConfig, projectRoot } from '../worker/config';
+import { loadConfig } from '../worker/config';
 import { startStack } from '../worker/stack';
 
 function relative(p: string): string {
@@ -59,7 +59,7 @@ export async function runStart(): Promise<void> {
       `  Ready in ${secs(Date.now() - started)} (PostgreSQL ${secs(t.postgres)}, migrations ${secs(t.migrations)}, ` +
         `Temporal ${secs((t['temporal-cli'] ?? 0) + (t.temporal ?? 0))}, workflow bundle ${secs(t.bundle)})`,
       '',
-      `Drive it from another terminal: npm run dunning -- --help   (project: ${relative(projectRoot) || '.'})`,
+      'Drive it from another terminal: npx dunning --help',
       'Press Ctrl-C to stop.',
     ].join('\n'),
   );
