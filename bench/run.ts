@@ -22,8 +22,12 @@ import { resolveTemporalCli } from '../worker/toolchain';
 import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
 import { secondsPolicy } from '../test/fixtures';
 import { barePaymentSignal, bareJourneyWorkflow } from './bare-workflow';
+import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
 
 const quick = process.argv.includes('--quick');
+// `--only=journey,import` runs some sections, for iterating on one figure.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const runs = (section: 'initiation' | 'journey' | 'import') => !only || only.includes(section);
 const sizes = quick
   ? { initiation: [200], journey: 100, importRows: 20_000 }
   : { initiation: [1_000, 10_000], journey: 1_000, importRows: 100_000 };
@@ -117,7 +121,7 @@ try {
   });
 
   // --- initiation -----------------------------------------------------------------------
-  for (const n of sizes.initiation) {
+  for (const n of runs('initiation') ? sizes.initiation : []) {
     const planIds = await importPlans(n, `init${n}`);
     let t = Date.now();
     await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-later' }));
@@ -134,11 +138,13 @@ try {
   }
 
   // --- journey --------------------------------------------------------------------------
+  if (runs('journey')) {
   const n = sizes.journey;
   const offsets = [0, 5, 10, 15];
   await setPolicy(db.db, secondsPolicy('bench-seconds', { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 }));
   const planIds = await importPlans(n, 'journey');
   const cpu0 = process.cpuUsage();
+  const procCpu0 = cpuByProcess();
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 500);
   const [xact0] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
@@ -151,6 +157,7 @@ try {
   const resolved = sql`select count(*)::int as n from collection_plans where id like 'plan-journey-%' and status = 'resolved'`;
   await until(async () => (await db.db.execute<{ n: number }>(resolved))[0]!.n === n, 600_000, 'every plan to resolve');
   const cpu = process.cpuUsage(cpu0);
+  const oursCpu = cpuDelta(procCpu0, cpuByProcess());
   clearInterval(sampler);
   const [xact1] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
   const lags = (
@@ -166,6 +173,7 @@ try {
       (select count(*) from payments where plan_id like 'plan-journey-%')::int as payments`);
   const history = (await client.workflow.getHandle(`dunning-${planIds[0]}`).describe()).historyLength;
 
+  const bareCpu0 = cpuByProcess();
   t = Date.now();
   const bareIds = planIds.map((id) => `bare-journey-${id}`);
   const bareRuns: Array<{ startedAt: number; result: Promise<number[]> }> = [];
@@ -181,6 +189,11 @@ try {
   const bareStepsElapsed = (lastStepAt - t) / 1000;
   const bareLags = bareLagsByRun.flat();
   const bareHistory = (await client.workflow.getHandle(bareIds[0]!).describe()).historyLength;
+  const bareCpu = cpuDelta(bareCpu0, cpuByProcess());
+  log(`\nCPU seconds during the journey: ours ${JSON.stringify(oursCpu)}; bare ${JSON.stringify(bareCpu)}`);
+  const sample = (ids: string[]) => ids.filter((_, i) => i % Math.ceil(ids.length / 20) === 0);
+  printProfile('Where a journey spends its time (20 plans)', await profileHistories(client, sample(planIds.map((id) => `dunning-${id}`))), log);
+  printProfile('The bare workflow (20 runs)', await profileHistories(client, sample(bareIds)), log);
 
   Object.assign(results, {
     journeyPlans: n,
@@ -199,7 +212,10 @@ try {
     bareHistoryEvents: bareHistory ?? 0,
   });
 
+  }
+
   // --- import ---------------------------------------------------------------------------
+  if (runs('import')) {
   const csv = ['account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on'];
   for (let i = 0; i < sizes.importRows; i++) csv.push(`IMP${Math.floor(i / 5)},Import ${Math.floor(i / 5)},C,c${Math.floor(i / 5)}@imp.example,Europe/Berlin,EUR,IMP-${i},${(i % 900) + 10}.50,2026-10-01,2026-11-15`);
   const file = path.join(tmp, 'import.csv');
@@ -213,6 +229,7 @@ try {
   results.importRows = sizes.importRows;
   results.importRowsPerSec = Math.round(sizes.importRows / ((Date.now() - t) / 1000));
   results.importPeakExtraMb = Math.round((peak - base) / 1e6);
+  }
 
   for (const w of workers) w.shutdown();
   await running;
