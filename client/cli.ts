@@ -2,7 +2,7 @@
 // The `dunning` command line. Errors: one sentence on stderr and a non-zero exit, nothing
 // half-written. Every command takes --json for machine output.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { computeSchedule, nextInSendWindow } from '../activities/calendar';
@@ -18,7 +18,7 @@ import { stackCheckWorkflow } from '../workflows/stack-check';
 import { connectClient, type DunningClient } from './connection';
 import { setEmailConsent } from './consent';
 import * as dunning from './dunning';
-import { importRows, parseImportCsv } from './import';
+import { importCsv } from './import';
 import { parseMoney } from '../activities/money';
 import { parseCliDate } from './dates';
 import { listPlans, planStatus, type PlanStatusView } from './status';
@@ -172,20 +172,23 @@ async function runCheck(argv: string[], io: Io) {
 
 async function runImport(argv: string[], io: Io) {
   const { positionals } = args(argv, {}, ['<file.csv>']);
-  let content: Buffer;
+  const file = positionals[0]!;
   try {
-    content = readFileSync(positionals[0]!);
+    if (!statSync(file).isFile()) throw new Error('not a file');
   } catch {
-    throw new CliError(`Cannot read ${positionals[0]}.`);
+    throw new CliError(`Cannot read ${file}.`);
   }
-  const rows = parseImportCsv(content);
-  const result = await importRows((await getDb()).db, rows);
+  const started = Date.now();
+  const result = await importCsv((await getDb()).db, createReadStream(file));
+  const elapsedMs = Date.now() - started;
+  const shown = 20; // a big file's plans are a `dunning list` away
   io.print(
     [
-      `Imported ${result.rows} row(s): ${result.accounts} account(s), ${result.invoicesAdded} new invoice(s).`,
-      ...result.plans.map((p) => `${p.planId}  account ${p.accountId}  ${p.items} item(s)${p.created ? '  (new plan)' : ''}`),
+      `Imported ${result.rows} row(s) in ${(elapsedMs / 1000).toFixed(1)} s: ${result.accounts} account(s), ${result.invoicesAdded} new invoice(s), ${result.plans.length} open plan(s).`,
+      ...result.plans.slice(0, shown).map((p) => `${p.planId}  account ${p.accountId}  ${p.items} item(s)${p.created ? '  (new plan)' : ''}`),
+      ...(result.plans.length > shown ? [`… and ${result.plans.length - shown} more; \`dunning list\` shows them all.`] : []),
     ].join('\n'),
-    result,
+    { ...result, elapsedMs },
   );
 }
 

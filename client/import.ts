@@ -1,13 +1,17 @@
 // `dunning import <file.csv>`: accounts, contacts and invoices → one open plan per account.
-// The whole file is validated first; one bad row (reported with its line number) writes nothing.
+// Rows stream through validation into one transaction; one bad row (reported with its line
+// number) writes nothing. Memory stays flat whatever the file's size.
 // Importing the same file again changes nothing: invoices are keyed by number per account and
 // an account's open plan takes new invoices instead of a second plan being made.
-import { parse } from 'csv-parse/sync';
-import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import { TextDecoder } from 'node:util';
+import { CsvError, parse } from 'csv-parse';
+import type postgres from 'postgres';
 import { z } from 'zod';
 import { isValidTimeZone } from '../activities/calendar';
 import type { Database } from '../db/connection';
-import { accounts, collectionPlanItems, collectionPlans, contacts, invoices } from '../db/schema';
 import { closedPlanStatuses } from '../workflows/messages';
 import { DunningError } from './dunning';
 import { currencyDigits, parseMoney } from '../activities/money';
@@ -25,12 +29,19 @@ const requiredColumns = [
   'due_on',
 ] as const;
 
+const localesSeen = new Map<string, boolean>();
 function isLocale(tag: string): boolean {
-  try {
-    return Intl.getCanonicalLocales(tag).length === 1 && Intl.NumberFormat.supportedLocalesOf(tag).length === 1;
-  } catch {
-    return false;
+  let known = localesSeen.get(tag);
+  if (known === undefined) {
+    try {
+      known = Intl.getCanonicalLocales(tag).length === 1 && Intl.NumberFormat.supportedLocalesOf(tag).length === 1;
+    } catch {
+      known = false;
+    }
+    if (localesSeen.size > 1_000) localesSeen.clear(); // a file of made-up tags must not grow it
+    localesSeen.set(tag, known);
   }
+  return known;
 }
 
 function isRealDate(text: string): boolean {
@@ -92,243 +103,233 @@ export interface ParsedRow {
   locale?: string;
 }
 
-/** Parses and validates the whole CSV; throws DunningError naming the first bad line. */
-export function parseImportCsv(content: Buffer | string): ParsedRow[] {
-  const text = typeof content === 'string' ? content : decodeUtf8(content);
-  let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
-  try {
-    records = parse(text, { columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, info: true, bom: true });
-  } catch (err) {
-    throw new DunningError(`The CSV cannot be read: ${(err as Error).message.replace(/\.$/, '')}.`, 'invalid');
-  }
-  if (records.length === 0) throw new DunningError('The CSV has no data rows.', 'invalid');
-  const header = Object.keys(records[0]!.record);
-  const missing = requiredColumns.filter((c) => !header.includes(c));
-  if (missing.length > 0) throw new DunningError(`The CSV header lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`, 'invalid');
+/** What `importCsv` reads: the file's bytes, as one piece or streamed in chunks. */
+export type CsvSource = string | Buffer | AsyncIterable<Buffer | string>;
 
-  const rows: ParsedRow[] = [];
-  const accountsSeen = new Map<string, ParsedRow>();
-  const invoicesSeen = new Map<string, ParsedRow>();
-  for (const { record, info } of records) {
-    const line = info.lines;
-    const parsed = rowSchema.safeParse(record);
-    if (!parsed.success) throw new DunningError(`Line ${line}: ${parsed.error.issues[0]!.message}.`, 'invalid');
-    const r = parsed.data;
-    const amount = parseMoney(r.amount, r.currency);
-    if (!amount.ok) throw new DunningError(`Line ${line}: amount ${amount.reason}.`, 'invalid');
-    if (amount.minor <= 0) throw new DunningError(`Line ${line}: amount must be more than zero.`, 'invalid');
-    const row: ParsedRow = {
-      line,
-      accountId: r.account_id,
-      accountName: r.account_name,
-      contactName: r.contact_name,
-      contactEmail: r.contact_email.toLowerCase(),
-      timezone: r.timezone,
-      currency: r.currency.toUpperCase(),
-      invoiceNumber: r.invoice_number,
-      amountMinor: amount.minor,
-      issuedOn: r.issued_on,
-      dueOn: r.due_on,
-      emailConsent: r.email_consent,
-      locale: r.locale,
-    };
-    const first = accountsSeen.get(row.accountId);
-    if (first && (first.currency !== row.currency || first.timezone !== row.timezone || first.accountName !== row.accountName)) {
-      throw new DunningError(`Line ${line}: account ${row.accountId} has a different name, time zone or currency than on line ${first.line}.`, 'invalid');
+/**
+ * Parses and validates a CSV as it streams, yielding one row at a time; throws DunningError
+ * naming the first bad line. Checks that span rows (one account, one currency) are made by
+ * the database once the rows are staged, so memory does not grow with the file.
+ */
+export async function* parseImportCsv(source: CsvSource): AsyncGenerator<ParsedRow> {
+  const parser = parse({ columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, info: true, bom: true });
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const chunks = typeof source === 'string' || Buffer.isBuffer(source) ? [source] : source;
+  const decoded = async function* () {
+    for await (const chunk of chunks) yield typeof chunk === 'string' ? chunk : decodeUtf8(decoder, chunk, true);
+    const tail = decodeUtf8(decoder, new Uint8Array(), false);
+    if (tail) yield tail;
+  };
+  // The pipeline reports a failure of the file or the decoder through the parser's iterator.
+  pipeline(Readable.from(decoded()), parser).catch(() => {});
+  let rows = 0;
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+      if (rows === 0) {
+        const header = Object.keys(record);
+        const missing = requiredColumns.filter((c) => !header.includes(c));
+        if (missing.length > 0) throw new DunningError(`The CSV header lacks column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`, 'invalid');
+      }
+      rows++;
+      yield validateRow(record, info.lines);
     }
-    accountsSeen.set(row.accountId, first ?? row);
-    const invoiceKey = `${row.accountId}\u0000${row.invoiceNumber}`;
-    const twin = invoicesSeen.get(invoiceKey);
-    if (twin && (twin.amountMinor !== row.amountMinor || twin.dueOn !== row.dueOn || twin.issuedOn !== row.issuedOn)) {
-      throw new DunningError(`Line ${line}: invoice ${row.invoiceNumber} appears on line ${twin.line} with a different amount or dates.`, 'invalid');
-    }
-    invoicesSeen.set(invoiceKey, twin ?? row);
-    rows.push(row);
+  } catch (err) {
+    if (err instanceof DunningError) throw err;
+    if (err instanceof CsvError) throw new DunningError(`The CSV cannot be read: ${err.message.replace(/\.$/, '')}.`, 'invalid');
+    throw err;
+  } finally {
+    parser.destroy();
   }
-  return rows;
+  if (rows === 0) throw new DunningError('The CSV has no data rows.', 'invalid');
 }
 
-function decodeUtf8(bytes: Buffer): string {
+function validateRow(record: Record<string, string>, line: number): ParsedRow {
+  const parsed = rowSchema.safeParse(record);
+  if (!parsed.success) throw new DunningError(`Line ${line}: ${parsed.error.issues[0]!.message}.`, 'invalid');
+  const r = parsed.data;
+  const amount = parseMoney(r.amount, r.currency);
+  if (!amount.ok) throw new DunningError(`Line ${line}: amount ${amount.reason}.`, 'invalid');
+  if (amount.minor <= 0) throw new DunningError(`Line ${line}: amount must be more than zero.`, 'invalid');
+  return {
+    line,
+    accountId: r.account_id,
+    accountName: r.account_name,
+    contactName: r.contact_name,
+    contactEmail: r.contact_email.toLowerCase(),
+    timezone: r.timezone,
+    currency: r.currency.toUpperCase(),
+    invoiceNumber: r.invoice_number,
+    amountMinor: amount.minor,
+    issuedOn: r.issued_on,
+    dueOn: r.due_on,
+    emailConsent: r.email_consent,
+    locale: r.locale,
+  };
+}
+
+function decodeUtf8(decoder: TextDecoder, bytes: Uint8Array, stream: boolean): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return decoder.decode(bytes, { stream });
   } catch {
     throw new DunningError('The CSV is not valid UTF-8 text.', 'invalid');
   }
 }
 
-const BATCH = 2_000; // rows per statement: well under PostgreSQL's 65,535 parameters
-
-function chunks<T>(items: T[], size = BATCH): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/** Imports a CSV file (see the top of this file); nothing is written unless every row is good. */
+export function importCsv(db: Database, source: CsvSource): Promise<ImportResult> {
+  return importRows(db, parseImportCsv(source));
 }
 
+/** COPY's text format: tab-separated, \N for null, backslash escapes. */
+function copyField(value: string | number | undefined): string {
+  if (value === undefined) return '\\N';
+  return String(value).replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!);
+}
+
+function copyLine(r: ParsedRow): string {
+  return (
+    [r.line, r.accountId, r.accountName, r.contactName, r.contactEmail, r.timezone, r.currency, r.invoiceNumber, r.amountMinor, r.issuedOn, r.dueOn, r.emailConsent, r.locale]
+      .map(copyField)
+      .join('\t') + '\n'
+  );
+}
+
+const COPY_CHUNK = 256 * 1024; // characters per write to PostgreSQL's COPY stream
+
 /**
- * Writes a validated file in one transaction, a batch of rows per statement (a 100,000-row
- * file is a few dozen round trips, not hundreds of thousands).
+ * Writes validated rows in one transaction: they stream into a temporary table with COPY, the
+ * checks that span rows run there as queries, and set-based statements merge them into the
+ * accounts, contacts, invoices and plans. A file of any size is a handful of statements, and
+ * one bad row (or a failed check) rolls everything back.
  */
-export async function importRows(db: Database, rows: ParsedRow[]): Promise<ImportResult> {
-  const byAccount = new Map<string, ParsedRow[]>();
-  for (const row of rows) {
-    const list = byAccount.get(row.accountId);
-    if (list) list.push(row);
-    else byAccount.set(row.accountId, [row]);
-  }
-  const accountIds = [...byAccount.keys()];
-  const firstRow = (accountId: string) => byAccount.get(accountId)![0]!;
-
-  return db.transaction(async (tx) => {
-    const result: ImportResult = { rows: rows.length, accounts: byAccount.size, invoicesAdded: 0, plans: [] };
-
-    // Accounts: an existing account keeps its currency (its invoices and plans are in it).
-    for (const ids of chunks(accountIds)) {
-      const existing = await tx.select({ id: accounts.id, currency: accounts.currency }).from(accounts).where(inArray(accounts.id, ids));
-      for (const e of existing) {
-        const a = firstRow(e.id);
-        if (e.currency !== a.currency) {
-          throw new DunningError(`Line ${a.line}: account ${e.id} already exists in ${e.currency}, not ${a.currency}.`, 'invalid');
+export async function importRows(db: Database, rows: Iterable<ParsedRow> | AsyncIterable<ParsedRow>): Promise<ImportResult> {
+  return db.$client.begin(async (tx) => {
+    await tx`create temp table import_rows (
+      line int not null, account_id text not null, account_name text not null, contact_name text not null,
+      contact_email text not null, timezone text not null, currency text not null, invoice_number text not null,
+      amount_minor bigint not null, issued_on date not null, due_on date not null, email_consent text, locale text
+    ) on commit drop`;
+    const copy = await tx`copy import_rows from stdin`.writable();
+    let count = 0;
+    try {
+      let buffer = '';
+      for await (const row of rows) {
+        buffer += copyLine(row);
+        count++;
+        if (buffer.length >= COPY_CHUNK) {
+          if (!copy.write(buffer)) await once(copy, 'drain');
+          buffer = '';
         }
       }
-      await tx
-        .insert(accounts)
-        .values(
-          ids.map((id) => {
-            const a = firstRow(id);
-            return { id, name: a.accountName, timezone: a.timezone, currency: a.currency, locale: a.locale ?? 'en-US' };
-          }),
-        )
-        .onConflictDoUpdate({
-          target: accounts.id,
-          // A row without a locale column keeps the account's locale.
-          set: { name: sql`excluded.name`, timezone: sql`excluded.timezone`, updatedAt: sql`now()` },
-        });
-      const withLocale = ids.filter((id) => firstRow(id).locale);
-      for (const id of withLocale) await tx.update(accounts).set({ locale: firstRow(id).locale! }).where(eq(accounts.id, id));
+      copy.end(buffer);
+      await finished(copy);
+    } catch (err) {
+      copy.destroy();
+      throw err;
     }
+    const result: ImportResult = { rows: count, accounts: 0, invoicesAdded: 0, plans: [] };
+    if (count === 0) return result;
 
-    // Contacts: one per account and address; the first one in the file is the primary contact.
-    const contactRows = new Map<string, ParsedRow & { primary: boolean }>();
-    for (const [accountId, list] of byAccount) {
-      for (const r of list) {
-        const key = `${accountId}\u0000${r.contactEmail}`;
-        if (!contactRows.has(key)) contactRows.set(key, { ...r, primary: list[0]!.contactEmail === r.contactEmail });
-      }
-    }
-    for (const batch of chunks([...contactRows.values()])) {
-      await tx
-        .insert(contacts)
-        .values(
-          batch.map((r) => ({
-            accountId: r.accountId,
-            name: r.contactName,
-            email: r.contactEmail,
-            emailConsent: r.emailConsent ?? 'opted_in',
-            isPrimary: r.primary,
-            consentChangedAt: r.emailConsent ? new Date() : null,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: [contacts.accountId, contacts.email],
-          set: {
-            name: sql`excluded.name`,
-            // Consent changes only when the file says so (the column is optional).
-            emailConsent: sql`case when excluded.consent_changed_at is null then ${contacts.emailConsent} else excluded.email_consent end`,
-            consentChangedAt: sql`case when excluded.consent_changed_at is null or excluded.email_consent = ${contacts.emailConsent} then ${contacts.consentChangedAt} else now() end`,
-          },
-        });
-    }
+    await tx`analyze import_rows`;
+    // An account's first row names it; an invoice's first row gives its amount and dates.
+    await tx`create temp table import_accounts on commit drop as
+      select distinct on (account_id) * from import_rows order by account_id, line`;
+    await tx`create temp table import_invoices on commit drop as
+      select distinct on (account_id, invoice_number) * from import_rows order by account_id, invoice_number, line`;
+    await tx`analyze import_accounts`;
+    await tx`analyze import_invoices`;
+    await refuseConflicts(tx);
 
-    // Invoices: keyed by number per account. The same number with another amount or due date is an error.
-    const invoiceRows = new Map<string, ParsedRow>();
-    for (const r of rows) invoiceRows.set(`${r.accountId}\u0000${r.invoiceNumber}`, r);
-    const uniqueInvoices = [...invoiceRows.values()];
-    for (const batch of chunks(uniqueInvoices)) {
-      const existing = await tx
-        .select({ accountId: invoices.accountId, number: invoices.number, amountMinor: invoices.amountMinor, dueOn: invoices.dueOn })
-        .from(invoices)
-        // Two IN lists use the (account_id, number) index; a list of row tuples does not.
-        .where(and(inArray(invoices.accountId, [...new Set(batch.map((r) => r.accountId))]), inArray(invoices.number, batch.map((r) => r.invoiceNumber))));
-      for (const e of existing) {
-        const r = invoiceRows.get(`${e.accountId}\u0000${e.number}`);
-        if (!r) continue; // same number in another account of this batch
-        if (e.amountMinor !== r.amountMinor || e.dueOn !== r.dueOn) {
-          throw new DunningError(
-            `Line ${r.line}: invoice ${r.invoiceNumber} of account ${r.accountId} already exists with a different amount or due date.`,
-            'invalid',
-          );
-        }
-      }
-      const added = await tx
-        .insert(invoices)
-        .values(
-          batch.map((r) => ({
-            accountId: r.accountId,
-            number: r.invoiceNumber,
-            amountMinor: r.amountMinor,
-            openMinor: r.amountMinor,
-            currency: r.currency,
-            issuedOn: r.issuedOn,
-            dueOn: r.dueOn,
-          })),
-        )
-        .onConflictDoNothing({ target: [invoices.accountId, invoices.number] })
-        .returning({ id: invoices.id });
-      result.invoicesAdded += added.length;
-    }
+    const [accountCount] = await tx<Array<{ n: number }>>`with upserted as (
+      insert into accounts (id, name, timezone, currency, locale)
+      select account_id, account_name, timezone, currency, coalesce(locale, 'en-US') from import_accounts
+      -- A row without a locale keeps the account's locale.
+      on conflict (id) do update set name = excluded.name, timezone = excluded.timezone, updated_at = now()
+      returning 1) select count(*)::int as n from upserted`;
+    result.accounts = accountCount!.n;
+    await tx`update accounts a set locale = i.locale from import_accounts i
+      where a.id = i.account_id and i.locale is not null and a.locale <> i.locale`;
 
-    // Plans: the account's open plan takes the file's open invoices; a new plan is made only
-    // when there is something open to collect.
-    for (const ids of chunks(accountIds)) {
-      const openPlans = await tx
-        .select({ id: collectionPlans.id, accountId: collectionPlans.accountId })
-        .from(collectionPlans)
-        .where(and(inArray(collectionPlans.accountId, ids), notInArray(collectionPlans.status, [...closedPlanStatuses])));
-      const planOf = new Map(openPlans.map((p) => [p.accountId, p.id]));
-      const openInvoices = await tx
-        .select({ id: invoices.id, accountId: invoices.accountId, number: invoices.number })
-        .from(invoices)
-        .where(and(inArray(invoices.accountId, ids), sql`${invoices.openMinor} > 0`));
-      const inFile = openInvoices.filter((i) => invoiceRows.has(`${i.accountId}\u0000${i.number}`));
-      const needPlan = [...new Set(inFile.map((i) => i.accountId))].filter((id) => !planOf.has(id));
-      const created = new Set<string>();
-      if (needPlan.length > 0) {
-        const counts = await tx
-          .select({ accountId: collectionPlans.accountId, n: sql<number>`count(*)::int` })
-          .from(collectionPlans)
-          .where(inArray(collectionPlans.accountId, needPlan))
-          .groupBy(collectionPlans.accountId);
-        const countOf = new Map(counts.map((c) => [c.accountId, c.n]));
-        const fresh = needPlan.map((accountId) => {
-          const n = countOf.get(accountId) ?? 0;
-          return { id: n === 0 ? `plan-${accountId}` : `plan-${accountId}-${n + 1}`, accountId, currency: firstRow(accountId).currency };
-        });
-        await tx.insert(collectionPlans).values(fresh);
-        for (const p of fresh) {
-          planOf.set(p.accountId, p.id);
-          created.add(p.accountId);
-        }
-      }
-      for (const batch of chunks(inFile)) {
-        await tx
-          .insert(collectionPlanItems)
-          .values(batch.map((i) => ({ planId: planOf.get(i.accountId)!, invoiceId: i.id })))
-          .onConflictDoNothing();
-      }
-      const planIds = ids.map((id) => planOf.get(id)).filter((id): id is string => id !== undefined);
-      const itemCounts = planIds.length
-        ? await tx
-            .select({ planId: collectionPlanItems.planId, n: sql<number>`count(*)::int` })
-            .from(collectionPlanItems)
-            .where(inArray(collectionPlanItems.planId, planIds))
-            .groupBy(collectionPlanItems.planId)
-        : [];
-      const itemsOf = new Map(itemCounts.map((c) => [c.planId, c.n]));
-      for (const accountId of ids) {
-        const planId = planOf.get(accountId);
-        if (planId) result.plans.push({ planId, accountId, created: created.has(accountId), items: itemsOf.get(planId) ?? 0 });
-      }
-    }
+    // One contact per account and address; the first one in the file is the primary contact.
+    // Consent changes only when the file says so (the column is optional).
+    await tx`insert into contacts (account_id, name, email, email_consent, is_primary, consent_changed_at)
+      select distinct on (r.account_id, r.contact_email)
+        r.account_id, r.contact_name, r.contact_email, coalesce(r.email_consent, 'opted_in'),
+        r.contact_email = a.contact_email, case when r.email_consent is null then null else now() end
+      from import_rows r join import_accounts a using (account_id)
+      order by r.account_id, r.contact_email, r.line
+      on conflict (account_id, email) do update set
+        name = excluded.name,
+        email_consent = case when excluded.consent_changed_at is null then contacts.email_consent else excluded.email_consent end,
+        consent_changed_at = case when excluded.consent_changed_at is null or excluded.email_consent = contacts.email_consent
+          then contacts.consent_changed_at else now() end`;
+
+    const [added] = await tx<Array<{ n: number }>>`with inserted as (
+      insert into invoices (account_id, number, amount_minor, open_minor, currency, issued_on, due_on)
+      select account_id, invoice_number, amount_minor, amount_minor, currency, issued_on, due_on from import_invoices
+      on conflict (account_id, number) do nothing
+      returning 1) select count(*)::int as n from inserted`;
+    result.invoicesAdded = added!.n;
+
+    // The account's open plan takes the file's open invoices; a new plan is made only when
+    // there is something open to collect.
+    const closed = [...closedPlanStatuses];
+    await tx`with open_plans as (
+        select p.account_id from collection_plans p join import_accounts a using (account_id) where p.status not in ${tx(closed)}
+      ), need as (
+        select distinct i.account_id from import_invoices r
+        join invoices i on i.account_id = r.account_id and i.number = r.invoice_number
+        where i.open_minor > 0 and i.account_id not in (select account_id from open_plans)
+      ), earlier as (
+        select account_id, count(*)::int as n from collection_plans join need using (account_id) group by account_id
+      )
+      insert into collection_plans (id, account_id, currency)
+      select case when coalesce(e.n, 0) = 0 then 'plan-' || need.account_id else 'plan-' || need.account_id || '-' || (e.n + 1) end,
+        need.account_id, a.currency
+      from need join import_accounts a using (account_id) left join earlier e using (account_id)`;
+    await tx`insert into collection_plan_items (plan_id, invoice_id)
+      select p.id, i.id from import_invoices r
+      join invoices i on i.account_id = r.account_id and i.number = r.invoice_number
+      join collection_plans p on p.account_id = i.account_id and p.status not in ${tx(closed)}
+      where i.open_minor > 0
+      on conflict do nothing`;
+    // now() is the transaction's start: a plan created at it was made by this import.
+    const plans = await tx<Array<{ planId: string; accountId: string; created: boolean; items: number }>>`
+      select p.id as "planId", p.account_id as "accountId", p.created_at = now() as created,
+        (select count(*)::int from collection_plan_items ci where ci.plan_id = p.id) as items
+      from import_accounts a join collection_plans p on p.account_id = a.account_id and p.status not in ${tx(closed)}
+      order by a.line`;
+    result.plans = [...plans];
     return result;
-  });
+  }) as Promise<ImportResult>;
+}
+
+/** The checks that span rows or meet existing data; the first failing line, in file order, is reported. */
+async function refuseConflicts(tx: postgres.TransactionSql): Promise<void> {
+  const inFile = await tx<Array<{ line: number; message: string }>>`
+    (select r.line, 'account ' || r.account_id || ' has a different name, time zone or currency than on line ' || a.line as message
+      from import_rows r join import_accounts a using (account_id)
+      where (r.account_name, r.timezone, r.currency) is distinct from (a.account_name, a.timezone, a.currency)
+      order by r.line limit 1)
+    union all
+    (select r.line, 'invoice ' || r.invoice_number || ' appears on line ' || i.line || ' with a different amount or dates'
+      from import_rows r join import_invoices i using (account_id, invoice_number)
+      where (r.amount_minor, r.due_on, r.issued_on) is distinct from (i.amount_minor, i.due_on, i.issued_on)
+      order by r.line limit 1)
+    order by line limit 1`;
+  // An existing account keeps its currency (its invoices and plans are in it); an existing
+  // invoice keeps its amount and due date.
+  const existing = inFile.length
+    ? inFile
+    : await tx<Array<{ line: number; message: string }>>`
+    (select a.line, 'account ' || a.account_id || ' already exists in ' || e.currency || ', not ' || a.currency as message
+      from import_accounts a join accounts e on e.id = a.account_id
+      where e.currency <> a.currency order by a.line limit 1)
+    union all
+    (select r.line, 'invoice ' || r.invoice_number || ' of account ' || r.account_id || ' already exists with a different amount or due date'
+      from import_invoices r join invoices i on i.account_id = r.account_id and i.number = r.invoice_number
+      where i.amount_minor <> r.amount_minor or i.due_on <> r.due_on order by r.line limit 1)
+    order by line limit 1`;
+  const [first] = existing;
+  if (first) throw new DunningError(`Line ${first.line}: ${first.message}.`, 'invalid');
 }

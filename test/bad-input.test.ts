@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
-import { importRows, parseImportCsv } from '../client/import';
+import { importCsv as importFile } from '../client/import';
 import { parsePolicy, PolicyError } from '../db/policies';
 import { standardPolicy } from '../workflows/policy';
 import { stateQuery, workflowIdFor } from '../workflows/messages';
@@ -49,7 +49,7 @@ async function importFootprint(): Promise<Record<string, number>> {
 }
 
 async function importCsv(content: string | Buffer): Promise<void> {
-  await importRows(stack.db.db, parseImportCsv(content));
+  await importFile(stack.db.db, content);
 }
 
 describe('bad input catalogue', () => {
