@@ -1,38 +1,47 @@
 // The yardstick: a workflow of the same shape as a dunning journey (the same timers, the same
-// number of activities per step, a payment signal at the end) whose activities do nothing.
-// Bundled on its own by bench/run.ts; never part of the engine's workflow bundle.
-import { condition, defineSignal, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+// local activities for db writes and regular activities for emails, a payment signal at the
+// end) whose activities do nothing. Bundled on its own by bench/run.ts; never part of the
+// engine's workflow bundle.
+import { condition, defineSignal, proxyActivities, proxyLocalActivities, setHandler, sleep } from '@temporalio/workflow';
 
 export interface BareActivities {
   noop(input: { n: number }): Promise<number>;
 }
 
-const { noop } = proxyActivities<BareActivities>({ startToCloseTimeout: '30 seconds' });
+const { noop: send } = proxyActivities<BareActivities>({ startToCloseTimeout: '30 seconds' });
+const { noop: write } = proxyLocalActivities<BareActivities>({ startToCloseTimeout: '30 seconds' });
 
 export const barePaymentSignal = defineSignal<[{ amountMinor: number }]>('paymentReceived');
 
-/** Steps at `offsetsMs` after start; returns each step's lag behind its scheduled time. */
-export async function bareJourneyWorkflow(input: { offsetsMs: number[] }): Promise<number[]> {
+export interface BareJourney {
+  /** Each step's time after the start, and whether it sends an email (else it opens a task). */
+  steps: Array<{ offsetMs: number; email: boolean }>;
+}
+
+/** Returns each step's lag behind its scheduled time. */
+export async function bareJourneyWorkflow(input: BareJourney): Promise<number[]> {
   let paid = false;
   setHandler(barePaymentSignal, () => {
     paid = true;
   });
   const start = Date.now();
-  await noop({ n: 0 }); // begin
-  await noop({ n: 0 }); // first sync
+  await write({ n: 0 }); // begin
+  await write({ n: 0 }); // first sync
   const lags: number[] = [];
-  for (const offset of input.offsetsMs) {
-    await noop({ n: 1 }); // "waiting" sync
-    const wait = start + offset - Date.now();
-    if (wait > 0) await sleep(wait);
-    await noop({ n: 2 }); // the step's send or task
-    await noop({ n: 3 }); // sync
-    lags.push(Date.now() - (start + offset));
+  for (const step of input.steps) {
+    const wait = start + step.offsetMs - Date.now();
+    if (wait > 0) {
+      await write({ n: 1 }); // "waiting" sync
+      await sleep(wait);
+    }
+    if (step.email) await send({ n: 2 });
+    await write({ n: 3 }); // sync
+    lags.push(Date.now() - (start + step.offsetMs));
   }
   await condition(() => paid);
-  await noop({ n: 4 }); // record payment
-  await noop({ n: 5 }); // sync
-  await noop({ n: 6 }); // receipt
-  await noop({ n: 7 }); // sync
+  await write({ n: 4 }); // record payment
+  await write({ n: 5 }); // sync
+  await send({ n: 6 }); // receipt
+  await write({ n: 7 }); // sync
   return lags;
 }

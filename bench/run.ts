@@ -1,8 +1,10 @@
-// `npm run bench [-- --quick]`: how fast the engine initiates and moves plans, against bare
-// Temporal (same server, same timers and activity count, empty activity bodies) measured in the
-// same run. Prints a table and appends the figures to bench/results.jsonl.
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import]`: how fast the engine
+// initiates and moves plans, against bare Temporal (same server, a workflow of the same shape
+// whose activities do nothing) measured in the same run. Prints a table and appends the
+// figures to bench/results.jsonl.
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +14,7 @@ import { sql } from 'drizzle-orm';
 import { systemClock } from '../activities/clock';
 import { createOutboxMailer } from '../activities/mail';
 import { initiateDunning, reportPayment } from '../client/dunning';
-import { importRows, parseImportCsv, type ParsedRow } from '../client/import';
+import { importRows, type ParsedRow } from '../client/import';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -21,32 +23,30 @@ import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
 import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
 import { secondsPolicy } from '../test/fixtures';
-import { barePaymentSignal, bareJourneyWorkflow } from './bare-workflow';
+import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
 
 const quick = process.argv.includes('--quick');
-// `--only=journey,import` runs some sections, for iterating on one figure.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const runs = (section: 'initiation' | 'journey' | 'import') => !only || only.includes(section);
 const sizes = quick
-  ? { initiation: [200], journey: 100, importRows: 20_000 }
-  : { initiation: [1_000, 10_000], journey: 1_000, importRows: 100_000 };
+  ? { initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000] }
+  : { initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000] };
+const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
+const log = (line: string) => console.log(line);
 
 const dayString = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
-async function withConcurrency<T>(items: T[], limit: number, work: (item: T, i: number) => Promise<unknown>): Promise<void> {
+async function withConcurrency<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
+      while (next < items.length) await work(items[next++]!);
     }),
   );
 }
@@ -57,8 +57,8 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+const rssMb = () => Math.round(process.memoryUsage().rss / 1e6);
 
-const log = (line: string) => console.log(line);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-bench-'));
 chmodSync(tmp, 0o755);
 installRuntime();
@@ -108,127 +108,134 @@ try {
     }));
     return (await importRows(db.db, rows)).plans.map((p) => p.planId);
   };
-  const later = { upcoming_notice: 'P30D', first_reminder: 'P31D', second_reminder: 'P32D', manual_escalation: 'P33D' };
-  await setPolicy(db.db, {
-    name: 'bench-later',
-    steps: Object.entries(later).map(([key, at]) =>
-      key === 'manual_escalation'
-        ? { key, action: 'task' as const, at, from: 'initiated' as const }
-        : { key, action: 'email' as const, template: key === 'upcoming_notice' ? 'upcoming-invoices' : key.replace('_', '-'), at, from: 'initiated' as const },
-    ),
-    maxPromises: 1,
-    promiseGrace: 'P1D',
-  });
+  const startBare = (workflowId: string, journey: BareJourney) =>
+    client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId, args: [journey] });
 
-  // --- initiation -----------------------------------------------------------------------
-  for (const n of runs('initiation') ? sizes.initiation : []) {
-    const planIds = await importPlans(n, `init${n}`);
-    let t = Date.now();
-    await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-later' }));
-    const ours = n / ((Date.now() - t) / 1000);
-    t = Date.now();
-    await withConcurrency(planIds, 50, (planId) =>
-      client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId: `bare-init-${planId}`, args: [{ offsetsMs: [30, 31, 32, 33].map((d) => d * 86_400_000) }] }),
-    );
-    const bare = n / ((Date.now() - t) / 1000);
-    results[`initiation${n}PlansPerSec`] = Math.round(ours);
-    results[`initiation${n}BarePerSec`] = Math.round(bare);
-    results[`initiation${n}Ratio`] = +(ours / bare).toFixed(2);
-    log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bare.toFixed(0)} bare starts/s`);
+  // --- initiation: plans started from the client, left sleeping until their first step -------
+  if (runs('initiation')) {
+    const offsets = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
+    await setPolicy(db.db, secondsPolicy('bench-later', Object.fromEntries(Object.entries(offsets).map(([k, d]) => [k, d * 86_400]))));
+    const bare: BareJourney = { steps: Object.entries(offsets).map(([k, d]) => ({ offsetMs: d * 86_400_000, email: k !== 'manual_escalation' })) };
+    let inFlight = 0;
+    for (const n of sizes.initiation) {
+      const planIds = await importPlans(n, `init${n}`);
+      let t = Date.now();
+      await withConcurrency(planIds, concurrency, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-later' }));
+      const ours = n / ((Date.now() - t) / 1000);
+      t = Date.now();
+      await withConcurrency(planIds, concurrency, (planId) => startBare(`bare-init-${planId}`, bare));
+      const bareRate = n / ((Date.now() - t) / 1000);
+      // Let every plan reach its first timer before reading memory.
+      const waiting = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-init${n}-%`} and status = 'waiting'`;
+      await until(async () => (await db.db.execute<{ n: number }>(waiting))[0]!.n === n, 600_000, 'every initiated plan to wait');
+      inFlight += n;
+      Object.assign(results, {
+        [`initiation${n}PlansPerSec`]: Math.round(ours),
+        [`initiation${n}BarePerSec`]: Math.round(bareRate),
+        [`initiation${n}Ratio`]: +(ours / bareRate).toFixed(2),
+        [`rssMbWith${inFlight}PlansInFlight`]: rssMb(),
+      });
+      log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bareRate.toFixed(0)} bare starts/s; ${inFlight} plans in flight, ${rssMb()} MB RSS`);
+    }
   }
 
-  // --- journey --------------------------------------------------------------------------
+  // --- journey: plans through a seconds-long policy, then paid -------------------------------
   if (runs('journey')) {
-  const n = sizes.journey;
-  const offsets = [0, 5, 10, 15];
-  await setPolicy(db.db, secondsPolicy('bench-seconds', { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 }));
-  const planIds = await importPlans(n, 'journey');
-  const cpu0 = process.cpuUsage();
-  const procCpu0 = cpuByProcess();
-  const rss: number[] = [];
-  const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 500);
-  const [xact0] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
-  let t = Date.now();
-  await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-seconds' }));
-  const done = sql`select count(*)::int as n from orchestration_steps where plan_id like 'plan-journey-%' and status = 'completed'`;
-  await until(async () => (await db.db.execute<{ n: number }>(done))[0]!.n === n * offsets.length, 600_000, 'every journey step');
-  const oursElapsed = (Date.now() - t) / 1000;
-  await withConcurrency(planIds, 50, (planId) => reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 10_000 }));
-  const resolved = sql`select count(*)::int as n from collection_plans where id like 'plan-journey-%' and status = 'resolved'`;
-  await until(async () => (await db.db.execute<{ n: number }>(resolved))[0]!.n === n, 600_000, 'every plan to resolve');
-  const cpu = process.cpuUsage(cpu0);
-  const oursCpu = cpuDelta(procCpu0, cpuByProcess());
-  clearInterval(sampler);
-  const [xact1] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
-  const lags = (
-    await db.db.execute<{ lag: number }>(
-      sql`select extract(epoch from (completed_at - scheduled_for)) * 1000 as lag from orchestration_steps where plan_id like 'plan-journey-%'`,
-    )
-  ).map((r) => Number(r.lag));
-  const [rows] = await db.db.execute<Record<string, number>>(sql`select
-      (select count(*) from orchestration_steps where plan_id like 'plan-journey-%')::int as steps,
-      (select count(*) from timeline_events where plan_id like 'plan-journey-%')::int as timeline,
-      (select count(*) from email_messages where plan_id like 'plan-journey-%')::int as emails,
-      (select count(*) from tasks where plan_id like 'plan-journey-%')::int as tasks,
-      (select count(*) from payments where plan_id like 'plan-journey-%')::int as payments`);
-  const history = (await client.workflow.getHandle(`dunning-${planIds[0]}`).describe()).historyLength;
+    const n = sizes.journey;
+    const offsets = { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 };
+    const steps = Object.keys(offsets).length;
+    await setPolicy(db.db, secondsPolicy('bench-seconds', offsets));
+    const planIds = await importPlans(n, 'journey');
+    const cpu0 = process.cpuUsage();
+    const procCpu0 = cpuByProcess();
+    const rss: number[] = [];
+    const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 500);
+    const [xact0] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
+    let t = Date.now();
+    await withConcurrency(planIds, concurrency, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-seconds' }));
+    const done = sql`select count(*)::int as n from orchestration_steps where plan_id like 'plan-journey-%' and status = 'completed'`;
+    await until(async () => (await db.db.execute<{ n: number }>(done))[0]!.n === n * steps, 900_000, 'every journey step');
+    const oursElapsed = (Date.now() - t) / 1000;
+    await withConcurrency(planIds, concurrency, (planId) => reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 10_000 }));
+    const resolved = sql`select count(*)::int as n from collection_plans where id like 'plan-journey-%' and status = 'resolved'`;
+    await until(async () => (await db.db.execute<{ n: number }>(resolved))[0]!.n === n, 900_000, 'every plan to resolve');
+    const cpu = process.cpuUsage(cpu0);
+    const oursCpu = cpuDelta(procCpu0, cpuByProcess());
+    clearInterval(sampler);
+    const [xact1] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
+    const lags = (
+      await db.db.execute<{ lag: number }>(
+        sql`select extract(epoch from (completed_at - scheduled_for)) * 1000 as lag from orchestration_steps where plan_id like 'plan-journey-%'`,
+      )
+    ).map((r) => Number(r.lag));
+    const [rows] = await db.db.execute<Record<string, number>>(sql`select
+        (select count(*) from orchestration_steps where plan_id like 'plan-journey-%')::int as steps,
+        (select count(*) from timeline_events where plan_id like 'plan-journey-%')::int as timeline,
+        (select count(*) from email_messages where plan_id like 'plan-journey-%')::int as emails,
+        (select count(*) from tasks where plan_id like 'plan-journey-%')::int as tasks,
+        (select count(*) from payments where plan_id like 'plan-journey-%')::int as payments`);
+    const history = (await client.workflow.getHandle(`dunning-${planIds[0]}`).describe()).historyLength;
 
-  const bareCpu0 = cpuByProcess();
-  t = Date.now();
-  const bareIds = planIds.map((id) => `bare-journey-${id}`);
-  const bareRuns: Array<{ startedAt: number; result: Promise<number[]> }> = [];
-  await withConcurrency(bareIds, 50, async (workflowId) => {
-    const startedAt = Date.now();
-    const h = await client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId, args: [{ offsetsMs: offsets.map((s) => s * 1000) }] });
-    // The bare workflow waits for this only after its last step.
-    await h.signal(barePaymentSignal, { amountMinor: 10_000 });
-    bareRuns.push({ startedAt, result: h.result() });
-  });
-  const bareLagsByRun = await Promise.all(bareRuns.map((r) => r.result));
-  const lastStepAt = Math.max(...bareRuns.map((r, i) => r.startedAt + offsets.at(-1)! * 1000 + bareLagsByRun[i]!.at(-1)!));
-  const bareStepsElapsed = (lastStepAt - t) / 1000;
-  const bareLags = bareLagsByRun.flat();
-  const bareHistory = (await client.workflow.getHandle(bareIds[0]!).describe()).historyLength;
-  const bareCpu = cpuDelta(bareCpu0, cpuByProcess());
-  log(`\nCPU seconds during the journey: ours ${JSON.stringify(oursCpu)}; bare ${JSON.stringify(bareCpu)}`);
-  const sample = (ids: string[]) => ids.filter((_, i) => i % Math.ceil(ids.length / 20) === 0);
-  printProfile('Where a journey spends its time (20 plans)', await profileHistories(client, sample(planIds.map((id) => `dunning-${id}`))), log);
-  printProfile('The bare workflow (20 runs)', await profileHistories(client, sample(bareIds)), log);
+    const bare: BareJourney = { steps: Object.entries(offsets).map(([k, s]) => ({ offsetMs: s * 1000, email: k !== 'manual_escalation' })) };
+    const bareCpu0 = cpuByProcess();
+    t = Date.now();
+    const bareIds = planIds.map((id) => `bare-journey-${id}`);
+    const bareRuns: Array<{ startedAt: number; result: Promise<number[]> }> = [];
+    await withConcurrency(bareIds, concurrency, async (workflowId) => {
+      const startedAt = Date.now();
+      const h = await startBare(workflowId, bare);
+      // The bare workflow waits for this only after its last step.
+      await h.signal(barePaymentSignal, { amountMinor: 10_000 });
+      bareRuns.push({ startedAt, result: h.result() });
+    });
+    const bareLagsByRun = await Promise.all(bareRuns.map((r) => r.result));
+    const lastStepAt = Math.max(...bareRuns.map((r, i) => r.startedAt + bare.steps.at(-1)!.offsetMs + bareLagsByRun[i]!.at(-1)!));
+    const bareElapsed = (lastStepAt - t) / 1000;
+    const bareLags = bareLagsByRun.flat();
+    const bareHistory = (await client.workflow.getHandle(bareIds[0]!).describe()).historyLength;
+    const bareCpu = cpuDelta(bareCpu0, cpuByProcess());
 
-  Object.assign(results, {
-    journeyPlans: n,
-    journeyStepsPerSec: +((n * offsets.length) / oursElapsed).toFixed(1),
-    journeyBareStepsPerSec: +((n * offsets.length) / bareStepsElapsed).toFixed(1),
-    journeyRatio: +(oursElapsed / bareStepsElapsed).toFixed(2),
-    lagP50Ms: Math.round(percentile(lags, 50)),
-    lagP95Ms: Math.round(percentile(lags, 95)),
-    bareLagP50Ms: Math.round(percentile(bareLags, 50)),
-    bareLagP95Ms: Math.round(percentile(bareLags, 95)),
-    workerCpuSecPer1000Plans: +(((cpu.user + cpu.system) / 1e6) * (1000 / n)).toFixed(1),
-    workerPeakRssMb: Math.round(Math.max(...rss) / 1e6),
-    dbTransactionsPerPlan: +((Number(xact1!.n) - Number(xact0!.n)) / n).toFixed(1),
-    dbRowsPerPlan: +(Object.values(rows!).reduce((a, b) => a + b, 0) / n + 4).toFixed(1), // + account, contact, invoice, plan
-    historyEvents: history ?? 0,
-    bareHistoryEvents: bareHistory ?? 0,
-  });
-
+    log(`\nCPU seconds during the journey: ours ${JSON.stringify(oursCpu)}; bare ${JSON.stringify(bareCpu)}`);
+    const sample = (ids: string[]) => ids.filter((_, i) => i % Math.ceil(ids.length / 20) === 0);
+    printProfile('Where a journey spends its time (20 plans)', await profileHistories(client, sample(planIds.map((id) => `dunning-${id}`))), log);
+    printProfile('The bare workflow (20 runs)', await profileHistories(client, sample(bareIds)), log);
+    Object.assign(results, {
+      journeyPlans: n,
+      journeyStepsPerSec: +((n * steps) / oursElapsed).toFixed(1),
+      journeyBareStepsPerSec: +((n * steps) / bareElapsed).toFixed(1),
+      journeyRatio: +(oursElapsed / bareElapsed).toFixed(2),
+      lagP50Ms: Math.round(percentile(lags, 50)),
+      lagP95Ms: Math.round(percentile(lags, 95)),
+      bareLagP50Ms: Math.round(percentile(bareLags, 50)),
+      bareLagP95Ms: Math.round(percentile(bareLags, 95)),
+      workerCpuSecPer1000Plans: +(((cpu.user + cpu.system) / 1e6) * (1000 / n)).toFixed(1),
+      temporalCpuSecPer1000Plans: +((oursCpu.temporal ?? 0) * (1000 / n)).toFixed(1),
+      temporalCpuSecPer1000BarePlans: +((bareCpu.temporal ?? 0) * (1000 / n)).toFixed(1),
+      postgresCpuSecPer1000Plans: +((oursCpu.postgres ?? 0) * (1000 / n)).toFixed(1),
+      workerPeakRssMb: Math.round(Math.max(...rss) / 1e6),
+      dbTransactionsPerPlan: +((Number(xact1!.n) - Number(xact0!.n)) / n).toFixed(1),
+      dbRowsPerPlan: +(Object.values(rows!).reduce((a, b) => a + b, 0) / n + 4).toFixed(1), // + account, contact, invoice, plan
+      historyEvents: history ?? 0,
+      bareHistoryEvents: bareHistory ?? 0,
+    });
   }
 
-  // --- import ---------------------------------------------------------------------------
+  // --- import: `dunning import` of a generated file, in its own process -------------------
   if (runs('import')) {
-  const csv = ['account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on'];
-  for (let i = 0; i < sizes.importRows; i++) csv.push(`IMP${Math.floor(i / 5)},Import ${Math.floor(i / 5)},C,c${Math.floor(i / 5)}@imp.example,Europe/Berlin,EUR,IMP-${i},${(i % 900) + 10}.50,2026-10-01,2026-11-15`);
-  const file = path.join(tmp, 'import.csv');
-  (await import('node:fs')).writeFileSync(file, csv.join('\n'));
-  let peak = process.memoryUsage().rss;
-  const base = peak;
-  const importSampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  t = Date.now();
-  await importRows(db.db, parseImportCsv(readFileSync(file)));
-  clearInterval(importSampler);
-  results.importRows = sizes.importRows;
-  results.importRowsPerSec = Math.round(sizes.importRows / ((Date.now() - t) / 1000));
-  results.importPeakExtraMb = Math.round((peak - base) / 1e6);
+    for (const size of sizes.importRows) {
+      const file = path.join(tmp, `import-${size}.csv`);
+      const out = createWriteStream(file);
+      out.write('account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on\n');
+      for (let i = 0; i < size; i++) {
+        const a = `IMP${size}-${Math.floor(i / 5)}`;
+        if (!out.write(`${a},Import ${a},C,c@${a.toLowerCase()}.example,Europe/Berlin,EUR,INV-${i},${(i % 900) + 10}.50,2026-10-01,2026-11-15\n`)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'finish');
+      const { elapsedMs, peakRssMb } = await importInChildProcess(file, pg.url);
+      Object.assign(results, { [`import${size}RowsPerSec`]: Math.round(size / (elapsedMs / 1000)), [`import${size}PeakRssMb`]: peakRssMb });
+      log(`import ${size} rows: ${Math.round(size / (elapsedMs / 1000))} rows/s, peak RSS ${peakRssMb} MB`);
+    }
   }
 
   for (const w of workers) w.shutdown();
@@ -242,6 +249,30 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
+/** Runs `dunning import FILE --json` as a user would; its time and its peak memory (VmHWM). */
+async function importInChildProcess(file: string, databaseUrl: string): Promise<{ elapsedMs: number; peakRssMb: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'client/cli.ts'), 'import', file, '--json'], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  let peakKb = 0;
+  const sampler = setInterval(() => {
+    try {
+      const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
+    } catch {
+      // exited
+    }
+  }, 25);
+  const [code] = (await once(child, 'exit')) as [number];
+  clearInterval(sampler);
+  if (code !== 0) throw new Error(`bench: dunning import exited with ${code}`);
+  return { elapsedMs: (JSON.parse(stdout) as { elapsedMs: number }).elapsedMs, peakRssMb: Math.round(peakKb / 1024) };
+}
+
 const git = (args: string[]) => {
   try {
     return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
@@ -253,6 +284,7 @@ const record = {
   at: new Date().toISOString(),
   commit: git(['rev-parse', '--short', 'HEAD']),
   quick,
+  only,
   machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown' },
   versions: {
     node: process.version,

@@ -1,6 +1,6 @@
 // The typed client: one function per verb. CLI, HTTP API and tests call these; each turns
 // Temporal's failures into a DunningError whose message a person can act on.
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { currencyDigits } from '../activities/money';
 import { applyPayment, loadPlanContext, type PlanContext } from '../activities/plans';
@@ -8,7 +8,7 @@ import { formatMoney } from '../templates';
 import type { Database } from '../db/connection';
 import { getPolicy } from '../db/policies';
 import type { DunningConfig } from '../worker/config';
-import { dunningWorkflow } from '../workflows/dunning';
+import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
 import {
   cancelUpdate,
   closedPlanStatuses,
@@ -64,17 +64,10 @@ export async function initiateDunning(
   const policy = await getPolicy(db, policyName);
   if (!policy) throw new DunningError(`Unknown policy "${policyName}"; see \`dunning policy list\`.`, 'unknown_policy');
   const workflowId = workflowIdFor(input.planId);
-  const before = await client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then((d) => (d.status.name === 'RUNNING' ? d.runId : undefined))
-    .catch(() => undefined);
-  const handle = await client.workflow.start(dunningWorkflow, {
+  const options = {
     workflowId,
     taskQueue: config.temporal.taskQueues.dunning,
-    args: [{ planId: input.planId, policy, mailTaskQueue: config.temporal.taskQueues.mail }],
-    // Initiating twice returns the running journey instead of starting a second one.
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [{ planId: input.planId, policy, mailTaskQueue: config.temporal.taskQueues.mail }] as [DunningWorkflowInput],
     staticSummary: `${plan.accountName} (${plan.accountId}): ${formatMoney(plan.outstandingMinor, plan.currency, plan.locale)} owed`,
     staticDetails: `Collection plan ${input.planId} under policy "${policy.name}"`,
     typedSearchAttributes: new TypedSearchAttributes([
@@ -82,9 +75,17 @@ export async function initiateDunning(
       { key: DunningStatus, value: 'in_progress' },
       { key: OutstandingAmount, value: plan.outstandingMinor / 10 ** (currencyDigits(plan.currency) ?? 2) },
     ]),
-  });
-  const runId = handle.firstExecutionRunId;
-  return { workflowId, runId, alreadyRunning: before !== undefined && before === runId, policy: policy.name };
+  };
+  try {
+    // One call on the usual path: the server refuses a second run of a running journey...
+    const handle = await client.workflow.start(dunningWorkflow, { ...options, workflowIdConflictPolicy: 'FAIL' });
+    return { workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false, policy: policy.name };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  // ...and initiating twice returns the running journey instead of starting a second one.
+  const running = await client.workflow.getHandle(workflowId).describe();
+  return { workflowId, runId: running.runId, alreadyRunning: true, policy: policy.name };
 }
 
 function planHandle(client: Client, planId: string) {

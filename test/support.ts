@@ -73,7 +73,7 @@ export async function startTestStack(
     worker,
     outboxDir,
     async close() {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown(); // a test may have stopped it
       mailWorker.shutdown();
       await running;
       await nativeConnection.close();

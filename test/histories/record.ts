@@ -1,8 +1,10 @@
 // `npm run histories:record`: runs each journey variant on the time-skipping server (with a
 // throw-away PostgreSQL) and saves its event history here. test/replay.test.ts replays them on
 // every CI run, so a workflow change that would break plans already running fails the build.
-// Refresh them only together with a change that is replay-safe for the old ones (see README).
-import { mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
+// Each generation of the workflow code keeps its own folder: a new one is recorded when a
+// change (behind patched()) alters the commands a journey produces, and the old folders stay,
+// proving plans started under the old code still replay.
+import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +23,9 @@ import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime 
 import { workflowIdFor } from '../../workflows/messages';
 import { createPlan, dateOffset } from '../fixtures';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+/** The generation today's code records: db writes as local activities (patch 'local-db-writes'). */
+const generation = '2-local-db-writes';
+const here = path.join(path.dirname(fileURLToPath(import.meta.url)), generation);
 const { History } = proto.temporal.api.history.v1;
 /** Plain JSON (64-bit numbers as strings, bytes as base64) that History.fromObject reads back. */
 const historyToObject = (h: proto.temporal.api.history.v1.IHistory) =>
@@ -97,6 +101,7 @@ try {
     await drive(planId);
     const handle = env.client.workflow.getHandle(workflowIdFor(planId));
     await handle.result();
+    mkdirSync(here, { recursive: true });
     const file = path.join(here, `${name}.json`);
     writeFileSync(file, JSON.stringify(historyToObject(await handle.fetchHistory()), null, 1));
     console.log(`recorded ${name} → ${path.relative(process.cwd(), file)}`);
