@@ -9,13 +9,7 @@ import {
   collectionPlans,
   contacts,
   invoices,
-  orchestrationSteps,
-  paymentPromises,
-  paymentScheduleItems,
-  paymentSchedules,
   payments,
-  tasks,
-  timelineEvents,
 } from '../db/schema';
 import { closedPlanStatuses, workflowIdFor, type PlanStatus, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
 import type { DunningPolicy } from '../workflows/policy';
@@ -38,41 +32,46 @@ export interface PlanContext {
   outstandingMinor: number;
 }
 
-/** Reads a plan with its account, primary contact and open items; undefined if unknown. */
+/**
+ * Reads a plan with its account, primary contact and open items; undefined if unknown. The
+ * three reads go out together (one round trip of latency, not three).
+ */
 export async function loadPlanContext(db: Database, planId: string): Promise<PlanContext | undefined> {
-  const [plan] = await db
-    .select({
-      planId: collectionPlans.id,
-      status: sql<PlanStatus>`${collectionPlans.status}`,
-      accountId: accounts.id,
-      accountName: accounts.name,
-      currency: collectionPlans.currency,
-      locale: accounts.locale,
-      timeZone: accounts.timezone,
-    })
-    .from(collectionPlans)
-    .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
-    .where(eq(collectionPlans.id, planId));
+  const [[plan], [contact], items] = await Promise.all([
+    db
+      .select({
+        planId: collectionPlans.id,
+        status: sql<PlanStatus>`${collectionPlans.status}`,
+        accountId: accounts.id,
+        accountName: accounts.name,
+        currency: collectionPlans.currency,
+        locale: accounts.locale,
+        timeZone: accounts.timezone,
+      })
+      .from(collectionPlans)
+      .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
+      .where(eq(collectionPlans.id, planId)),
+    db
+      .select()
+      .from(contacts)
+      .where(sql`${contacts.accountId} = (select ${collectionPlans.accountId} from ${collectionPlans} where ${collectionPlans.id} = ${planId})`)
+      .orderBy(sql`${contacts.isPrimary} desc`, asc(contacts.email))
+      .limit(1),
+    db
+      .select({
+        id: invoices.id,
+        number: invoices.number,
+        issuedOn: invoices.issuedOn,
+        dueOn: invoices.dueOn,
+        amountMinor: invoices.amountMinor,
+        openMinor: invoices.openMinor,
+      })
+      .from(collectionPlanItems)
+      .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
+      .where(and(eq(collectionPlanItems.planId, planId), eq(collectionPlanItems.status, 'open'), sql`${invoices.openMinor} > 0`))
+      .orderBy(asc(invoices.dueOn), asc(invoices.number)),
+  ]);
   if (!plan) return undefined;
-  const [contact] = await db
-    .select()
-    .from(contacts)
-    .where(eq(contacts.accountId, plan.accountId))
-    .orderBy(sql`${contacts.isPrimary} desc`, asc(contacts.email))
-    .limit(1);
-  const items = await db
-    .select({
-      id: invoices.id,
-      number: invoices.number,
-      issuedOn: invoices.issuedOn,
-      dueOn: invoices.dueOn,
-      amountMinor: invoices.amountMinor,
-      openMinor: invoices.openMinor,
-    })
-    .from(collectionPlanItems)
-    .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
-    .where(and(eq(collectionPlanItems.planId, planId), eq(collectionPlanItems.status, 'open'), sql`${invoices.openMinor} > 0`))
-    .orderBy(asc(invoices.dueOn), asc(invoices.number));
   return {
     ...plan,
     contact: contact ? { id: contact.id, name: contact.name, email: contact.email, optedOut: contact.emailConsent === 'opted_out' } : undefined,
@@ -198,7 +197,10 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       };
     },
 
-    /** Writes the workflow's view of the plan: status, steps, tasks and new timeline events. */
+    /**
+     * Writes the workflow's view of the plan (status, steps, tasks, promises, new timeline
+     * events) in one statement: one round trip and one commit, all or nothing.
+     */
     async syncPlan(input: {
       planId: string;
       status: PlanStatus;
@@ -208,81 +210,56 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       promises?: PromiseState[];
       events: Array<{ key: string; seq: number; kind: string; summary: string; at: string }>;
     }): Promise<void> {
-      const now = clock.now();
-      await db.transaction(async (tx) => {
-        const closed = closedPlanStatuses.includes(input.status);
-        await tx
-          .update(collectionPlans)
-          .set({ status: input.status, updatedAt: now, closedAt: closed ? sql`coalesce(${collectionPlans.closedAt}, ${now.toISOString()}::timestamptz)` : null })
-          .where(eq(collectionPlans.id, input.planId));
-        if (input.steps.length > 0) {
-          await tx
-            .insert(orchestrationSteps)
-            .values(
-              input.steps.map((s) => ({
-                planId: input.planId,
-                key: s.key,
-                ordinal: s.ordinal,
-                action: s.action,
-                status: s.status,
-                scheduledFor: new Date(s.notBefore ?? s.scheduledFor),
-                completedAt: s.completedAt ? new Date(s.completedAt) : null,
-                reason: s.reason ?? null,
-                updatedAt: now,
-              })),
-            )
-            .onConflictDoUpdate({
-              target: [orchestrationSteps.planId, orchestrationSteps.key],
-              set: {
-                status: sql`excluded.status`,
-                scheduledFor: sql`excluded.scheduled_for`,
-                completedAt: sql`excluded.completed_at`,
-                reason: sql`excluded.reason`,
-                updatedAt: now,
-              },
-            });
-        }
-        if (input.tasks.length > 0) {
-          await tx
-            .insert(tasks)
-            .values(
-              input.tasks.map((t) => ({
-                id: t.id,
-                planId: input.planId,
-                kind: t.kind,
-                status: t.status,
-                reason: t.reason,
-                outcome: t.outcome ?? null,
-                closedAt: t.status === 'open' ? null : now,
-              })),
-            )
-            .onConflictDoUpdate({
-              target: tasks.id,
-              set: { status: sql`excluded.status`, outcome: sql`excluded.outcome`, closedAt: sql`coalesce(${tasks.closedAt}, excluded.closed_at)` },
-            });
-        }
-        for (const p of input.promises ?? []) {
-          const resolved = p.status === 'open' ? null : now;
-          await tx
-            .insert(paymentPromises)
-            .values({ id: p.id, planId: input.planId, amountMinor: p.amountMinor, dueOn: new Date(p.dueOn), status: p.status, paidMinor: p.paidMinor, rep: p.rep ?? null, createdAt: new Date(p.createdAt), resolvedAt: resolved })
-            .onConflictDoUpdate({
-              target: paymentPromises.id,
-              set: { status: p.status, paidMinor: p.paidMinor, resolvedAt: sql`coalesce(${paymentPromises.resolvedAt}, excluded.resolved_at)` },
-            });
-          await tx.insert(paymentSchedules).values({ id: p.id, promiseId: p.id, planId: input.planId }).onConflictDoNothing();
-          await tx
-            .insert(paymentScheduleItems)
-            .values(p.items.map((i) => ({ scheduleId: p.id, seq: i.seq, amountMinor: i.amountMinor, dueOn: new Date(i.dueOn), status: i.status })))
-            .onConflictDoUpdate({ target: [paymentScheduleItems.scheduleId, paymentScheduleItems.seq], set: { status: sql`excluded.status` } });
-        }
-        if (input.events.length > 0) {
-          await tx
-            .insert(timelineEvents)
-            .values(input.events.map((e) => ({ planId: input.planId, eventKey: e.key, seq: e.seq, kind: e.kind, summary: e.summary, at: new Date(e.at) })))
-            .onConflictDoNothing({ target: [timelineEvents.planId, timelineEvents.eventKey] });
-        }
-      });
+      const now = clock.now().toISOString();
+      const closed = closedPlanStatuses.includes(input.status);
+      const json = (rows: unknown[]) => JSON.stringify(rows);
+      const steps = input.steps.map((s) => ({ ...s, scheduledFor: s.notBefore ?? s.scheduledFor }));
+      const promises = input.promises ?? [];
+      const items = promises.flatMap((p) => p.items.map((i) => ({ ...i, scheduleId: p.id })));
+      // Data-modifying CTEs run as one statement; foreign keys are checked at its end.
+      await db.$client`
+        with w_plan as (
+          update collection_plans
+          set status = ${input.status}, updated_at = ${now}::timestamptz,
+            closed_at = case when ${closed}::boolean then coalesce(closed_at, ${now}::timestamptz) end
+          where id = ${input.planId}
+        ), w_steps as (
+          insert into orchestration_steps (plan_id, key, ordinal, action, status, scheduled_for, completed_at, reason, updated_at)
+          select ${input.planId}, key, ordinal, action, status, "scheduledFor", "completedAt", reason, ${now}::timestamptz
+          from json_to_recordset(${json(steps)}::json)
+            as s(key text, ordinal int, action text, status text, "scheduledFor" timestamptz, "completedAt" timestamptz, reason text)
+          on conflict (plan_id, key) do update set status = excluded.status, scheduled_for = excluded.scheduled_for,
+            completed_at = excluded.completed_at, reason = excluded.reason, updated_at = excluded.updated_at
+        ), w_tasks as (
+          insert into tasks (id, plan_id, kind, status, reason, outcome, closed_at)
+          select id, ${input.planId}, kind, status, reason, outcome, case when status = 'open' then null else ${now}::timestamptz end
+          from json_to_recordset(${json(input.tasks)}::json) as t(id text, kind text, status text, reason text, outcome text)
+          on conflict (id) do update set status = excluded.status, outcome = excluded.outcome,
+            closed_at = coalesce(tasks.closed_at, excluded.closed_at)
+        ), w_promises as (
+          insert into payment_promises (id, plan_id, amount_minor, due_on, status, paid_minor, rep, created_at, resolved_at)
+          select id, ${input.planId}, "amountMinor", "dueOn", status, "paidMinor", rep, "createdAt",
+            case when status = 'open' then null else ${now}::timestamptz end
+          from json_to_recordset(${json(promises)}::json)
+            as p(id text, "amountMinor" bigint, "dueOn" timestamptz, status text, "paidMinor" bigint, rep text, "createdAt" timestamptz)
+          on conflict (id) do update set status = excluded.status, paid_minor = excluded.paid_minor,
+            resolved_at = coalesce(payment_promises.resolved_at, excluded.resolved_at)
+        ), w_schedules as (
+          insert into payment_schedules (id, promise_id, plan_id)
+          select id, id, ${input.planId} from json_to_recordset(${json(promises)}::json) as p(id text)
+          on conflict do nothing
+        ), w_items as (
+          insert into payment_schedule_items (schedule_id, seq, amount_minor, due_on, status)
+          select "scheduleId", seq, "amountMinor", "dueOn", status
+          from json_to_recordset(${json(items)}::json) as i("scheduleId" text, seq int, "amountMinor" bigint, "dueOn" timestamptz, status text)
+          on conflict (schedule_id, seq) do update set status = excluded.status
+        ), w_events as (
+          insert into timeline_events (plan_id, event_key, seq, kind, summary, at)
+          select ${input.planId}, key, seq, kind, summary, at
+          from json_to_recordset(${json(input.events)}::json) as e(key text, seq int, kind text, summary text, at timestamptz)
+          on conflict (plan_id, event_key) do nothing
+        )
+        select 1`;
     },
 
     /** Records a payment once and applies it; see applyPayment. */

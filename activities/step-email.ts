@@ -46,14 +46,16 @@ export function optOutUrlFor(template: string, contactId: string): string {
 export function createStepEmailActivities({ db, mailer, clock, config }: ActivityDeps) {
   return {
     async sendStepEmail(input: PlanEmailInput): Promise<StepEmailResult> {
-      const ctx = await loadPlanContext(db, input.planId);
+      const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
+      const [ctx, [already]] = await Promise.all([
+        loadPlanContext(db, input.planId),
+        db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey)),
+      ]);
       if (!ctx) throw ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${input.planId}".` });
       const owed = ctx.outstandingMinor;
       const dunning = (input.kind ?? 'dunning') === 'dunning';
-      const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
 
       // The ledger first: a message already sent is never sent again, whatever changed since.
-      const [already] = await db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey));
       if (already?.status === 'sent') return { outcome: 'sent', to: already.toAddress, subject: already.subject, outstandingMinor: owed };
 
       if (dunning && owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };

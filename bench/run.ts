@@ -87,7 +87,13 @@ try {
   const workers = [
     await createDunningWorker({ connection: native, config, workflowBundle, deps }),
     await createMailWorker({ connection: native, config, deps }),
-    await Worker.create({ connection: native, taskQueue: 'bench-bare', workflowBundle: { code: bareBundle.code }, activities: { noop: async ({ n }: { n: number }) => n } }),
+    await Worker.create({
+      connection: native,
+      taskQueue: 'bench-bare',
+      workflowBundle: { code: bareBundle.code },
+      activities: { noop: async ({ n }: { n: number }) => n },
+      maxCachedWorkflows: config.temporal.maxCachedWorkflows,
+    }),
   ];
   const running = Promise.all(workers.map((w) => w.run()));
   const ctx = { client, db: db.db, config };

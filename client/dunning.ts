@@ -58,10 +58,9 @@ export async function initiateDunning(
   { client, db, config }: DunningContext,
   input: { planId: string; policyName?: string },
 ): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean; policy: string }> {
-  const plan = await requirePlan(db, input.planId);
-  refuseIfClosed(plan);
   const policyName = input.policyName ?? 'standard';
-  const policy = await getPolicy(db, policyName);
+  const [plan, policy] = await Promise.all([requirePlan(db, input.planId), getPolicy(db, policyName)]);
+  refuseIfClosed(plan);
   if (!policy) throw new DunningError(`Unknown policy "${policyName}"; see \`dunning policy list\`.`, 'unknown_policy');
   const workflowId = workflowIdFor(input.planId);
   const options = {

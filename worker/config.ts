@@ -23,6 +23,11 @@ const fileSchema = z
           .strict()
           .prefault({}),
         tls: z.boolean().default(false),
+        /**
+         * Plans a worker keeps in memory between their steps; others are replayed from history
+         * when their next step comes. Bounds the worker's memory however many plans are open.
+         */
+        maxCachedWorkflows: z.number().int().min(2).max(100_000).default(1000),
       })
       .strict()
       .prefault({}),
@@ -89,6 +94,7 @@ export interface DunningConfig {
     taskQueues: { dunning: string; mail: string };
     tls: boolean | TemporalTls;
     apiKey?: string;
+    maxCachedWorkflows: number;
   };
   devServer: { ip: string; port: number; uiPort: number };
   postgres: { url?: string; port: number; database: string };
@@ -161,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
       taskQueues: file.temporal.taskQueues,
       tls,
       apiKey: e.TEMPORAL_API_KEY,
+      maxCachedWorkflows: file.temporal.maxCachedWorkflows,
     },
     devServer: file.devServer,
     postgres: { url: e.DATABASE_URL, port: file.postgres.port, database: file.postgres.database },

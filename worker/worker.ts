@@ -39,7 +39,7 @@ export async function createDunningWorker(opts: {
   config: DunningConfig;
   workflowBundle: WorkflowBundleOption;
   deps: ActivityDeps;
-  /** Cached workflow executions; bounded so memory stays flat as plans grow. */
+  /** Cached workflow executions (default: the config's); bounded so memory stays flat as plans grow. */
   maxCachedWorkflows?: number;
   identity?: string;
 }): Promise<Worker> {
@@ -49,7 +49,7 @@ export async function createDunningWorker(opts: {
     taskQueue: opts.config.temporal.taskQueues.dunning,
     workflowBundle: opts.workflowBundle,
     activities: createActivities(opts.deps),
-    ...(opts.maxCachedWorkflows !== undefined && { maxCachedWorkflows: opts.maxCachedWorkflows }),
+    maxCachedWorkflows: opts.maxCachedWorkflows ?? opts.config.temporal.maxCachedWorkflows,
     ...(opts.identity !== undefined && { identity: opts.identity }),
   });
 }
