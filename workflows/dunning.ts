@@ -1,7 +1,7 @@
 // The dunning journey: one workflow per collection plan, an event loop over the policy's steps.
 // One writer: signal and update handlers only change in-memory state and queue work; the main
 // loop performs every side effect in order, so the db never sees two writes race.
-import type { UpdateDefinition } from '@temporalio/common';
+import type { SearchAttributeUpdatePair, UpdateDefinition } from '@temporalio/common';
 import {
   ActivityFailure,
   type ActivityOptions,
@@ -87,7 +87,14 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export async function dunningWorkflow(input: DunningWorkflowInput): Promise<PlanState> {
   const { planId, policy } = input;
   const mail = proxyActivities<Activities>({ ...mailOptions, ...(input.mailTaskQueue && { taskQueue: input.mailTaskQueue }) });
-  const db = patched('local-db-writes') ? localDb : remoteDb;
+  // Plans started before this patch replay the commands they were started with: every db
+  // write a regular activity, a separate write to mark a step waiting, every search attribute
+  // upserted on every write. Since: local writes, the next step marked waiting in the write
+  // that precedes it, and only the search attributes that changed.
+  const leanWrites = patched('local-db-writes');
+  const db = leanWrites ? localDb : remoteDb;
+  /** The search attributes as last upserted by this run (compared as JSON). */
+  const upserted = new Map<string, string>();
   const inbox: Work[] = [];
   /** Receipts and promise notices to send once the state that caused them is saved. */
   let notices: Array<{ template: string; key: string; kind: 'dunning' | 'transactional'; promise?: PromiseState; payment?: { amountMinor: number; paymentId: string } }> = [];
@@ -386,7 +393,15 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
   }
 
   /** Writes the state (plan, steps, new timeline events) in one activity, and tells ops. */
+  /** The step the loop acts on next, if the plan is moving (not closed, paused or promised). */
+  const nextStep = () => (isClosed() || state.paused || openPromise() ? undefined : state.steps.find((s) => s.status === 'pending' || s.status === 'waiting'));
+
   async function sync() {
+    if (leanWrites) {
+      // Saves the loop a write of its own before it sleeps until the step's time.
+      const step = nextStep();
+      if (step?.status === 'pending' && Date.now() < Date.parse(step.notBefore ?? step.scheduledFor)) setStep(step, 'waiting');
+    }
     const next = state.steps.find((s) => s.status === 'pending' || s.status === 'waiting');
     state.nextActionAt = isClosed() || state.paused || !next ? undefined : (next.notBefore ?? next.scheduledFor);
     const batch = events;
@@ -400,13 +415,16 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       promises: state.promises,
       events: batch,
     });
-    upsertSearchAttributes([
+    const attributes: SearchAttributeUpdatePair[] = [
       { key: DunningStatus, value: state.status },
       { key: DunningStep, value: next?.key ?? null },
       { key: AccountId, value: state.accountId },
       { key: OutstandingAmount, value: state.outstandingMinor / 10 ** (state.currencyDigits ?? 2) },
       { key: NextActionAt, value: state.nextActionAt ? new Date(state.nextActionAt) : null },
-    ]);
+    ];
+    const changed = leanWrites ? attributes.filter((a) => upserted.get(a.key.name) !== JSON.stringify(a.value)) : attributes;
+    if (changed.length > 0) upsertSearchAttributes(changed);
+    for (const a of changed) upserted.set(a.key.name, JSON.stringify(a.value));
     setCurrentDetails(describe(state));
   }
 
