@@ -4,10 +4,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection';
 import {
-  accounts,
   collectionPlanItems,
   collectionPlans,
-  contacts,
   invoices,
   payments,
 } from '../db/schema';
@@ -33,50 +31,28 @@ export interface PlanContext {
 }
 
 /**
- * Reads a plan with its account, primary contact and open items; undefined if unknown. The
- * three reads go out together (one round trip of latency, not three).
+ * Reads a plan with its account, primary contact and open items (oldest due first) in one
+ * query; undefined if unknown.
  */
 export async function loadPlanContext(db: Database, planId: string): Promise<PlanContext | undefined> {
-  const [[plan], [contact], items] = await Promise.all([
-    db
-      .select({
-        planId: collectionPlans.id,
-        status: sql<PlanStatus>`${collectionPlans.status}`,
-        accountId: accounts.id,
-        accountName: accounts.name,
-        currency: collectionPlans.currency,
-        locale: accounts.locale,
-        timeZone: accounts.timezone,
-      })
-      .from(collectionPlans)
-      .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
-      .where(eq(collectionPlans.id, planId)),
-    db
-      .select()
-      .from(contacts)
-      .where(sql`${contacts.accountId} = (select ${collectionPlans.accountId} from ${collectionPlans} where ${collectionPlans.id} = ${planId})`)
-      .orderBy(sql`${contacts.isPrimary} desc`, asc(contacts.email))
-      .limit(1),
-    db
-      .select({
-        id: invoices.id,
-        number: invoices.number,
-        issuedOn: invoices.issuedOn,
-        dueOn: invoices.dueOn,
-        amountMinor: invoices.amountMinor,
-        openMinor: invoices.openMinor,
-      })
-      .from(collectionPlanItems)
-      .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
-      .where(and(eq(collectionPlanItems.planId, planId), eq(collectionPlanItems.status, 'open'), sql`${invoices.openMinor} > 0`))
-      .orderBy(asc(invoices.dueOn), asc(invoices.number)),
-  ]);
-  if (!plan) return undefined;
+  const [row] = await db.$client<
+    Array<Omit<PlanContext, 'contact' | 'outstandingMinor'> & { contact: { id: string; name: string; email: string; consent: string } | null }>
+  >`
+    select p.id as "planId", p.status, a.id as "accountId", a.name as "accountName", p.currency, a.locale, a.timezone as "timeZone",
+      (select json_build_object('id', c.id, 'name', c.name, 'email', c.email, 'consent', c.email_consent)
+        from contacts c where c.account_id = a.id order by c.is_primary desc, c.email limit 1) as contact,
+      coalesce((select json_agg(json_build_object('id', i.id, 'number', i.number, 'issuedOn', i.issued_on, 'dueOn', i.due_on,
+          'amountMinor', i.amount_minor, 'openMinor', i.open_minor) order by i.due_on, i.number)
+        from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = p.id and ci.status = 'open' and i.open_minor > 0), '[]') as invoices
+    from collection_plans p join accounts a on a.id = p.account_id
+    where p.id = ${planId}`;
+  if (!row) return undefined;
+  const { contact, ...plan } = row;
   return {
     ...plan,
-    contact: contact ? { id: contact.id, name: contact.name, email: contact.email, optedOut: contact.emailConsent === 'opted_out' } : undefined,
-    invoices: items,
-    outstandingMinor: items.reduce((sum, i) => sum + i.openMinor, 0),
+    contact: contact ? { id: contact.id, name: contact.name, email: contact.email, optedOut: contact.consent === 'opted_out' } : undefined,
+    outstandingMinor: plan.invoices.reduce((sum, i) => sum + i.openMinor, 0),
   };
 }
 
