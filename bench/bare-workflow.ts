@@ -18,8 +18,8 @@ export interface BareJourney {
   steps: Array<{ offsetMs: number; email: boolean }>;
 }
 
-/** Returns each step's lag behind its scheduled time. */
-export async function bareJourneyWorkflow(input: BareJourney): Promise<number[]> {
+/** When the workflow first ran, each step's lag behind its scheduled time, and when the last step ended. */
+export async function bareJourneyWorkflow(input: BareJourney): Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> {
   let paid = false;
   setHandler(barePaymentSignal, () => {
     paid = true;
@@ -28,6 +28,7 @@ export async function bareJourneyWorkflow(input: BareJourney): Promise<number[]>
   await write({ n: 0 }); // begin
   await write({ n: 0 }); // first sync
   const lags: number[] = [];
+  let lastStepAt = start;
   for (const step of input.steps) {
     const wait = start + step.offsetMs - Date.now();
     if (wait > 0) {
@@ -37,11 +38,12 @@ export async function bareJourneyWorkflow(input: BareJourney): Promise<number[]>
     if (step.email) await send({ n: 2 });
     await write({ n: 3 }); // sync
     lags.push(Date.now() - (start + step.offsetMs));
+    lastStepAt = Date.now();
   }
   await condition(() => paid);
   await write({ n: 4 }); // record payment
   await write({ n: 5 }); // sync
   await send({ n: 6 }); // receipt
   await write({ n: 7 }); // sync
-  return lags;
+  return { startedAt: start, lags, lastStepAt };
 }
