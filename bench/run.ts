@@ -58,6 +58,11 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
   }
 }
 const rssMb = () => Math.round(process.memoryUsage().rss / 1e6);
+/** Live JavaScript heap after a full collection (`npm run bench` runs node with --expose-gc). */
+const liveHeapMb = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  return Math.round(process.memoryUsage().heapUsed / 1e6);
+};
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-bench-'));
 chmodSync(tmp, 0o755);
@@ -141,8 +146,9 @@ try {
         [`initiation${n}BarePerSec`]: Math.round(bareRate),
         [`initiation${n}Ratio`]: +(ours / bareRate).toFixed(2),
         [`rssMbWith${inFlight}PlansInFlight`]: rssMb(),
+        [`liveHeapMbWith${inFlight}PlansInFlight`]: liveHeapMb(),
       });
-      log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bareRate.toFixed(0)} bare starts/s; ${inFlight} plans in flight, ${rssMb()} MB RSS`);
+      log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bareRate.toFixed(0)} bare starts/s; ${inFlight} plans in flight, ${rssMb()} MB RSS, ${liveHeapMb()} MB live heap`);
     }
   }
 
