@@ -392,10 +392,10 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     else if (state.paused) statusBeforePause = 'escalated';
   }
 
-  /** Writes the state (plan, steps, new timeline events) in one activity, and tells ops. */
   /** The step the loop acts on next, if the plan is moving (not closed, paused or promised). */
   const nextStep = () => (isClosed() || state.paused || openPromise() ? undefined : state.steps.find((s) => s.status === 'pending' || s.status === 'waiting'));
 
+  /** Writes the state (plan, steps, new timeline events) in one activity, and tells ops. */
   async function sync() {
     if (leanWrites) {
       // Saves the loop a write of its own before it sleeps until the step's time.
