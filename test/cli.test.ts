@@ -106,6 +106,14 @@ describe('the dunning CLI, end to end', () => {
     const again = await json<{ invoicesAdded: number; plans: Array<{ planId: string; created: boolean }> }>('import', file);
     expect(again).toMatchObject({ invoicesAdded: 0, plans: [{ planId, created: false }] });
 
+    // A big file's human summary lists the first 20 plans and points at the rest.
+    const many = await dunning('import', csv(Array.from({ length: 25 }, (_, i) => `${acct}-M${i},Many ${i},M,m${i}@many.example,Etc/UTC,USD,M-${i},10.00,2026-09-01,2026-10-01,`)));
+    expect(many.code).toBe(0);
+    const lines = many.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^Imported 25 row\(s\) in \d+\.\d s: 25 account\(s\), 25 new invoice\(s\), 25 open plan\(s\)\.$/);
+    expect(lines.slice(1, 21).every((l) => l.includes('(new plan)'))).toBe(true);
+    expect(lines.slice(21)).toEqual(['… and 5 more; `dunning list` shows them all.']);
+
     const policyName = await fastPolicy();
     const preview = await json<{ steps: Array<{ key: string }> }>('preview', planId, '--policy', policyName);
     expect(preview.steps.map((s) => s.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);

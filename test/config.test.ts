@@ -19,6 +19,7 @@ describe('configuration', () => {
     expect(config.dataDir).toBe(path.join(projectRoot, '.data'));
     expect(config.devServer).toEqual({ ip: '127.0.0.1', port: 7233, uiPort: 8233 });
     expect(config.temporal.taskQueues.dunning).toBe('dunning');
+    expect(config.temporal.maxCachedWorkflows).toBe(1000); // memory stays bounded however many plans are open
     expect(config.searchAttributes).toMatchObject({
       DunningStatus: 'Keyword',
       DunningStep: 'Keyword',
@@ -50,6 +51,7 @@ describe('configuration', () => {
     [withConfigFile({ devServer: { port: 'seven' } }), /field "devServer\.port"/],
     [withConfigFile({ devServer: { port: 70000 } }), /field "devServer\.port"/],
     [withConfigFile({ temporal: { nameSpace: 'x' } }), /field "temporal"/],
+    [withConfigFile({ temporal: { maxCachedWorkflows: 0 } }), /field "temporal\.maxCachedWorkflows": Too small/],
     [withConfigFile({ searchAttributes: { DunningStatus: 'Int' } }), /field "searchAttributes\.DunningStatus": the workflow writes it as Keyword/],
     [withConfigFile('{ not json'), /is not valid JSON/],
     [{ DUNNING_CONFIG: '/nonexistent/dunning.json' }, /does not exist/],
