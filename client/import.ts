@@ -156,6 +156,10 @@ export async function* parseImportCsv(source: CsvSource): AsyncGenerator<ParsedR
 }
 
 function validateRow(record: Record<string, string>, line: number): ParsedRow {
+  for (const [column, value] of Object.entries(record)) {
+    // PostgreSQL stores no NUL in text: refuse it here with the line, not there with a code.
+    if (value.includes('\u0000')) throw new DunningError(`Line ${line}: ${column} contains a NUL character.`, 'invalid');
+  }
   const parsed = rowSchema.safeParse(record);
   if (!parsed.success) throw new DunningError(`Line ${line}: ${parsed.error.issues[0]!.message}.`, 'invalid');
   const r = parsed.data;

@@ -84,6 +84,7 @@ describe('bad input catalogue', () => {
         `${header}\n${row()}\n${row({ invoice_number: 'H-2', currency: 'EUR' })}`,
         /^Line 3: account HOSTILE-1 has a different name, time zone or currency than on line 2\.$/,
       ],
+      ['NUL character', `${header}\n${row({ account_name: 'Host\u0000ile' })}`, /^Line 2: account_name contains a NUL character\.$/],
       ['not UTF-8', Buffer.concat([Buffer.from(`${header}\n${row({ account_name: 'Hostile ' })}`), Buffer.from([0xff, 0xfe, 0x41])]), /^The CSV is not valid UTF-8 text\.$/],
       ['bad row after 100,000 good ones', hugeFileWithBadLastRow(), /^Line 100002: amount "ten" is not a decimal number/],
     ];
