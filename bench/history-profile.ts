@@ -22,29 +22,25 @@ export async function profileHistories(client: Client, workflowIds: string[]): P
   };
   for (const id of workflowIds) {
     const history = await client.workflow.getHandle(id).fetchHistory();
-    const byId = new Map<number, { at: number; name?: string }>();
+    const scheduled = new Map<number, { at: number; name: string }>();
     const started = new Map<number, number>();
+    /** A task (activity or workflow task) completed: its time queued and its time running. */
+    const completed = (scheduledId: number, at: number) => {
+      const task = scheduled.get(scheduledId);
+      const start = started.get(scheduledId);
+      if (task && start !== undefined) add(task.name, start - task.at, at - start);
+    };
     for (const e of history.events ?? []) {
       const eventId = Number(e.eventId);
       const at = ms(e.eventTime);
       if (e.activityTaskScheduledEventAttributes) {
-        byId.set(eventId, { at, name: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?' });
-      } else if (e.activityTaskStartedEventAttributes) {
-        started.set(Number(e.activityTaskStartedEventAttributes.scheduledEventId), at);
-      } else if (e.activityTaskCompletedEventAttributes) {
-        const scheduledId = Number(e.activityTaskCompletedEventAttributes.scheduledEventId);
-        const scheduled = byId.get(scheduledId);
-        const start = started.get(scheduledId);
-        if (scheduled && start !== undefined) add(`activity ${scheduled.name}`, start - scheduled.at, at - start);
+        scheduled.set(eventId, { at, name: `activity ${e.activityTaskScheduledEventAttributes.activityType?.name ?? '?'}` });
       } else if (e.workflowTaskScheduledEventAttributes) {
-        byId.set(eventId, { at });
-      } else if (e.workflowTaskStartedEventAttributes) {
-        started.set(Number(e.workflowTaskStartedEventAttributes.scheduledEventId), at);
-      } else if (e.workflowTaskCompletedEventAttributes) {
-        const scheduledId = Number(e.workflowTaskCompletedEventAttributes.scheduledEventId);
-        const scheduled = byId.get(scheduledId);
-        const start = started.get(scheduledId);
-        if (scheduled && start !== undefined) add('workflow task', start - scheduled.at, at - start);
+        scheduled.set(eventId, { at, name: 'workflow task' });
+      } else if (e.activityTaskStartedEventAttributes ?? e.workflowTaskStartedEventAttributes) {
+        started.set(Number((e.activityTaskStartedEventAttributes ?? e.workflowTaskStartedEventAttributes)!.scheduledEventId), at);
+      } else if (e.activityTaskCompletedEventAttributes ?? e.workflowTaskCompletedEventAttributes) {
+        completed(Number((e.activityTaskCompletedEventAttributes ?? e.workflowTaskCompletedEventAttributes)!.scheduledEventId), at);
       }
     }
   }

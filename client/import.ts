@@ -29,32 +29,36 @@ const requiredColumns = [
   'due_on',
 ] as const;
 
-const localesSeen = new Map<string, boolean>();
-function isLocale(tag: string): boolean {
-  let known = localesSeen.get(tag);
-  if (known === undefined) {
-    try {
-      known = Intl.getCanonicalLocales(tag).length === 1 && Intl.NumberFormat.supportedLocalesOf(tag).length === 1;
-    } catch {
-      known = false;
+/**
+ * Remembers a check's answer per distinct value: files repeat a few locales and dates many
+ * times. Forgets everything past `limit` values, so a file of made-up ones cannot grow it.
+ */
+function memoized(check: (text: string) => boolean, limit: number): (text: string) => boolean {
+  const seen = new Map<string, boolean>();
+  return (text) => {
+    let answer = seen.get(text);
+    if (answer === undefined) {
+      answer = check(text);
+      if (seen.size > limit) seen.clear();
+      seen.set(text, answer);
     }
-    if (localesSeen.size > 1_000) localesSeen.clear(); // a file of made-up tags must not grow it
-    localesSeen.set(tag, known);
-  }
-  return known;
+    return answer;
+  };
 }
 
-const datesSeen = new Map<string, boolean>();
-function isRealDate(text: string): boolean {
-  let real = datesSeen.get(text);
-  if (real === undefined) {
-    const d = new Date(`${text}T00:00:00Z`);
-    real = /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
-    if (datesSeen.size > 10_000) datesSeen.clear(); // files repeat a few dates; made-up ones must not grow it
-    datesSeen.set(text, real);
+const isLocale = memoized((tag) => {
+  try {
+    return Intl.getCanonicalLocales(tag).length === 1 && Intl.NumberFormat.supportedLocalesOf(tag).length === 1;
+  } catch {
+    return false;
   }
-  return real;
-}
+}, 1_000);
+
+const isRealDate = memoized((text) => {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
+}, 10_000);
 
 const rowSchema = z
   .object({
