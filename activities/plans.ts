@@ -9,11 +9,12 @@ import {
   invoices,
   payments,
 } from '../db/schema';
-import { closedPlanStatuses, workflowIdFor, type PlanStatus, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
-import type { DunningPolicy } from '../workflows/policy';
-import { currencyDigits } from './money';
-import { formatMoney } from '../templates';
-import { computeSchedule, type ScheduledStep } from './calendar';
+import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
+import { workflowIdFor, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
+import type { DunningPolicy } from '../workflows/domain/policy';
+import { currencyDigits } from '../workflows/domain/money';
+import { formatMoney } from '../workflows/domain/money';
+import { computeSchedule, type ScheduledStep } from '../workflows/domain/calendar';
 import type { ActivityDeps } from './deps';
 
 export interface PlanContext {

@@ -5,22 +5,23 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { computeSchedule, nextInSendWindow } from '../activities/calendar';
+import { computeSchedule, nextInSendWindow, parseDateInput } from '../workflows/domain/calendar';
 import { loadPlanContext } from '../activities/plans';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { embeddedDatabaseUrl } from '../db/embedded';
 import { getPolicy, listPolicies, parsePolicy, PolicyError, setPolicy } from '../db/policies';
-import { formatMoney, isTemplateName, renderEmail, templateNames } from '../templates';
+import { isTemplateName, renderEmail, templateNames } from '../templates';
+import { formatMoney } from '../workflows/domain/money';
 import { optOutUrlFor } from '../activities/step-email';
 import { ConfigError, loadConfig, type DunningConfig } from '../worker/config';
-import { planStatuses, taskOutcomeEffects, type PlanStatus } from '../workflows/messages';
+import { planStatuses, taskOutcomeEffects, type PlanStatus } from '../workflows/domain/statuses';
 import { stackCheckWorkflow } from '../workflows/stack-check';
 import { connectClient, type DunningClient } from './connection';
 import { setEmailConsent } from './consent';
 import * as dunning from './dunning';
 import { importCsv } from './import';
-import { parseMoney } from '../activities/money';
-import { parseCliDate } from './dates';
+import { parseMoney } from '../workflows/domain/money';
+
 import { listPlans, planStatus, type PlanStatusView } from './status';
 
 const usage = `Usage: dunning <command> [options]
@@ -329,7 +330,7 @@ async function runPromise(argv: string[], io: Io) {
     return parsed.minor;
   };
   const dateOf = (text: string, what: string) => {
-    const parsed = parseCliDate(text, plan.timeZone);
+    const parsed = parseDateInput(text, plan.timeZone);
     if (!parsed.ok) throw new CliError(`${what} ${parsed.reason}.`);
     return parsed.at.toISOString();
   };

@@ -2,16 +2,15 @@
 // Temporal's failures into a DunningError whose message a person can act on.
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { currencyDigits } from '../activities/money';
+import { currencyDigits } from '../workflows/domain/money';
 import { applyPayment, loadPlanContext, type PlanContext } from '../activities/plans';
-import { formatMoney } from '../templates';
+import { formatMoney } from '../workflows/domain/money';
 import type { Database } from '../db/connection';
 import { getPolicy } from '../db/policies';
 import type { DunningConfig } from '../worker/config';
 import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
 import {
   cancelUpdate,
-  closedPlanStatuses,
   completeTaskUpdate,
   escalateUpdate,
   paymentReceivedSignal,
@@ -24,6 +23,7 @@ import {
   type PlanState,
   type RecordPromiseInput,
 } from '../workflows/messages';
+import { closedPlanStatuses } from '../workflows/domain/statuses';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 
 export class DunningError extends Error {

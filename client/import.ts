@@ -10,11 +10,11 @@ import { TextDecoder } from 'node:util';
 import { CsvError, parse } from 'csv-parse';
 import type postgres from 'postgres';
 import { z } from 'zod';
-import { isValidTimeZone } from '../activities/calendar';
+import { isValidTimeZone } from '../workflows/domain/calendar';
 import type { Database } from '../db/connection';
-import { closedPlanStatuses } from '../workflows/messages';
+import { closedPlanStatuses } from '../workflows/domain/statuses';
 import { DunningError } from './dunning';
-import { currencyDigits, parseMoney } from '../activities/money';
+import { currencyDigits, parseMoney } from '../workflows/domain/money';
 
 const requiredColumns = [
   'account_id',

@@ -3,7 +3,8 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { isTemplateName, templateNames } from '../templates';
-import { parseClock, parseDuration, standardPolicy, type DunningPolicy } from '../workflows/policy';
+import { parseClock, parseDuration } from '../workflows/domain/duration';
+import { standardPolicy, type DunningPolicy } from '../workflows/domain/policy';
 import type { Database } from './connection';
 import { dunningPolicies } from './schema';
 

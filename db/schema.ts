@@ -16,19 +16,20 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { planStatuses, stepStatuses } from '../workflows/messages';
-
-export const emailConsents = ['opted_in', 'opted_out'] as const;
-export const invoiceStatuses = ['open', 'paid', 'void', 'disputed'] as const;
-export const planItemStatuses = ['open', 'paid', 'disputed', 'removed'] as const;
-export const stepActions = ['email', 'task'] as const;
-export const promiseStatuses = ['open', 'kept', 'broken', 'cancelled'] as const;
-export const scheduleItemStatuses = ['open', 'kept', 'broken', 'cancelled'] as const;
-export const taskKinds = ['manual_escalation', 'promise_broken', 'email_failed', 'opted_out', 'rep_escalation'] as const;
-export const taskStatuses = ['open', 'done', 'cancelled'] as const;
-export const emailProviders = ['outbox', 'resend'] as const;
-export const emailStatuses = ['queued', 'sent', 'failed'] as const;
-export { planStatuses, stepStatuses };
+import {
+  emailConsents,
+  emailProviders,
+  emailStatuses,
+  invoiceStatuses,
+  planItemStatuses,
+  planStatuses,
+  promiseItemStatuses,
+  promiseStatuses,
+  stepActions,
+  stepStatuses,
+  taskKinds,
+  taskStatuses,
+} from '../workflows/domain/statuses';
 
 const money = (name: string) => bigint(name, { mode: 'number' });
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -60,7 +61,7 @@ export const contacts = pgTable(
       .references(() => accounts.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     email: text('email').notNull(),
-    emailConsent: text('email_consent').notNull().default('opted_in'),
+    emailConsent: text('email_consent', { enum: emailConsents }).notNull().default('opted_in'),
     consentChangedAt: ts('consent_changed_at'),
     isPrimary: boolean('is_primary').notNull().default(true),
   },
@@ -84,7 +85,7 @@ export const invoices = pgTable(
     currency: text('currency').notNull(),
     issuedOn: date('issued_on', { mode: 'string' }).notNull(),
     dueOn: date('due_on', { mode: 'string' }).notNull(),
-    status: text('status').notNull().default('open'),
+    status: text('status', { enum: invoiceStatuses }).notNull().default('open'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -115,7 +116,7 @@ export const collectionPlans = pgTable(
       .references(() => accounts.id),
     policyName: text('policy_name').references(() => dunningPolicies.name),
     policySnapshot: jsonb('policy_snapshot'),
-    status: text('status').notNull().default('in_progress'),
+    status: text('status', { enum: planStatuses }).notNull().default('in_progress'),
     currency: text('currency').notNull(),
     workflowId: text('workflow_id').unique(),
     initiatedAt: ts('initiated_at'),
@@ -143,7 +144,7 @@ export const collectionPlanItems = pgTable(
     invoiceId: uuid('invoice_id')
       .notNull()
       .references(() => invoices.id),
-    status: text('status').notNull().default('open'),
+    status: text('status', { enum: planItemStatuses }).notNull().default('open'),
     onHoldUntil: date('on_hold_until', { mode: 'string' }),
     holdReason: text('hold_reason'),
   },
@@ -159,8 +160,8 @@ export const orchestrationSteps = pgTable(
       .references(() => collectionPlans.id, { onDelete: 'cascade' }),
     key: text('key').notNull(),
     ordinal: integer('ordinal').notNull(),
-    action: text('action').notNull(),
-    status: text('status').notNull(),
+    action: text('action', { enum: stepActions }).notNull(),
+    status: text('status', { enum: stepStatuses }).notNull(),
     scheduledFor: ts('scheduled_for'),
     completedAt: ts('completed_at'),
     reason: text('reason'),
@@ -183,7 +184,7 @@ export const paymentPromises = pgTable(
       .references(() => collectionPlans.id, { onDelete: 'cascade' }),
     amountMinor: money('amount_minor').notNull(),
     dueOn: ts('due_on').notNull(),
-    status: text('status').notNull().default('open'),
+    status: text('status', { enum: promiseStatuses }).notNull().default('open'),
     /** Payments received since the promise was made, matched to it. */
     paidMinor: money('paid_minor').notNull().default(0),
     rep: text('rep'),
@@ -219,12 +220,12 @@ export const paymentScheduleItems = pgTable(
     seq: integer('seq').notNull(),
     amountMinor: money('amount_minor').notNull(),
     dueOn: ts('due_on').notNull(),
-    status: text('status').notNull().default('open'),
+    status: text('status', { enum: promiseItemStatuses }).notNull().default('open'),
   },
   (t) => [
     primaryKey({ columns: [t.scheduleId, t.seq] }),
     check('payment_schedule_items_amount_pos', sql`${t.amountMinor} > 0`),
-    check('payment_schedule_items_status', oneOf('status', scheduleItemStatuses)),
+    check('payment_schedule_items_status', oneOf('status', promiseItemStatuses)),
   ],
 );
 
@@ -253,8 +254,8 @@ export const tasks = pgTable(
     planId: text('plan_id')
       .notNull()
       .references(() => collectionPlans.id, { onDelete: 'cascade' }),
-    kind: text('kind').notNull(),
-    status: text('status').notNull().default('open'),
+    kind: text('kind', { enum: taskKinds }).notNull(),
+    status: text('status', { enum: taskStatuses }).notNull().default('open'),
     reason: text('reason').notNull(),
     outcome: text('outcome'),
     createdAt: createdAt(),
@@ -299,9 +300,9 @@ export const emailMessages = pgTable(
     toAddress: text('to_address').notNull(),
     subject: text('subject').notNull(),
     template: text('template').notNull(),
-    provider: text('provider').notNull(),
+    provider: text('provider', { enum: emailProviders }).notNull(),
     providerMessageId: text('provider_message_id'),
-    status: text('status').notNull().default('queued'),
+    status: text('status', { enum: emailStatuses }).notNull().default('queued'),
     emlPath: text('eml_path'),
     error: text('error'),
     createdAt: createdAt(),

@@ -4,6 +4,9 @@
 // JSX toolchain or render-time clock (days overdue come from the `asOf` the caller passes), so
 // one idempotency key always maps to one payload.
 
+import { cachedFormat } from '../workflows/domain/intl';
+import { formatMoney } from '../workflows/domain/money';
+
 export interface EmailInvoice {
   number: string;
   issuedOn: string;
@@ -105,31 +108,13 @@ export function isTemplateName(name: string): name is TemplateName {
   return (templateNames as readonly string[]).includes(name);
 }
 
-/** Intl formatters are costly to build and immutable: one per locale and options, kept. */
-const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
-function cached<F extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, build: () => F): F {
-  let f = formatters.get(key) as F | undefined;
-  if (!f) {
-    if (formatters.size > 500) formatters.clear(); // bounded however many locales and zones come by
-    f = build();
-    formatters.set(key, f);
-  }
-  return f;
-}
-
-export function formatMoney(minor: number, currency: string, locale: string): string {
-  const format = cached(`money ${locale} ${currency}`, () => new Intl.NumberFormat(locale, { style: 'currency', currency }));
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(minor / 10 ** digits);
-}
-
 export function formatDate(date: string, locale: string): string {
   const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  return cached(`date ${locale} UTC`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' })).format(new Date(Date.UTC(y, m - 1, d)));
+  return cachedFormat(`date ${locale} UTC`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' })).format(new Date(Date.UTC(y, m - 1, d)));
 }
 
 function formatInstant(iso: string, locale: string, timeZone: string): string {
-  return cached(`date ${locale} ${timeZone}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone })).format(new Date(iso));
+  return cachedFormat(`date ${locale} ${timeZone}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone })).format(new Date(iso));
 }
 
 function daysBetween(from: string, to: string): number {

@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
 import { importCsv as importFile } from '../client/import';
 import { parsePolicy, PolicyError } from '../db/policies';
-import { standardPolicy } from '../workflows/policy';
+import { standardPolicy } from '../workflows/domain/policy';
 import { stateQuery, workflowIdFor } from '../workflows/messages';
 import { createPlan, dateOffset, eventually, stepOf, waitForPlanState } from './fixtures';
 import { startTestStack, type TestStack } from './support';

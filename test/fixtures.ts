@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db/connection';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
-import type { DunningPolicy, PolicyStep } from '../workflows/policy';
+import type { DunningPolicy, PolicyStep } from '../workflows/domain/policy';
 import { importRows, type ParsedRow } from '../client/import';
 
 export function dateOffset(days: number, from = new Date()): string {

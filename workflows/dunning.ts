@@ -21,7 +21,6 @@ import {
 import type { createActivities } from '../activities';
 import {
   cancelUpdate,
-  closedPlanStatuses,
   completeTaskUpdate,
   escalateUpdate,
   paymentReceivedSignal,
@@ -37,7 +36,9 @@ import {
   type StepState,
   type TaskState,
 } from './messages';
-import { durationMs, type DunningPolicy } from './policy';
+import { durationMs } from './domain/duration';
+import { closedPlanStatuses } from './domain/statuses';
+import type { DunningPolicy } from './domain/policy';
 import { AccountId, DunningStatus, DunningStep, NextActionAt, OutstandingAmount } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;

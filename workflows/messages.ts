@@ -1,23 +1,19 @@
 // Every signal, update and query, with its input type: defined once, imported by the workflow,
 // client, CLI and tests. No string names at call sites.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { PlanStatus, PromiseStatus, StepAction, StepStatus, TaskKind, TaskStatus } from './domain/statuses';
 
 /** Workflow id of a plan's journey: one workflow per plan. */
 export function workflowIdFor(planId: string): string {
   return `dunning-${planId}`;
 }
 
-export const planStatuses = ['in_progress', 'on_hold', 'promised', 'escalated', 'resolved', 'cancelled', 'written_off'] as const;
-export type PlanStatus = (typeof planStatuses)[number];
-export const closedPlanStatuses: readonly PlanStatus[] = ['resolved', 'cancelled', 'written_off'];
-
-export const stepStatuses = ['pending', 'waiting', 'in_progress', 'completed', 'skipped', 'cancelled', 'failed'] as const;
-export type StepStatus = (typeof stepStatuses)[number];
+export type { PlanStatus, StepStatus } from './domain/statuses';
 
 export interface StepState {
   key: string;
   ordinal: number;
-  action: 'email' | 'task';
+  action: StepAction;
   template?: string;
   status: StepStatus;
   /** ISO instant the step falls due (its anchor + offset). */
@@ -30,8 +26,8 @@ export interface StepState {
 
 export interface TaskState {
   id: string;
-  kind: 'manual_escalation' | 'promise_broken' | 'email_failed' | 'opted_out' | 'rep_escalation';
-  status: 'open' | 'done' | 'cancelled';
+  kind: TaskKind;
+  status: TaskStatus;
   reason: string;
   outcome?: string;
 }
@@ -41,7 +37,7 @@ export interface PromiseItemState {
   amountMinor: number;
   /** ISO instant the installment is due. */
   dueOn: string;
-  status: 'open' | 'kept' | 'broken' | 'cancelled';
+  status: PromiseStatus;
 }
 
 export interface PromiseState {
@@ -49,7 +45,7 @@ export interface PromiseState {
   amountMinor: number;
   /** ISO instant of the last (or only) payment date. */
   dueOn: string;
-  status: 'open' | 'kept' | 'broken' | 'cancelled';
+  status: PromiseStatus;
   rep?: string;
   createdAt: string;
   /** Payments received since the promise was made, matched to it. */
@@ -97,12 +93,6 @@ export interface PauseInput {
 }
 export const pauseUpdate = defineUpdate<PlanState, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<PlanState, [Record<string, never>]>('resume');
-
-/** Outcomes with an effect on the plan; any other text just closes the task. */
-export const taskOutcomeEffects = {
-  write_off: 'the plan is written off',
-  dispute: 'the plan is paused for the dispute',
-} as const;
 
 export interface CompleteTaskInput {
   taskId: string;

@@ -1,6 +1,9 @@
-// Calendar arithmetic in the account's time zone (Intl, so it lives outside the workflow
-// sandbox: the workflow receives these instants from an activity, recorded in its history).
-import { durationMs, parseClock, parseDuration, type DunningPolicy, type PolicyStep, type SendWindow } from '../workflows/policy';
+// Calendar arithmetic in the account's time zone. Pure, but kept out of workflow code (lint):
+// time-zone data belongs to the machine, so the workflow receives these instants from an
+// activity, recorded in its history.
+import { parseClock, parseDuration } from './duration';
+import { cachedFormat } from './intl';
+import type { DunningPolicy, PolicyStep, SendWindow } from './policy';
 
 /** When the business day starts in the account's time zone; the `due` anchor. */
 export const BUSINESS_DAY_START = '09:00';
@@ -14,11 +17,9 @@ interface LocalParts {
   second: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
+  return cachedFormat(`parts ${timeZone}`, () =>
+    new Intl.DateTimeFormat('en-US', {
       timeZone,
       hourCycle: 'h23',
       year: 'numeric',
@@ -27,10 +28,8 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       hour: '2-digit',
       minute: '2-digit',
       second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
+    }),
+  );
 }
 
 export function isValidTimeZone(timeZone: string): boolean {
@@ -135,4 +134,31 @@ export function computeSchedule(
   });
 }
 
-export { durationMs };
+/** "YYYY-MM-DD" of an instant's local date in `timeZone`. */
+export function localDate(instant: Date, timeZone: string): string {
+  const p = localParts(instant, timeZone);
+  return `${p.year}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
+}
+
+export type ParsedDate = { ok: true; at: Date } | { ok: false; reason: string };
+
+/**
+ * A date as people give it (CLI, HTTP, console): YYYY-MM-DD means the end of that day in the
+ * account's time zone; an ISO-8601 date-time with an offset (or Z) means that instant, so a
+ * demo can run a promise cycle in seconds.
+ */
+export function parseDateInput(text: string, timeZone: string): ParsedDate {
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (day) {
+    const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
+    const check = new Date(Date.UTC(year, month - 1, date));
+    if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== date) {
+      return { ok: false, reason: `"${text}" is not a real date` };
+    }
+    return { ok: true, at: zonedInstant({ year, month, day: date, hour: 23, minute: 59, second: 59 }, timeZone) };
+  }
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) {
+    return { ok: true, at: new Date(text) };
+  }
+  return { ok: false, reason: `"${text}" is not a date (YYYY-MM-DD) or a date-time with an offset (2026-12-15T10:00:00Z)` };
+}

@@ -1,0 +1,2 @@
+ALTER TABLE "tasks" DROP CONSTRAINT "tasks_kind";--> statement-breakpoint
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_kind" CHECK (kind in ('manual_escalation', 'promise_broken', 'email_failed', 'opted_out', 'no_contact', 'rep_escalation'));
