@@ -7,6 +7,8 @@ export const failureTypes = {
   UnknownPlan: 'UnknownPlan',
   /** The mail provider refused the message for good (bad address, invalid request). */
   MailRejected: 'MailRejected',
+  /** The mail provider is rate-limiting or down (429, 5xx, network): retried with backoff. */
+  MailProviderUnavailable: 'MailProviderUnavailable',
   /** An update to a plan that is resolved, cancelled or written off. */
   PlanClosed: 'PlanClosed',
   /** A required field of an update is missing or empty. */
