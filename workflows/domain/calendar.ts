@@ -53,17 +53,28 @@ export function localParts(instant: Date, timeZone: string): LocalParts {
   };
 }
 
-/** The instant at which the wall clock in `timeZone` shows the given local time. */
+/** How far the wall clock in `timeZone` is ahead of UTC at `ms`, in ms (whole seconds). */
+function offsetAt(ms: number, timeZone: string): number {
+  const p = localParts(new Date(ms), timeZone);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The instant at which the wall clock in `timeZone` shows the given local time. Across a DST
+ * change it reads as RFC 5545 (iCalendar) and Temporal's "compatible" do: a time shown twice
+ * (clocks go back) is its first occurrence; a time skipped (clocks go forward) is read with the
+ * offset before the change, so 02:30 on a spring-forward night is 03:30, never 01:30 (an
+ * earlier instant would sit before a send window that opens at 02:30, which then waits a day).
+ */
 export function zonedInstant(local: LocalParts, timeZone: string): Date {
-  const asUtc = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second);
-  let guess = asUtc;
-  // Two passes settle the offset, including across a DST change.
-  for (let i = 0; i < 2; i++) {
-    const p = localParts(new Date(guess), timeZone);
-    const shown = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-    guess += asUtc - shown;
-  }
-  return new Date(guess);
+  const wall = Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute, local.second);
+  // The offsets a day either side bracket any change near this wall time (zones are within ±14 h).
+  const before = offsetAt(wall - 86_400_000, timeZone);
+  const after = offsetAt(wall + 86_400_000, timeZone);
+  if (before === after) return new Date(wall - before);
+  const shows = (ms: number) => ms + offsetAt(ms, timeZone) === wall;
+  const candidates = [wall - before, wall - after].filter(shows);
+  return new Date(candidates.length > 0 ? Math.min(...candidates) : wall - before);
 }
 
 /** Start of the business day on `date` (YYYY-MM-DD) in the account's time zone. */
@@ -94,6 +105,8 @@ export function nextInSendWindow(at: Date, window: SendWindow | undefined, timeZ
   if (!window) return at;
   const from = parseClock(window.from)!;
   const to = parseClock(window.to)!;
+  // from = to is a window of the whole day ("00:00"–"00:00"); read as empty, no email would ever go.
+  if (from === to) return at;
   const p = localParts(at, timeZone);
   const now = p.hour * 60 + p.minute;
   const inside = from <= to ? now >= from && now < to : now >= from || now < to;
@@ -148,17 +161,16 @@ export type ParsedDate = { ok: true; at: Date } | { ok: false; reason: string };
  * demo can run a promise cycle in seconds.
  */
 export function parseDateInput(text: string, timeZone: string): ParsedDate {
-  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const day = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.exec(text);
   if (day) {
     const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
     const check = new Date(Date.UTC(year, month - 1, date));
+    // Checked for the date-time form too: the JS parser rolls 2026-02-30T10:00Z over to March 2.
     if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== date) {
       return { ok: false, reason: `"${text}" is not a real date` };
     }
-    return { ok: true, at: zonedInstant({ year, month, day: date, hour: 23, minute: 59, second: 59 }, timeZone) };
-  }
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) {
-    return { ok: true, at: new Date(text) };
+    if (!day[4]) return { ok: true, at: zonedInstant({ year, month, day: date, hour: 23, minute: 59, second: 59 }, timeZone) };
+    if (!Number.isNaN(Date.parse(text))) return { ok: true, at: new Date(text) };
   }
   return { ok: false, reason: `"${text}" is not a date (YYYY-MM-DD) or a date-time with an offset (2026-12-15T10:00:00Z)` };
 }
