@@ -49,7 +49,7 @@ async function importFootprint(): Promise<Record<string, number>> {
 }
 
 async function importCsv(content: string | Buffer): Promise<void> {
-  await importFile(stack.db.db, content);
+  await importFile(stack.db, { source: content });
 }
 
 describe('bad input catalogue', () => {
@@ -137,22 +137,22 @@ describe('bad input catalogue', () => {
     await initiateDunning(ctx, { planId });
     const far = new Date(Date.now() + 5 * 86_400_000).toISOString();
     const refused: Array<[string, () => Promise<unknown>, RegExp]> = [
-      ['unknown plan', () => pause(ctx, 'no-such-plan', 'x'), /^Unknown plan "no-such-plan"\.$/],
-      ['empty reason', () => pause(ctx, planId, ''), /^reason is required\.$/],
-      ['resume a running plan', () => resume(ctx, planId), /^The plan is not paused\.$/],
-      ['unknown task', () => completeTask(ctx, planId, 'task-x', 'done'), /^The plan has no task "task-x"\.$/],
-      ['empty outcome', () => completeTask(ctx, planId, 'task-x', ' '), /^outcome is required\.$/],
-      ['promise without a date', () => recordPromise(ctx, planId, { amountMinor: 100 }), /^A promise needs an amount and a date, or installments\.$/],
-      ['promise on an invalid date', () => recordPromise(ctx, planId, { amountMinor: 100, dueAt: 'soon' }), /^"soon" is not a date\.$/],
-      ['promise of a fraction', () => recordPromise(ctx, planId, { amountMinor: 1.5, dueAt: far }), /^A promised amount must be more than zero\.$/],
+      ['unknown plan', () => pause(ctx, { planId: 'no-such-plan', reason: 'x' }), /^Unknown plan "no-such-plan"\.$/],
+      ['empty reason', () => pause(ctx, { planId, reason: '' }), /^reason is required\.$/],
+      ['resume a running plan', () => resume(ctx, { planId }), /^The plan is not paused\.$/],
+      ['unknown task', () => completeTask(ctx, { planId, taskId: 'task-x', outcome: 'done' }), /^The plan has no task "task-x"\.$/],
+      ['empty outcome', () => completeTask(ctx, { planId, taskId: 'task-x', outcome: ' ' }), /^outcome is required\.$/],
+      ['promise without a date', () => recordPromise(ctx, { planId, amountMinor: 100 }), /^A promise needs an amount and a date, or installments\.$/],
+      ['promise on an invalid date', () => recordPromise(ctx, { planId, amountMinor: 100, dueAt: 'soon' }), /^"soon" is not a date\.$/],
+      ['promise of a fraction', () => recordPromise(ctx, { planId, amountMinor: 1.5, dueAt: far }), /^A promised amount must be more than zero\.$/],
       [
         'installments out of order',
-        () => recordPromise(ctx, planId, { installments: [{ amountMinor: 100, dueAt: far }, { amountMinor: 100, dueAt: new Date(Date.now() + 86_400_000).toISOString() }] }),
+        () => recordPromise(ctx, { planId, installments: [{ amountMinor: 100, dueAt: far }, { amountMinor: 100, dueAt: new Date(Date.now() + 86_400_000).toISOString() }] }),
         /^Installment dates must be in order\.$/,
       ],
       [
         'installments not summing to the amount',
-        () => recordPromise(ctx, planId, { amountMinor: 500, installments: [{ amountMinor: 100, dueAt: far }] }),
+        () => recordPromise(ctx, { planId, amountMinor: 500, installments: [{ amountMinor: 100, dueAt: far }] }),
         /^The promised amount must equal the sum of the installments\.$/,
       ],
       ['payment of nothing', () => reportPayment(ctx, { planId, paymentId: 'p0', amountMinor: 0 }), /^The payment amount must be more than zero\.$/],
@@ -169,13 +169,13 @@ describe('bad input catalogue', () => {
     }
     expect(await stack.client.workflow.getHandle(workflowIdFor(planId)).query(stateQuery)).toEqual(stateBefore);
 
-    await cancel(ctx, planId, 'closing for the test');
+    await cancel(ctx, { planId, reason: 'closing for the test' });
     await eventually(async () => ((await stack.client.workflow.getHandle(workflowIdFor(planId)).describe()).status.name === 'COMPLETED' ? true : undefined), 'the run to end');
     for (const [name, call] of [
-      ['escalate', () => escalate(ctx, planId, 'too late')],
-      ['pause', () => pause(ctx, planId, 'too late')],
-      ['promise', () => recordPromise(ctx, planId, { amountMinor: 100, dueAt: far })],
-      ['cancel', () => cancel(ctx, planId, 'again')],
+      ['escalate', () => escalate(ctx, { planId, reason: 'too late' })],
+      ['pause', () => pause(ctx, { planId, reason: 'too late' })],
+      ['promise', () => recordPromise(ctx, { planId, amountMinor: 100, dueAt: far })],
+      ['cancel', () => cancel(ctx, { planId, reason: 'again' })],
       ['initiate', () => initiateDunning(ctx, { planId })],
     ] as const) {
       await expect(call(), name).rejects.toThrow(`Plan "${planId}" is already cancelled.`);

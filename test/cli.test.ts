@@ -124,7 +124,7 @@ describe('the dunning CLI, end to end', () => {
     expect(second).toMatchObject({ workflowId: first.workflowId, runId: first.runId, alreadyRunning: true });
 
     await eventually(async () => {
-      const s = await planStatus(stack.db.db, planId);
+      const s = await planStatus({ db: stack.db.db }, { planId });
       return s.steps.find((x) => x.key === 'manual_escalation')?.status === 'completed' ? s : undefined;
     }, 'the escalation step', 60_000);
     const emails = outboxFor(stack.outboxDir, planId);
@@ -232,7 +232,7 @@ describe('the dunning CLI, end to end', () => {
       expect(r.code, flags.join(' ')).not.toBe(0);
       expect(r.stderr.trim(), flags.join(' ')).toMatch(message);
     }
-    const after = await planStatus(stack.db.db, broken);
+    const after = await planStatus({ db: stack.db.db }, { planId: broken });
     expect(after.promises).toEqual([]);
     expect(after.timeline.map((e) => e.kind)).not.toContain('promise_made'); // the journey moves on; no promise was recorded
 
@@ -242,7 +242,7 @@ describe('the dunning CLI, end to end', () => {
     const overLimit = await dunning('promise', broken, '--amount', '100', '--date', soon(40));
     expect(overLimit.stderr.trim()).toMatch(/^Promise .* is still open\.$/);
     const brokenStatus = await eventually(async () => {
-      const s = await planStatus(stack.db.db, broken);
+      const s = await planStatus({ db: stack.db.db }, { planId: broken });
       return s.promises[0]?.status === 'broken' ? s : undefined;
     }, 'the promise to break', 60_000);
     expect(brokenStatus.status).toBe('escalated');
