@@ -346,6 +346,14 @@ describe('the dunning CLI, end to end', () => {
     const paid = await dunning('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '1000');
     expect(paid.stdout.trim()).toBe(`Payment ${acct}-p1 of 1.000,00${nbsp}€ reported for plan ${planId} (no running journey: recorded directly).`);
     expect((await dunning('status', planId)).stdout).toContain(`— in_progress, 234,56${nbsp}€ owed`);
+
+    // The email preview is built from the plan as the journey's own sends are.
+    const file = path.join(dir, `${acct}-first-reminder.html`);
+    const email = await json<{ file: string; subject: string }>('template', 'preview', 'first-reminder', planId, '--out', file);
+    expect(email).toEqual({ file, subject: `Reminder: 234,56${nbsp}€ overdue for Müller GmbH` });
+    const html = readFileSync(file, 'utf8');
+    expect(html).toContain('<p>Dear Jana Müller,</p>');
+    expect(html).toMatch(/href="mailto:billing@dunning\.local\?subject=opt-out%20[0-9a-f-]{36}"/);
   });
 
   it('records a payment for a plan that was never initiated on its timeline, and resolves it once nothing is owed', async () => {
