@@ -45,7 +45,10 @@ const codeOfFailure: Record<FailureType, DunningErrorCode> = {
   PromiseRefused: 'promise_refused',
 };
 
-/** The journey's own refusal of an update (its validator or handler), as a DunningError. */
+/**
+ * The journey's own refusal of an update (its validator or handler), as a DunningError. A
+ * failure of a type not in the list is no refusal but a fault: it stays an unexpected error.
+ */
 export function refusalOf(err: unknown): DunningError | undefined {
   if (!(err instanceof WorkflowUpdateFailedError)) return undefined;
   const cause = err.cause;
