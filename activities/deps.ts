@@ -8,5 +8,6 @@ export interface ActivityDeps {
   db: Database;
   mailer: Mailer;
   clock: Clock;
-  config: DunningConfig;
+  /** Only the mail settings: a full DunningConfig fits, and a test needs to build no more. */
+  config: Pick<DunningConfig, 'mail'>;
 }

@@ -1,140 +1,20 @@
 // Plan persistence for the journey. Every write is idempotent under retry: upserts on natural
 // keys (plan + step, task id, payment id, timeline event key).
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, asc, eq, sql } from 'drizzle-orm';
-import type { Database } from '../db/connection';
-import {
-  collectionPlanItems,
-  collectionPlans,
-  invoices,
-  payments,
-} from '../db/schema';
+import { eq, sql } from 'drizzle-orm';
+import { applyPayment, loadPlanContext, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
+import { collectionPlans } from '../db/schema';
+import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
 import { workflowIdFor, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
 import type { DunningPolicy } from '../workflows/domain/policy';
-import { currencyDigits } from '../workflows/domain/money';
-import { formatMoney } from '../workflows/domain/money';
+import { currencyDigits, formatMoney } from '../workflows/domain/money';
 import { computeSchedule, type ScheduledStep } from '../workflows/domain/calendar';
 import type { ActivityDeps } from './deps';
 
-export interface PlanContext {
-  planId: string;
-  status: PlanStatus;
-  accountId: string;
-  accountName: string;
-  currency: string;
-  locale: string;
-  timeZone: string;
-  contact?: { id: string; name: string; email: string; optedOut: boolean };
-  /** Open invoices of the plan, oldest due first. */
-  invoices: Array<{ id: string; number: string; issuedOn: string; dueOn: string; amountMinor: number; openMinor: number }>;
-  outstandingMinor: number;
-}
-
-/**
- * Reads a plan with its account, primary contact and open items (oldest due first) in one
- * query; undefined if unknown.
- */
-export async function loadPlanContext(db: Database, planId: string): Promise<PlanContext | undefined> {
-  const [row] = await db.$client<
-    Array<Omit<PlanContext, 'contact' | 'outstandingMinor'> & { contact: { id: string; name: string; email: string; consent: string } | null }>
-  >`
-    select p.id as "planId", p.status, a.id as "accountId", a.name as "accountName", p.currency, a.locale, a.timezone as "timeZone",
-      (select json_build_object('id', c.id, 'name', c.name, 'email', c.email, 'consent', c.email_consent)
-        from contacts c where c.account_id = a.id order by c.is_primary desc, c.email limit 1) as contact,
-      coalesce((select json_agg(json_build_object('id', i.id, 'number', i.number, 'issuedOn', i.issued_on, 'dueOn', i.due_on,
-          'amountMinor', i.amount_minor, 'openMinor', i.open_minor) order by i.due_on, i.number)
-        from collection_plan_items ci join invoices i on i.id = ci.invoice_id
-        where ci.plan_id = p.id and ci.status = 'open' and i.open_minor > 0), '[]') as invoices
-    from collection_plans p join accounts a on a.id = p.account_id
-    where p.id = ${planId}`;
-  if (!row) return undefined;
-  const { contact, ...plan } = row;
-  return {
-    ...plan,
-    contact: contact ? { id: contact.id, name: contact.name, email: contact.email, optedOut: contact.consent === 'opted_out' } : undefined,
-    outstandingMinor: plan.invoices.reduce((sum, i) => sum + i.openMinor, 0),
-  };
-}
-
-export interface PaymentInput {
-  planId: string;
-  paymentId: string;
-  amountMinor: number;
-  invoiceNumber?: string;
-  receivedAt: string;
-}
-
-/**
- * Records a payment once (keyed by the billing system's payment id) and applies it to the
- * named invoice, else to the oldest open ones. Returns what is still owed.
- */
-export interface PaymentApplied {
-  /** False when the payment id was already recorded (a retry or a repeated report). */
-  applied: boolean;
-  outstandingMinor: number;
-  amountDisplay: string;
-  owedDisplay: string;
-}
-
-export async function applyPayment(db: Database, input: PaymentInput): Promise<PaymentApplied> {
-  const applied = await db.transaction(async (tx) => {
-    const [plan] = await tx
-      .select({ accountId: collectionPlans.accountId, currency: collectionPlans.currency })
-      .from(collectionPlans)
-      .where(eq(collectionPlans.id, input.planId));
-    if (!plan) throw unknownPlan(input.planId);
-    const open = await tx
-      .select({ id: invoices.id, number: invoices.number, openMinor: invoices.openMinor })
-      .from(collectionPlanItems)
-      .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
-      .where(and(eq(collectionPlanItems.planId, input.planId), sql`${invoices.openMinor} > 0`))
-      .orderBy(asc(invoices.dueOn), asc(invoices.number))
-      .for('update');
-    const named = input.invoiceNumber ? open.find((i) => i.number === input.invoiceNumber) : undefined;
-    const inserted = await tx
-      .insert(payments)
-      .values({
-        id: input.paymentId,
-        planId: input.planId,
-        invoiceId: named?.id ?? null,
-        amountMinor: input.amountMinor,
-        currency: plan.currency,
-        receivedAt: new Date(input.receivedAt),
-      })
-      .onConflictDoNothing({ target: payments.id })
-      .returning({ id: payments.id });
-    if (inserted.length === 0) return false; // already recorded: a retry or a repeated report
-    let remaining = input.amountMinor;
-    for (const inv of named ? [named, ...open.filter((i) => i !== named)] : open) {
-      if (remaining <= 0) break;
-      const take = Math.min(remaining, inv.openMinor);
-      remaining -= take;
-      const left = inv.openMinor - take;
-      await tx
-        .update(invoices)
-        .set({ openMinor: left, status: left === 0 ? 'paid' : 'open' })
-        .where(eq(invoices.id, inv.id));
-      if (left === 0) {
-        await tx
-          .update(collectionPlanItems)
-          .set({ status: 'paid' })
-          .where(and(eq(collectionPlanItems.planId, input.planId), eq(collectionPlanItems.invoiceId, inv.id)));
-      }
-    }
-    return true;
-  });
-  const ctx = (await loadPlanContext(db, input.planId))!;
-  return {
-    applied,
-    outstandingMinor: ctx.outstandingMinor,
-    amountDisplay: formatMoney(input.amountMinor, ctx.currency, ctx.locale),
-    owedDisplay: formatMoney(ctx.outstandingMinor, ctx.currency, ctx.locale),
-  };
-}
-
-function unknownPlan(planId: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${planId}".` });
+/** A plan the db does not know: retrying cannot help, so the journey is told at once. */
+export function unknownPlan(planId: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: failureTypes.UnknownPlan, nonRetryable: true, message: new UnknownPlanError(planId).message });
 }
 
 export function createPlanActivities({ db, clock }: ActivityDeps) {
@@ -240,8 +120,12 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
     },
 
     /** Records a payment once and applies it; see applyPayment. */
-    recordPayment(input: PaymentInput): Promise<PaymentApplied> {
-      return applyPayment(db, input);
+    async recordPayment(input: PaymentInput): Promise<PaymentApplied> {
+      try {
+        return await applyPayment(db, input);
+      } catch (err) {
+        throw err instanceof UnknownPlanError ? unknownPlan(input.planId) : err;
+      }
     },
   };
 }

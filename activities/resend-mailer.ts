@@ -2,6 +2,7 @@
 // rate limits, 5xx and network faults retry (honouring retry-after), a rejected message does not.
 import { ApplicationFailure } from '@temporalio/activity';
 import { Resend } from 'resend';
+import { failureTypes } from '../workflows/domain/failures';
 import type { Mailer } from './mail';
 
 const permanent = new Set(['validation_error', 'invalid_idempotent_request', 'missing_required_field', 'invalid_parameter', 'invalid_from_address', 'not_found']);
@@ -17,11 +18,11 @@ export function createResendMailer(opts: { apiKey: string; baseUrl?: string }): 
       if (!error) return { provider: 'resend', messageId: data.id };
       const status = error.statusCode;
       if (permanent.has(error.name) || (status !== null && status >= 400 && status < 500 && status !== 429 && status !== 409)) {
-        throw ApplicationFailure.create({ type: 'MailRejected', nonRetryable: true, message: `Resend refused the message: ${error.message}` });
+        throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Resend refused the message: ${error.message}` });
       }
       const retryAfter = Number(headers?.['retry-after']);
       throw ApplicationFailure.create({
-        type: 'MailProviderUnavailable',
+        type: failureTypes.MailProviderUnavailable,
         message: `Resend is unavailable (${error.name}${status ? `, HTTP ${status}` : ''}): ${error.message}`,
         nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? `${retryAfter}s` : undefined,
       });

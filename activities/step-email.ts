@@ -3,12 +3,15 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { emailMessages } from '../db/schema';
+import { loadPlanContext } from '../db/plans';
 import { isTemplateName, renderEmail, unsubscribeHeaders, type EmailContext } from '../templates';
+import { emailContextFor } from '../templates/context';
+import { failureTypes } from '../workflows/domain/failures';
 import type { SendWindow } from '../workflows/domain/policy';
-import { localParts, nextInSendWindow } from '../workflows/domain/calendar';
+import { nextInSendWindow } from '../workflows/domain/calendar';
 import type { ActivityDeps } from './deps';
 import type { SentEmail } from './mail';
-import { loadPlanContext } from './plans';
+import { unknownPlan } from './plans';
 
 export type StepEmailResult =
   | { outcome: 'sent'; to: string; subject: string; outstandingMinor: number }
@@ -39,10 +42,6 @@ export function emailIdempotencyKey(planId: string, stepKey: string): string {
   return `${planId}:${stepKey}`;
 }
 
-export function optOutUrlFor(template: string, contactId: string): string {
-  return template.replace('{contactId}', encodeURIComponent(contactId));
-}
-
 export function createStepEmailActivities({ db, mailer, clock, config }: ActivityDeps) {
   return {
     async sendStepEmail(input: PlanEmailInput): Promise<StepEmailResult> {
@@ -51,7 +50,7 @@ export function createStepEmailActivities({ db, mailer, clock, config }: Activit
         loadPlanContext(db, input.planId),
         db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey)),
       ]);
-      if (!ctx) throw ApplicationFailure.create({ type: 'UnknownPlan', nonRetryable: true, message: `Unknown plan "${input.planId}".` });
+      if (!ctx) throw unknownPlan(input.planId);
       const owed = ctx.outstandingMinor;
       const dunning = (input.kind ?? 'dunning') === 'dunning';
 
@@ -66,23 +65,10 @@ export function createStepEmailActivities({ db, mailer, clock, config }: Activit
       if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
 
       if (!isTemplateName(input.template)) {
-        throw ApplicationFailure.create({ type: 'MailRejected', nonRetryable: true, message: `Unknown email template "${input.template}".` });
+        throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Unknown email template "${input.template}".` });
       }
-      const local = localParts(now, ctx.timeZone);
-      const optOutUrl = optOutUrlFor(config.mail.optOutUrl, ctx.contact.id);
-      const rendered = renderEmail(input.template, {
-        contactName: ctx.contact.name,
-        accountName: ctx.accountName,
-        currency: ctx.currency,
-        locale: ctx.locale,
-        timeZone: ctx.timeZone,
-        invoices: ctx.invoices,
-        outstandingMinor: owed,
-        asOf: `${local.year}-${String(local.month).padStart(2, '0')}-${String(local.day).padStart(2, '0')}`,
-        optOutUrl,
-        promise: input.promise,
-        payment: input.payment,
-      });
+      const email = emailContextFor(ctx, { at: now, optOutUrl: config.mail.optOutUrl, promise: input.promise, payment: input.payment });
+      const rendered = renderEmail(input.template, email);
       if (!already) {
         await db
           .insert(emailMessages)
@@ -107,7 +93,7 @@ export function createStepEmailActivities({ db, mailer, clock, config }: Activit
           html: rendered.html,
           text: rendered.text,
           idempotencyKey,
-          headers: unsubscribeHeaders(optOutUrl),
+          headers: unsubscribeHeaders(email.optOutUrl),
         });
       } catch (err) {
         if (err instanceof ApplicationFailure && err.nonRetryable) {

@@ -1,9 +1,10 @@
 // Email consent: recorded when a contact opts out (the link in every email leads here, or the
 // AR mailbox receives the mailto: opt-out) and checked again at every send.
 import { eq, sql } from 'drizzle-orm';
-import type { Database } from '../db/connection';
 import { contacts } from '../db/schema';
-import { DunningError } from './dunning';
+import type { EmailConsent } from '../workflows/domain/statuses';
+import type { DatabaseContext } from './context';
+import { DunningError } from './errors';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -11,10 +12,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Sets consent for a contact id (from the opt-out link) or for every contact with an email
  * address. No later dunning step emails an opted-out contact; the plan goes to a rep instead.
  */
-export async function setEmailConsent(
-  db: Database,
-  input: { contact: string; consent: 'opted_in' | 'opted_out' },
-): Promise<{ contacts: number }> {
+export async function setConsent({ db }: DatabaseContext, input: { contact: string; consent: EmailConsent }): Promise<{ contacts: number }> {
   const where = UUID.test(input.contact) ? eq(contacts.id, input.contact) : eq(contacts.email, input.contact.trim().toLowerCase());
   const updated = await db
     .update(contacts)
@@ -24,6 +22,6 @@ export async function setEmailConsent(
     })
     .where(where)
     .returning({ id: contacts.id });
-  if (updated.length === 0) throw new DunningError(`No contact "${input.contact}".`, 'invalid');
+  if (updated.length === 0) throw new DunningError(`No contact "${input.contact}".`, 'unknown_contact');
   return { contacts: updated.length };
 }

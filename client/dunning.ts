@@ -1,13 +1,11 @@
-// The typed client: one function per verb. CLI, HTTP API and tests call these; each turns
-// Temporal's failures into a DunningError whose message a person can act on.
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+// The journey's verbs: one function per verb, `verb(ctx, {…})`, returning plain data. The CLI,
+// the HTTP API and tests call these; a refusal is a DunningError with the journey's own sentence
+// and one code per failure type.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { currencyDigits } from '../workflows/domain/money';
-import { applyPayment, loadPlanContext, type PlanContext } from '../activities/plans';
-import { formatMoney } from '../workflows/domain/money';
-import type { Database } from '../db/connection';
+import { applyPaymentWithoutJourney, planPolicyName } from '../db/plans';
 import { getPolicy } from '../db/policies';
-import type { DunningConfig } from '../worker/config';
+import { currencyDigits, formatMoney, toMajorUnits } from '../workflows/domain/money';
 import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
 import {
   cancelUpdate,
@@ -21,37 +19,18 @@ import {
   workflowIdFor,
   type PaymentReceived,
   type PlanState,
+  type PlanStatus,
   type RecordPromiseInput,
 } from '../workflows/messages';
-import { closedPlanStatuses } from '../workflows/domain/statuses';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
+import { refuseIfClosed, requirePlan, unknownPolicy, type DunningContext } from './context';
+import { DunningError, isNoRunningJourney, refusalOf } from './errors';
 
-export class DunningError extends Error {
-  override name = 'DunningError';
-  constructor(
-    message: string,
-    /** For the HTTP API: unknown_plan → 404, rejected → 422, conflict → 409, invalid → 400. */
-    readonly code: 'unknown_plan' | 'unknown_policy' | 'not_running' | 'rejected' | 'invalid' | 'conflict',
-  ) {
-    super(message);
-  }
-}
+export { DunningError } from './errors';
+export type { DunningContext } from './context';
 
-export interface DunningContext {
-  client: Client;
-  db: Database;
-  config: DunningConfig;
-}
-
-async function requirePlan(db: Database, planId: string): Promise<PlanContext> {
-  const ctx = await loadPlanContext(db, planId);
-  if (!ctx) throw new DunningError(`Unknown plan "${planId}".`, 'unknown_plan');
-  return ctx;
-}
-
-function refuseIfClosed(plan: PlanContext): void {
-  if (closedPlanStatuses.includes(plan.status)) throw new DunningError(`Plan "${plan.planId}" is already ${plan.status}.`, 'conflict');
-}
+/** A plan's live state with the account's locale, so callers can write its money. */
+export type PlanStateView = PlanState & { locale: string };
 
 /** Starts the plan's journey, or finds the one already running (never a second journey). */
 export async function initiateDunning(
@@ -61,7 +40,7 @@ export async function initiateDunning(
   const policyName = input.policyName ?? 'standard';
   const [plan, policy] = await Promise.all([requirePlan(db, input.planId), getPolicy(db, policyName)]);
   refuseIfClosed(plan);
-  if (!policy) throw new DunningError(`Unknown policy "${policyName}"; see \`dunning policy list\`.`, 'unknown_policy');
+  if (!policy) throw unknownPolicy(policyName);
   const workflowId = workflowIdFor(input.planId);
   const options = {
     workflowId,
@@ -69,10 +48,12 @@ export async function initiateDunning(
     args: [{ planId: input.planId, policy, mailTaskQueue: config.temporal.taskQueues.mail }] as [DunningWorkflowInput],
     staticSummary: `${plan.accountName} (${plan.accountId}): ${formatMoney(plan.outstandingMinor, plan.currency, plan.locale)} owed`,
     staticDetails: `Collection plan ${input.planId} under policy "${policy.name}"`,
+    // Names the policy for a second initiate that comes before the journey has written it.
+    memo: { policy: policy.name },
     typedSearchAttributes: new TypedSearchAttributes([
       { key: AccountId, value: plan.accountId },
       { key: DunningStatus, value: 'in_progress' },
-      { key: OutstandingAmount, value: plan.outstandingMinor / 10 ** (currencyDigits(plan.currency) ?? 2) },
+      { key: OutstandingAmount, value: toMajorUnits(plan.outstandingMinor, currencyDigits(plan.currency)) },
     ]),
   };
   try {
@@ -82,40 +63,58 @@ export async function initiateDunning(
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
-  // ...and initiating twice returns the running journey instead of starting a second one.
-  const running = await client.workflow.getHandle(workflowId).describe();
-  return { workflowId, runId: running.runId, alreadyRunning: true, policy: policy.name };
+  // ...and initiating twice returns the running journey, under the policy it runs with.
+  const [running, runningPolicy] = await Promise.all([client.workflow.getHandle(workflowId).describe(), planPolicyName(db, input.planId)]);
+  const memoPolicy = typeof running.memo?.policy === 'string' ? running.memo.policy : undefined;
+  return { workflowId, runId: running.runId, alreadyRunning: true, policy: runningPolicy ?? memoPolicy ?? policy.name };
 }
 
 function planHandle(client: Client, planId: string) {
   return client.workflow.getHandle<typeof dunningWorkflow>(workflowIdFor(planId));
 }
+type PlanHandle = ReturnType<typeof planHandle>;
 
-/** Maps Temporal's refusals to one sentence: the validator's reason, or "not running". */
-async function explain<T>(db: Database, planId: string, call: () => Promise<T>): Promise<T> {
+/**
+ * Calls the plan's journey; a refusal comes back as the journey's sentence with its code, and
+ * a plan without a running journey says whether it is closed or never started.
+ */
+async function callJourney<T>(ctx: DunningContext, planId: string, call: (handle: PlanHandle) => Promise<T>): Promise<T> {
   try {
-    return await call();
+    return await call(planHandle(ctx.client, planId));
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new DunningError(err.cause?.message ?? err.message, 'rejected');
-    }
-    if (err instanceof WorkflowNotFoundError || (err instanceof Error && /workflow execution already completed/i.test(err.message))) {
-      refuseIfClosed(await requirePlan(db, planId));
-      throw new DunningError(`Plan "${planId}" has no running journey; start one with \`dunning initiate ${planId}\`.`, 'not_running');
-    }
-    throw err;
+    const refusal = refusalOf(err);
+    if (refusal) throw refusal;
+    if (!isNoRunningJourney(err)) throw err;
+    // Read again: the plan may have closed since the caller last looked.
+    refuseIfClosed(await requirePlan(ctx.db, planId));
+    throw new DunningError(`Plan "${planId}" has no running journey; start one with \`dunning initiate ${planId}\`.`, 'not_running');
   }
+}
+
+/** An update that answers with the plan's state, and the locale to write its money in. */
+async function updateState(ctx: DunningContext, planId: string, call: (handle: PlanHandle) => Promise<PlanState>): Promise<PlanStateView> {
+  const plan = await requirePlan(ctx.db, planId);
+  const state = await callJourney(ctx, planId, call);
+  return { ...state, locale: plan.locale };
+}
+
+export interface PaymentReport {
+  /** workflow: the running journey applies it; database: no journey runs, it was recorded directly. */
+  delivered: 'workflow' | 'database';
+  planId: string;
+  paymentId: string;
+  amountMinor: number;
+  currency: string;
+  locale: string;
 }
 
 /**
  * Reports a payment. A running journey gets it as a signal (idempotent by payment id); a plan
- * without one (never initiated, or already closed) has it recorded directly, so nothing is lost.
+ * without one (never initiated, or already closed) has it recorded directly, on its timeline
+ * too, and is resolved when nothing is owed any more, so nothing is lost.
  */
-export async function reportPayment(
-  { client, db }: DunningContext,
-  input: { planId: string } & PaymentReceived,
-): Promise<{ delivered: 'workflow' | 'database' }> {
-  const plan = await requirePlan(db, input.planId);
+export async function reportPayment(ctx: DunningContext, input: { planId: string } & PaymentReceived): Promise<PaymentReport> {
+  const plan = await requirePlan(ctx.db, input.planId);
   if (!Number.isSafeInteger(input.amountMinor) || input.amountMinor <= 0) {
     throw new DunningError('The payment amount must be more than zero.', 'invalid');
   }
@@ -123,49 +122,46 @@ export async function reportPayment(
     throw new DunningError(`Invoice "${input.invoiceNumber}" is not an open item of plan "${input.planId}".`, 'invalid');
   }
   const { planId, ...payment } = input;
+  const report = { planId, paymentId: payment.paymentId, amountMinor: payment.amountMinor, currency: plan.currency, locale: plan.locale };
   try {
-    await planHandle(client, planId).signal(paymentReceivedSignal, payment);
-    return { delivered: 'workflow' };
+    await planHandle(ctx.client, planId).signal(paymentReceivedSignal, payment);
+    return { delivered: 'workflow', ...report };
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (!isNoRunningJourney(err)) throw err;
   }
-  await applyPayment(db, {
-    planId,
-    ...payment,
-    receivedAt: payment.receivedAt ?? new Date().toISOString(),
-  });
-  return { delivered: 'database' };
+  const now = new Date();
+  await applyPaymentWithoutJourney(ctx.db, { planId, ...payment, receivedAt: payment.receivedAt ?? now.toISOString() }, now);
+  return { delivered: 'database', ...report };
 }
 
-export async function escalate(ctx: DunningContext, planId: string, reason: string) {
-  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).executeUpdate(escalateUpdate, { args: [{ reason }] }));
+export function escalate(ctx: DunningContext, input: { planId: string; reason: string }): Promise<{ taskId: string }> {
+  return callJourney(ctx, input.planId, (h) => h.executeUpdate(escalateUpdate, { args: [{ reason: input.reason }] }));
 }
 
-export async function pause(ctx: DunningContext, planId: string, reason: string): Promise<PlanState> {
-  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).executeUpdate(pauseUpdate, { args: [{ reason }] }));
+export function pause(ctx: DunningContext, input: { planId: string; reason: string }): Promise<PlanStateView> {
+  return updateState(ctx, input.planId, (h) => h.executeUpdate(pauseUpdate, { args: [{ reason: input.reason }] }));
 }
 
-export async function resume(ctx: DunningContext, planId: string): Promise<PlanState> {
-  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).executeUpdate(resumeUpdate, { args: [{}] }));
+export function resume(ctx: DunningContext, input: { planId: string }): Promise<PlanStateView> {
+  return updateState(ctx, input.planId, (h) => h.executeUpdate(resumeUpdate, { args: [{}] }));
 }
 
-export async function completeTask(ctx: DunningContext, planId: string, taskId: string, outcome: string): Promise<PlanState> {
-  return explain(ctx.db, planId, () =>
-    planHandle(ctx.client, planId).executeUpdate(completeTaskUpdate, { args: [{ taskId, outcome }] }),
-  );
+export function completeTask(ctx: DunningContext, input: { planId: string; taskId: string; outcome: string }): Promise<PlanStateView> {
+  const { planId, ...task } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(completeTaskUpdate, { args: [task] }));
+}
+
+export function cancel(ctx: DunningContext, input: { planId: string; reason: string }): Promise<PlanStateView> {
+  return updateState(ctx, input.planId, (h) => h.executeUpdate(cancelUpdate, { args: [{ reason: input.reason }] }));
 }
 
 /** Records a promise to pay; a refusal (past date, over what is owed, limit) says why. */
-export async function recordPromise(ctx: DunningContext, planId: string, input: RecordPromiseInput) {
-  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).executeUpdate(recordPromiseUpdate, { args: [input] }));
-}
-
-export async function cancel(ctx: DunningContext, planId: string, reason: string): Promise<PlanState> {
-  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).executeUpdate(cancelUpdate, { args: [{ reason }] }));
+export function recordPromise(ctx: DunningContext, input: { planId: string } & RecordPromiseInput): Promise<{ promiseId: string; status: PlanStatus }> {
+  const { planId, ...promise } = input;
+  return callJourney(ctx, planId, (h) => h.executeUpdate(recordPromiseUpdate, { args: [promise] }));
 }
 
 /** The live state by query (running journeys only). */
-export async function getState(ctx: DunningContext, planId: string): Promise<PlanState> {
-  return explain(ctx.db, planId, () => planHandle(ctx.client, planId).query(stateQuery));
+export function getState(ctx: DunningContext, input: { planId: string }): Promise<PlanState> {
+  return callJourney(ctx, input.planId, (h) => h.query(stateQuery));
 }
-

@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../workflows/domain/calendar';
 import type { Database } from '../db/connection';
 import { closedPlanStatuses } from '../workflows/domain/statuses';
-import { DunningError } from './dunning';
+import type { DatabaseContext } from './context';
+import { DunningError } from './errors';
 import { currencyDigits, parseMoney } from '../workflows/domain/money';
 
 const requiredColumns = [
@@ -196,8 +197,8 @@ function decodeUtf8(decoder: TextDecoder, bytes: Uint8Array, stream: boolean): s
 }
 
 /** Imports a CSV file (see the top of this file); nothing is written unless every row is good. */
-export function importCsv(db: Database, source: CsvSource): Promise<ImportResult> {
-  return importRows(db, parseImportCsv(source));
+export function importCsv({ db }: DatabaseContext, input: { source: CsvSource }): Promise<ImportResult> {
+  return importRows(db, parseImportCsv(input.source));
 }
 
 /** COPY's text format: tab-separated, \N for null, backslash escapes. */

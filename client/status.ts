@@ -1,11 +1,10 @@
 // Read models for `dunning status` and `dunning list`, from the db the workflow keeps in sync,
 // so a finished plan reads the same as a running one.
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import type { Database } from '../db/connection';
 import { accounts, collectionPlans, orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
-import { loadPlanContext } from '../activities/plans';
+import { nextOpenStep, openStepStatuses } from '../workflows/domain/statuses';
 import { workflowIdFor, type PlanStatus } from '../workflows/messages';
-import { DunningError } from './dunning';
+import { requirePlan, type DatabaseContext } from './context';
 
 export interface PlanStatusView {
   planId: string;
@@ -15,6 +14,8 @@ export interface PlanStatusView {
   status: PlanStatus;
   policy: string | null;
   currency: string;
+  /** The account's locale, to write the plan's money as the account does. */
+  locale: string;
   outstandingMinor: number;
   nextActionAt: string | null;
   steps: Array<{ key: string; action: string; status: string; scheduledFor: string | null; completedAt: string | null; reason: string | null }>;
@@ -33,10 +34,12 @@ export interface PlanStatusView {
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
-export async function planStatus(db: Database, planId: string): Promise<PlanStatusView> {
-  const ctx = await loadPlanContext(db, planId);
-  if (!ctx) throw new DunningError(`Unknown plan "${planId}".`, 'unknown_plan');
-  const [plan] = await db.select().from(collectionPlans).where(eq(collectionPlans.id, planId));
+export async function planStatus({ db }: DatabaseContext, { planId }: { planId: string }): Promise<PlanStatusView> {
+  const ctx = await requirePlan(db, planId);
+  const [plan] = await db
+    .select({ status: collectionPlans.status, workflowId: collectionPlans.workflowId, policyName: collectionPlans.policyName })
+    .from(collectionPlans)
+    .where(eq(collectionPlans.id, planId));
   const [steps, promises, scheduleItems, taskRows, timeline] = await Promise.all([
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),
     db.select().from(paymentPromises).where(eq(paymentPromises.planId, planId)).orderBy(asc(paymentPromises.createdAt)),
@@ -49,8 +52,8 @@ export async function planStatus(db: Database, planId: string): Promise<PlanStat
     db.select().from(tasks).where(eq(tasks.planId, planId)).orderBy(asc(tasks.createdAt), asc(tasks.id)),
     db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.seq)),
   ]);
-  const next = steps.find((s) => s.status === 'pending' || s.status === 'waiting');
-  const status = plan!.status as PlanStatus;
+  const next = nextOpenStep(steps);
+  const status = plan!.status;
   return {
     planId,
     workflowId: plan!.workflowId ?? workflowIdFor(planId),
@@ -59,6 +62,7 @@ export async function planStatus(db: Database, planId: string): Promise<PlanStat
     status,
     policy: plan!.policyName,
     currency: ctx.currency,
+    locale: ctx.locale,
     outstandingMinor: ctx.outstandingMinor,
     nextActionAt: status === 'on_hold' ? null : isoOrNull(next?.scheduledFor ?? null),
     steps: steps.map((s) => ({
@@ -89,12 +93,12 @@ export interface PlanListRow {
   planId: string;
   accountId: string;
   accountName: string;
-  status: string;
+  status: PlanStatus;
   nextStep: string | null;
   nextActionAt: string | null;
 }
 
-export async function listPlans(db: Database, filter: { status?: PlanStatus } = {}): Promise<PlanListRow[]> {
+export async function listPlans({ db }: DatabaseContext, filter: { status?: PlanStatus } = {}): Promise<PlanListRow[]> {
   const next = db
     .select({
       planId: orchestrationSteps.planId,
@@ -102,7 +106,7 @@ export async function listPlans(db: Database, filter: { status?: PlanStatus } = 
       at: sql<Date>`min(${orchestrationSteps.scheduledFor})`.as('next_at'),
     })
     .from(orchestrationSteps)
-    .where(inArray(orchestrationSteps.status, ['pending', 'waiting']))
+    .where(inArray(orchestrationSteps.status, [...openStepStatuses]))
     .groupBy(orchestrationSteps.planId)
     .as('next');
   const rows = await db

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
+import { cancel, completeTask, DunningError, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
+import type { DunningErrorCode } from '../client/errors';
 import { importCsv as importFile } from '../client/import';
 import { parsePolicy, PolicyError } from '../db/policies';
 import { standardPolicy } from '../workflows/domain/policy';
@@ -49,7 +50,7 @@ async function importFootprint(): Promise<Record<string, number>> {
 }
 
 async function importCsv(content: string | Buffer): Promise<void> {
-  await importFile(stack.db.db, content);
+  await importFile(stack.db, { source: content });
 }
 
 describe('bad input catalogue', () => {
@@ -135,50 +136,58 @@ describe('bad input catalogue', () => {
     const ctx = { client: stack.client, db: stack.db.db, config: stack.config };
     const { planId } = await createPlan(stack.db.db, { invoices: [{ amountMinor: 10_000, dueOn: dateOffset(9) }] });
     await initiateDunning(ctx, { planId });
+    const idle = await createPlan(stack.db.db, { invoices: [{ amountMinor: 10_000, dueOn: dateOffset(9) }] });
     const far = new Date(Date.now() + 5 * 86_400_000).toISOString();
-    const refused: Array<[string, () => Promise<unknown>, RegExp]> = [
-      ['unknown plan', () => pause(ctx, 'no-such-plan', 'x'), /^Unknown plan "no-such-plan"\.$/],
-      ['empty reason', () => pause(ctx, planId, ''), /^reason is required\.$/],
-      ['resume a running plan', () => resume(ctx, planId), /^The plan is not paused\.$/],
-      ['unknown task', () => completeTask(ctx, planId, 'task-x', 'done'), /^The plan has no task "task-x"\.$/],
-      ['empty outcome', () => completeTask(ctx, planId, 'task-x', ' '), /^outcome is required\.$/],
-      ['promise without a date', () => recordPromise(ctx, planId, { amountMinor: 100 }), /^A promise needs an amount and a date, or installments\.$/],
-      ['promise on an invalid date', () => recordPromise(ctx, planId, { amountMinor: 100, dueAt: 'soon' }), /^"soon" is not a date\.$/],
-      ['promise of a fraction', () => recordPromise(ctx, planId, { amountMinor: 1.5, dueAt: far }), /^A promised amount must be more than zero\.$/],
+    const refused: Array<[string, () => Promise<unknown>, RegExp, DunningErrorCode]> = [
+      ['unknown plan', () => pause(ctx, { planId: 'no-such-plan', reason: 'x' }), /^Unknown plan "no-such-plan"\.$/, 'unknown_plan'],
+      ['a plan never initiated', () => pause(ctx, { planId: idle.planId, reason: 'x' }), /^Plan ".*" has no running journey; start one with `dunning initiate .*`\.$/, 'not_running'],
+      ['empty reason', () => pause(ctx, { planId, reason: '' }), /^reason is required\.$/, 'invalid'],
+      ['resume a running plan', () => resume(ctx, { planId }), /^The plan is not paused\.$/, 'not_paused'],
+      ['unknown task', () => completeTask(ctx, { planId, taskId: 'task-x', outcome: 'done' }), /^The plan has no task "task-x"\.$/, 'unknown_task'],
+      ['empty outcome', () => completeTask(ctx, { planId, taskId: 'task-x', outcome: ' ' }), /^outcome is required\.$/, 'invalid'],
+      ['promise without a date', () => recordPromise(ctx, { planId, amountMinor: 100 }), /^A promise needs an amount and a date, or installments\.$/, 'promise_refused'],
+      ['promise on an invalid date', () => recordPromise(ctx, { planId, amountMinor: 100, dueAt: 'soon' }), /^"soon" is not a date\.$/, 'promise_refused'],
+      ['promise of a fraction', () => recordPromise(ctx, { planId, amountMinor: 1.5, dueAt: far }), /^A promised amount must be more than zero\.$/, 'promise_refused'],
       [
         'installments out of order',
-        () => recordPromise(ctx, planId, { installments: [{ amountMinor: 100, dueAt: far }, { amountMinor: 100, dueAt: new Date(Date.now() + 86_400_000).toISOString() }] }),
+        () => recordPromise(ctx, { planId, installments: [{ amountMinor: 100, dueAt: far }, { amountMinor: 100, dueAt: new Date(Date.now() + 86_400_000).toISOString() }] }),
         /^Installment dates must be in order\.$/,
+        'promise_refused',
       ],
       [
         'installments not summing to the amount',
-        () => recordPromise(ctx, planId, { amountMinor: 500, installments: [{ amountMinor: 100, dueAt: far }] }),
+        () => recordPromise(ctx, { planId, amountMinor: 500, installments: [{ amountMinor: 100, dueAt: far }] }),
         /^The promised amount must equal the sum of the installments\.$/,
+        'promise_refused',
       ],
-      ['payment of nothing', () => reportPayment(ctx, { planId, paymentId: 'p0', amountMinor: 0 }), /^The payment amount must be more than zero\.$/],
-      ['payment to a foreign invoice', () => reportPayment(ctx, { planId, paymentId: 'p0', amountMinor: 5, invoiceNumber: 'NOPE' }), /is not an open item of plan/],
+      ['payment of nothing', () => reportPayment(ctx, { planId, paymentId: 'p0', amountMinor: 0 }), /^The payment amount must be more than zero\.$/, 'invalid'],
+      ['payment to a foreign invoice', () => reportPayment(ctx, { planId, paymentId: 'p0', amountMinor: 5, invoiceNumber: 'NOPE' }), /is not an open item of plan/, 'invalid'],
     ];
     // Let the journey settle (notice sent, first reminder waiting) so only refusals could change it.
     const stateBefore = await waitForPlanState(stack.client, planId, (x) => stepOf(x, 'first_reminder').status === 'waiting', 'the journey to settle');
-    for (const [name, call, message] of refused) {
+    for (const [name, call, message, code] of refused) {
       const err = await call().then(
         () => undefined,
         (e: unknown) => e,
       );
       expect((err as Error | undefined)?.message, name).toMatch(message);
+      // One code per kind of refusal, from the failure's type (the HTTP API maps it to a status).
+      expect(err, name).toBeInstanceOf(DunningError);
+      expect((err as DunningError).code, name).toBe(code);
     }
     expect(await stack.client.workflow.getHandle(workflowIdFor(planId)).query(stateQuery)).toEqual(stateBefore);
 
-    await cancel(ctx, planId, 'closing for the test');
+    await cancel(ctx, { planId, reason: 'closing for the test' });
     await eventually(async () => ((await stack.client.workflow.getHandle(workflowIdFor(planId)).describe()).status.name === 'COMPLETED' ? true : undefined), 'the run to end');
     for (const [name, call] of [
-      ['escalate', () => escalate(ctx, planId, 'too late')],
-      ['pause', () => pause(ctx, planId, 'too late')],
-      ['promise', () => recordPromise(ctx, planId, { amountMinor: 100, dueAt: far })],
-      ['cancel', () => cancel(ctx, planId, 'again')],
+      ['escalate', () => escalate(ctx, { planId, reason: 'too late' })],
+      ['pause', () => pause(ctx, { planId, reason: 'too late' })],
+      ['promise', () => recordPromise(ctx, { planId, amountMinor: 100, dueAt: far })],
+      ['cancel', () => cancel(ctx, { planId, reason: 'again' })],
       ['initiate', () => initiateDunning(ctx, { planId })],
     ] as const) {
       await expect(call(), name).rejects.toThrow(`Plan "${planId}" is already cancelled.`);
+      await expect(call(), name).rejects.toMatchObject({ code: 'plan_closed' });
     }
   });
 });

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { planStatus } from '../client/status';
 import { projectRoot } from '../worker/config';
+import type { DunningPolicy } from '../workflows/domain/policy';
+import { workflowIdFor } from '../workflows/messages';
 import { eventually, outboxFor, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
@@ -72,25 +74,40 @@ async function footprint(acct: string, planId: string): Promise<Record<string, n
   return row!;
 }
 
-/** A policy in seconds, set through the CLI: notice now, reminders at 3 s and 6 s, task at 9 s. */
-async function fastPolicy(): Promise<string> {
-  const name = `e2e-${randomUUID().slice(0, 6)}`;
-  const file = path.join(dir, `${name}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify(secondsPolicy(name, { upcoming_notice: 0, first_reminder: 3, second_reminder: 6, manual_escalation: 9 }, { maxPromises: 1, promiseGrace: 'PT2S' })),
-  );
+/** Sets a policy through the CLI; returns its name. */
+async function setPolicy(policy: DunningPolicy): Promise<string> {
+  const file = path.join(dir, `${policy.name}.json`);
+  writeFileSync(file, JSON.stringify(policy));
   expect((await dunning('policy', 'set', file)).code).toBe(0);
-  return name;
+  return policy.name;
 }
 
-function csv(lines: string[]): string {
+/** A policy in seconds, set through the CLI: notice now, reminders at 3 s and 6 s, task at 9 s. */
+function fastPolicy(): Promise<string> {
+  const name = `e2e-${randomUUID().slice(0, 6)}`;
+  return setPolicy(secondsPolicy(name, { upcoming_notice: 0, first_reminder: 3, second_reminder: 6, manual_escalation: 9 }, { maxPromises: 1, promiseGrace: 'PT2S' }));
+}
+
+const columns = 'account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on,email_consent';
+
+function csv(lines: string[], header = columns): string {
   const file = path.join(dir, `import-${randomUUID().slice(0, 8)}.csv`);
-  writeFileSync(
-    file,
-    ['account_id,account_name,contact_name,contact_email,timezone,currency,invoice_number,amount,issued_on,due_on,email_consent', ...lines].join('\n'),
-  );
+  writeFileSync(file, [header, ...lines].join('\n'));
   return file;
+}
+
+/** Imports one account's invoices through the CLI; returns the new plan's id. */
+async function importPlan(lines: string[], header = columns): Promise<string> {
+  const imported = await json<{ plans: Array<{ planId: string }> }>('import', csv(lines, header));
+  return imported.plans[0]!.planId;
+}
+
+interface StatusJson {
+  status: string;
+  outstandingMinor: number;
+  steps: Array<{ key: string; status: string; completedAt: string | null; reason: string | null }>;
+  tasks: Array<{ id: string; kind: string; status: string; outcome: string | null }>;
+  timeline: Array<{ at: string; kind: string; summary: string }>;
 }
 
 describe('the dunning CLI, end to end', () => {
@@ -115,8 +132,16 @@ describe('the dunning CLI, end to end', () => {
     expect(lines.slice(21)).toEqual(['… and 5 more; `dunning list` shows them all.']);
 
     const policyName = await fastPolicy();
-    const preview = await json<{ steps: Array<{ key: string }> }>('preview', planId, '--policy', policyName);
+    // Every step of this policy is anchored on "now" (0, 3, 6, 9 s) and it has no send window:
+    // each runs its offset after the moment the command ran.
+    const before = Date.now();
+    const preview = await json<{ steps: Array<{ key: string; sendAt: string }> }>('preview', planId, '--policy', policyName);
+    const after = Date.now();
     expect(preview.steps.map((s) => s.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);
+    preview.steps.forEach((step, i) => {
+      expect(Date.parse(step.sendAt), step.key).toBeGreaterThanOrEqual(before + i * 3000);
+      expect(Date.parse(step.sendAt), step.key).toBeLessThanOrEqual(after + i * 3000);
+    });
 
     const first = await json<{ workflowId: string; runId: string; alreadyRunning: boolean }>('initiate', planId, '--policy', policyName);
     const second = await json<{ workflowId: string; runId: string; alreadyRunning: boolean }>('initiate', planId, '--policy', policyName);
@@ -124,7 +149,7 @@ describe('the dunning CLI, end to end', () => {
     expect(second).toMatchObject({ workflowId: first.workflowId, runId: first.runId, alreadyRunning: true });
 
     await eventually(async () => {
-      const s = await planStatus(stack.db.db, planId);
+      const s = await planStatus({ db: stack.db.db }, { planId });
       return s.steps.find((x) => x.key === 'manual_escalation')?.status === 'completed' ? s : undefined;
     }, 'the escalation step', 60_000);
     const emails = outboxFor(stack.outboxDir, planId);
@@ -232,7 +257,7 @@ describe('the dunning CLI, end to end', () => {
       expect(r.code, flags.join(' ')).not.toBe(0);
       expect(r.stderr.trim(), flags.join(' ')).toMatch(message);
     }
-    const after = await planStatus(stack.db.db, broken);
+    const after = await planStatus({ db: stack.db.db }, { planId: broken });
     expect(after.promises).toEqual([]);
     expect(after.timeline.map((e) => e.kind)).not.toContain('promise_made'); // the journey moves on; no promise was recorded
 
@@ -242,7 +267,7 @@ describe('the dunning CLI, end to end', () => {
     const overLimit = await dunning('promise', broken, '--amount', '100', '--date', soon(40));
     expect(overLimit.stderr.trim()).toMatch(/^Promise .* is still open\.$/);
     const brokenStatus = await eventually(async () => {
-      const s = await planStatus(stack.db.db, broken);
+      const s = await planStatus({ db: stack.db.db }, { planId: broken });
       return s.promises[0]?.status === 'broken' ? s : undefined;
     }, 'the promise to break', 60_000);
     expect(brokenStatus.status).toBe('escalated');
@@ -257,5 +282,130 @@ describe('the dunning CLI, end to end', () => {
       return s.status === 'resolved' ? s : undefined;
     }, 'the kept promise to resolve the plan', 60_000);
     expect(keptStatus.promises).toMatchObject([{ status: 'kept', schedule: [{ status: 'kept' }, { status: 'kept' }] }]);
+  });
+  it('previews the dates a user sees: due-anchored steps in the account time zone, across DST, inside the send window', async () => {
+    const acct = `PRV-${randomUUID().slice(0, 6)}`;
+    // Due 2026-10-01 in New York. The `due` anchor is 09:00 local that day: EDT (UTC-4), 13:00Z.
+    const planId = await importPlan([
+      `${acct},Hooli,Gavin,gavin@hooli.example,America/New_York,USD,${acct}-1,500.00,2026-09-01,2026-10-01,`,
+      `${acct},Hooli,Gavin,gavin@hooli.example,America/New_York,USD,${acct}-2,250.00,2026-09-10,2026-10-20,`,
+    ]);
+    const policy = await setPolicy({
+      name: `preview-${randomUUID().slice(0, 6)}`,
+      steps: [
+        { key: 'pre_due', action: 'email', template: 'upcoming-invoices', at: '-P3D', from: 'due' },
+        { key: 'call', action: 'task', at: 'PT30H', from: 'due' },
+        { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'P3D', from: 'due' },
+        { key: 'late_reminder', action: 'email', template: 'second-reminder', at: 'P40D', from: 'due' },
+      ],
+      maxPromises: 1,
+      promiseGrace: 'P2D',
+      sendWindow: { from: '10:00', to: '17:00' },
+    });
+    // Worked out by hand from the due date, the zone and the offsets:
+    const expected = [
+      // 2026-09-28 09:00 EDT; the window opens at 10:00 EDT.
+      { key: 'pre_due', scheduledFor: '2026-09-28T13:00:00.000Z', sendAt: '2026-09-28T14:00:00.000Z' },
+      // 30 hours after 2026-10-01 13:00Z; a task waits for no window.
+      { key: 'call', scheduledFor: '2026-10-02T19:00:00.000Z', sendAt: '2026-10-02T19:00:00.000Z' },
+      // 2026-10-04 09:00 EDT, sent at 10:00 EDT.
+      { key: 'first_reminder', scheduledFor: '2026-10-04T13:00:00.000Z', sendAt: '2026-10-04T14:00:00.000Z' },
+      // 40 calendar days on: 2026-11-10 09:00 local, after DST ended on 2026-11-01, so EST (UTC-5).
+      { key: 'late_reminder', scheduledFor: '2026-11-10T14:00:00.000Z', sendAt: '2026-11-10T15:00:00.000Z' },
+    ];
+    const preview = await json<{ dueOn: string; timeZone: string; steps: Array<{ key: string; scheduledFor: string; sendAt: string }> }>(
+      'preview',
+      planId,
+      '--policy',
+      policy,
+    );
+    expect(preview).toMatchObject({ dueOn: '2026-10-01', timeZone: 'America/New_York' });
+    expect(preview.steps.map(({ key, scheduledFor, sendAt }) => ({ key, scheduledFor, sendAt }))).toEqual(expected);
+
+    const human = (await dunning('preview', planId, '--policy', policy)).stdout.split('\n');
+    expect(human[0]).toBe(`Preview of plan ${planId} under policy "${policy}" (if initiated now; earliest due 2026-10-01, America/New_York; $750.00 owed):`);
+    expect(human.slice(2, 6).map((line) => line.split(/\s{2,}/))).toEqual([
+      ['pre_due', 'email', 'due', '-P3D', '2026-09-28 14:00 UTC'],
+      ['call', 'task', 'due', 'PT30H', '2026-10-02 19:00 UTC'],
+      ['first_reminder', 'email', 'due', 'P3D', '2026-10-04 14:00 UTC'],
+      ['late_reminder', 'email', 'due', 'P40D', '2026-11-10 15:00 UTC'],
+    ]);
+  });
+
+  it('writes money as the account does, not always en-US', async () => {
+    const acct = `LOC-${randomUUID().slice(0, 6)}`;
+    const planId = await importPlan(
+      [`${acct},Müller GmbH,Jana Müller,jana@mueller.example,Europe/Berlin,EUR,${acct}-1,1234.56,2026-09-01,2026-10-01,,de-DE`],
+      `${columns},locale`,
+    );
+    const nbsp = '\u00a0'; // de-DE puts a no-break space before the sign
+    const status = await dunning('status', planId);
+    expect(status.stdout).toContain(`Plan ${planId} (Müller GmbH, account ${acct}) — in_progress, 1.234,56${nbsp}€ owed`);
+    const preview = await dunning('preview', planId);
+    expect(preview.stdout.split('\n')[0]).toContain(`; 1.234,56${nbsp}€ owed):`);
+    const paid = await dunning('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '1000');
+    expect(paid.stdout.trim()).toBe(`Payment ${acct}-p1 of 1.000,00${nbsp}€ reported for plan ${planId} (no running journey: recorded directly).`);
+    expect((await dunning('status', planId)).stdout).toContain(`— in_progress, 234,56${nbsp}€ owed`);
+
+    // The email preview is built from the plan as the journey's own sends are.
+    const file = path.join(dir, `${acct}-first-reminder.html`);
+    const email = await json<{ file: string; subject: string }>('template', 'preview', 'first-reminder', planId, '--out', file);
+    expect(email).toEqual({ file, subject: `Reminder: 234,56${nbsp}€ overdue for Müller GmbH` });
+    const html = readFileSync(file, 'utf8');
+    expect(html).toContain('<p>Dear Jana Müller,</p>');
+    expect(html).toMatch(/href="mailto:billing@dunning\.local\?subject=opt-out%20[0-9a-f-]{36}"/);
+  });
+
+  it('records a payment for a plan that was never initiated on its timeline, and resolves it once nothing is owed', async () => {
+    const acct = `NOJ-${randomUUID().slice(0, 6)}`;
+    const planId = await importPlan([`${acct},Globex,Hank,hank@globex.example,Etc/UTC,USD,${acct}-1,100.00,2026-09-01,2026-10-01,`]);
+
+    const partial = await json<{ delivered: string }>('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '40');
+    expect(partial.delivered).toBe('database');
+    const afterPartial = await json<StatusJson>('status', planId);
+    expect(afterPartial).toMatchObject({ status: 'in_progress', outstandingMinor: 6_000 });
+    expect(afterPartial.timeline).toMatchObject([{ kind: 'payment', summary: `Payment ${acct}-p1 of $40.00 received; $60.00 still owed` }]);
+
+    // The billing system reports the same payment again: nothing changes.
+    await json('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '40');
+    expect(await json<StatusJson>('status', planId)).toEqual(afterPartial);
+
+    await json('payment', planId, '--payment-id', `${acct}-p2`, '--amount', '60');
+    const paid = await json<StatusJson>('status', planId);
+    expect(paid).toMatchObject({ status: 'resolved', outstandingMinor: 0 });
+    expect(paid.timeline.map(({ kind, summary }) => ({ kind, summary }))).toEqual([
+      { kind: 'payment', summary: `Payment ${acct}-p1 of $40.00 received; $60.00 still owed` },
+      { kind: 'payment', summary: `Payment ${acct}-p2 of $60.00 received; $0.00 still owed` },
+      { kind: 'resolved', summary: 'Plan resolved: paid in full' },
+    ]);
+    expect((await dunning('list', '--status', 'resolved', '--json')).stdout).toContain(planId);
+  });
+
+  it('leaves a plan whose journey ended early as the journey would when a payment clears it, and reports the policy a running plan runs under', async () => {
+    const acct = `END-${randomUUID().slice(0, 6)}`;
+    const planId = await importPlan([`${acct},Soylent,Sol,sol@soylent.example,Etc/UTC,USD,${acct}-1,80.00,2026-09-01,2026-10-01,`]);
+    // A task at once, an email an hour later: the journey waits with a task open and a step ahead.
+    const policy = await setPolicy(secondsPolicy(`ends-${randomUUID().slice(0, 6)}`, { manual_escalation: 0, first_reminder: 3600 }));
+    expect(await json('initiate', planId, '--policy', policy)).toMatchObject({ alreadyRunning: false, policy });
+    // Initiating again without --policy finds the journey: it runs under `policy`, not `standard`.
+    expect(await json('initiate', planId)).toMatchObject({ alreadyRunning: true, policy });
+
+    await eventually(async () => {
+      const s = await json<StatusJson>('status', planId);
+      return s.tasks[0]?.status === 'open' && s.steps.find((x) => x.key === 'first_reminder')?.status === 'waiting' ? s : undefined;
+    }, 'the task to open and the reminder to wait', 30_000);
+    // Ops end the run by hand (say, a stuck workflow): the db still shows the plan under way.
+    await stack.client.workflow.getHandle(workflowIdFor(planId)).terminate('test: the journey ends without closing the plan');
+
+    const paid = await json<{ delivered: string }>('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '80');
+    expect(paid.delivered).toBe('database');
+    const s = await json<StatusJson>('status', planId);
+    expect(s).toMatchObject({ status: 'resolved', outstandingMinor: 0 });
+    expect(s.steps.find((x) => x.key === 'first_reminder')).toMatchObject({ status: 'skipped', reason: 'nothing owed', completedAt: expect.any(String) });
+    expect(s.steps.find((x) => x.key === 'manual_escalation')).toMatchObject({ status: 'completed' });
+    expect(s.tasks).toMatchObject([{ kind: 'manual_escalation', status: 'cancelled', outcome: 'plan resolved' }]);
+    expect(s.timeline.slice(-2).map((e) => e.kind)).toEqual(['payment', 'resolved']);
+    const seqs = await stack.db.db.execute<{ seq: number }>(sql`select seq from timeline_events where plan_id = ${planId} order by seq`);
+    expect(new Set(seqs.map((r) => r.seq)).size).toBe(seqs.length); // each entry its own place in the order
   });
 });

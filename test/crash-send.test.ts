@@ -88,7 +88,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
     engine = await startEngine(setup);
     for (const planId of ids) {
       await eventually(async () => {
-        const s = await planStatus(db.db, planId);
+        const s = await planStatus({ db: db.db }, { planId });
         return s.steps.every((x) => x.status === 'completed') ? s : undefined;
       }, `${planId} to finish`, 120_000);
     }
@@ -101,7 +101,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
     expect(rows.map((m) => m.idempotencyKey).sort()).toEqual(stepKeys);
     expect(rows.every((m) => m.status === 'sent' && m.provider === 'resend' && m.providerMessageId === standin.delivered.get(m.idempotencyKey))).toBe(true);
     for (const planId of ids) {
-      expect((await planStatus(db.db, planId)).timeline.filter((e) => e.kind === 'email_sent')).toHaveLength(2);
+      expect((await planStatus({ db: db.db }, { planId })).timeline.filter((e) => e.kind === 'email_sent')).toHaveLength(2);
     }
   }, 300_000);
 });

@@ -99,7 +99,7 @@ describe('faults under running journeys', () => {
 
     for (const { planId } of plans) {
       await eventually(async () => {
-        const s = await planStatus(db.db, planId);
+        const s = await planStatus({ db: db.db }, { planId });
         return s.steps.every((x) => x.status === 'completed') ? s : undefined;
       }, `${planId} to finish its steps`, 150_000);
       await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 3_000 });
@@ -107,7 +107,7 @@ describe('faults under running journeys', () => {
     }
     for (const { planId } of plans) {
       const s = await eventually(async () => {
-        const v = await planStatus(db.db, planId);
+        const v = await planStatus({ db: db.db }, { planId });
         return v.status === 'resolved' && v.timeline.at(-1)?.kind === 'email_sent' ? v : undefined;
       }, `${planId} to resolve`, 60_000);
       const kinds = s.timeline.map((e) => e.kind);

@@ -52,20 +52,20 @@ describe('worker handoff', () => {
     await Promise.all(plans.map(({ planId }) => initiateDunning(ctx, { planId, policyName: policy })));
     for (const { planId } of plans) {
       await eventually(async () => {
-        const s = await planStatus(stack.db.db, planId);
+        const s = await planStatus({ db: stack.db.db }, { planId });
         return s.status === 'escalated' && s.steps.every((x) => x.status === 'completed') ? s : undefined;
       }, `${planId} to escalate`, 60_000);
     }
     await startSecondWorker();
     stack.worker.shutdown(); // the first worker leaves; its plans continue on the second
     for (const { planId } of plans) {
-      await recordPromise(ctx, planId, { amountMinor: 5_000, dueAt: new Date(Date.now() + 20_000).toISOString() });
+      await recordPromise(ctx, { planId, amountMinor: 5_000, dueAt: new Date(Date.now() + 20_000).toISOString() });
       await reportPayment(ctx, { planId, paymentId: `${planId}-p1`, amountMinor: 5_000 });
       await reportPayment(ctx, { planId, paymentId: `${planId}-p2`, amountMinor: 15_000 });
     }
     for (const { planId } of plans) {
       const s = await eventually(async () => {
-        const v = await planStatus(stack.db.db, planId);
+        const v = await planStatus({ db: stack.db.db }, { planId });
         // notice, reminder, promise confirmation, two receipts (the last goes out after the close)
         return v.status === 'resolved' && v.timeline.filter((e) => e.kind === 'email_sent').length === 5 ? v : undefined;
       }, `${planId} to resolve`, 60_000);

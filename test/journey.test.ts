@@ -7,8 +7,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { localParts } from '../workflows/domain/calendar';
 import { cancel, completeTask, escalate, initiateDunning, pause, reportPayment, resume, type DunningContext } from '../client/dunning';
 import { planStatus } from '../client/status';
-import { setEmailConsent } from '../client/consent';
-import { loadPlanContext } from '../activities/plans';
+import { setConsent } from '../client/consent';
+import { loadPlanContext } from '../db/plans';
 import type { DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { standardPolicy } from '../workflows/domain/policy';
@@ -77,10 +77,10 @@ describe('the standard journey (time-skipping)', () => {
     expect(completedDay('second_reminder')).toBe(14);
     expect(completedDay('manual_escalation')).toBe(24);
 
-    const view = await planStatus(db.db, planId);
+    const view = await planStatus({ db: db.db }, { planId });
     expect(view.steps.map((x) => x.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
     expect(view.timeline.map((e) => e.kind)).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step']);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('stops reminding once paid in full between reminders', async () => {
@@ -101,7 +101,7 @@ describe('the standard journey (time-skipping)', () => {
       `${planId}_payment_pay-${planId}_receipt.eml`,
       `${planId}_upcoming_notice.eml`,
     ]);
-    expect((await planStatus(db.db, planId)).status).toBe('resolved');
+    expect((await planStatus({ db: db.db }, { planId })).status).toBe('resolved');
   });
 
   it('keeps going with the new amount after a partial payment, neither skipping nor repeating a step', async () => {
@@ -124,10 +124,10 @@ describe('the standard journey (time-skipping)', () => {
       `${planId}_second_reminder.eml`,
       `${planId}_upcoming_notice.eml`,
     ]);
-    expect((await planStatus(db.db, planId)).outstandingMinor).toBe(50_000);
+    expect((await planStatus({ db: db.db }, { planId })).outstandingMinor).toBe(50_000);
     const second = readFileSync(path.join(outbox, `${planId}_second_reminder.eml`), 'utf8');
     expect(second).toMatch(/^Subject: Second reminder: \$500\.00 still overdue/m);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('holds every send while paused and runs what fell due, in order, on resume', async () => {
@@ -136,7 +136,7 @@ describe('the standard journey (time-skipping)', () => {
       now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(2, now) }] });
     await initiate(planId);
     await waitForState(planId, (s) => step(s, 'upcoming_notice').status === 'completed', 'the upcoming notice');
-    const paused = await pause(ctx, planId, 'dispute over INV-1');
+    const paused = await pause(ctx, { planId, reason: 'dispute over INV-1' });
     expect(paused.status).toBe('on_hold');
     await env.sleep('30 days');
     let s = await stateOf(planId);
@@ -144,15 +144,15 @@ describe('the standard journey (time-skipping)', () => {
     expect(s.steps.filter((x) => x.status === 'completed').map((x) => x.key)).toEqual(['upcoming_notice']);
     expect(outboxFor(outbox, planId)).toHaveLength(1);
 
-    await resume(ctx, planId);
+    await resume(ctx, { planId });
     s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the overdue steps after resume');
     const order = ['first_reminder', 'second_reminder', 'manual_escalation'].map((k) => Date.parse(step(s, k).completedAt!));
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(s.status).toBe('escalated');
     expect(outboxFor(outbox, planId)).toHaveLength(3);
-    const kinds = (await planStatus(db.db, planId)).timeline.map((e) => e.kind);
+    const kinds = (await planStatus({ db: db.db }, { planId })).timeline.map((e) => e.kind);
     expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('resumed'));
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('cancels cleanly: remaining steps cancelled, nothing more sent', async () => {
@@ -160,13 +160,13 @@ describe('the standard journey (time-skipping)', () => {
     const { planId } = await createPlan(db.db, {
       now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(3, now) }] });
     await initiate(planId);
-    const state = await cancel(ctx, planId, 'billing error, invoices reissued');
+    const state = await cancel(ctx, { planId, reason: 'billing error, invoices reissued' });
     expect(state.status).toBe('cancelled');
     const result = await handleFor(planId).result();
     expect(result.steps.slice(1).map((x) => x.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
     await env.sleep('40 days');
     expect(outboxFor(outbox, planId)).toHaveLength(1);
-    await expect(pause(ctx, planId, 'too late')).rejects.toThrow(/already cancelled/);
+    await expect(pause(ctx, { planId, reason: 'too late' })).rejects.toThrow(/already cancelled/);
   });
 
   it('skips email to a contact who opted out and hands the plan to a rep', async () => {
@@ -182,7 +182,7 @@ describe('the standard journey (time-skipping)', () => {
     const later = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'skipped', 'the skipped reminders');
     expect(later.tasks).toHaveLength(1); // one hand-over, not one per step
     expect(outboxFor(outbox, planId)).toEqual([]);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('waits for the send window in a far time zone', async () => {
@@ -201,7 +201,7 @@ describe('the standard journey (time-skipping)', () => {
     const sent = await waitForState(planId, (x) => step(x, 'upcoming_notice').status === 'completed', 'the notice at 08:00');
     expect(Date.parse(step(sent, 'upcoming_notice').completedAt!)).toBeGreaterThanOrEqual(Date.parse(notice.notBefore!));
     expect(localParts(new Date(step(sent, 'upcoming_notice').completedAt!), timezone).hour).toBe(8);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('runs the overdue steps at once, in order, when initiated after the due date', async () => {
@@ -215,29 +215,29 @@ describe('the standard journey (time-skipping)', () => {
     });
     await initiateDunning(ctx, { planId });
     const s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'every overdue step');
-    const kinds = (await planStatus(db.db, planId)).timeline.map((e) => e.kind);
+    const kinds = (await planStatus({ db: db.db }, { planId })).timeline.map((e) => e.kind);
     expect(kinds).toEqual(['initiated', 'email_sent', 'email_sent', 'email_sent', 'task_created', 'step']);
     const completions = s.steps.map((x) => Date.parse(x.completedAt!));
     expect([...completions].sort((a, b) => a - b)).toEqual(completions);
     expect(s.status).toBe('escalated');
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('lets a rep escalate, refuses a task that does not exist, and writes the plan off from a task', async () => {
     const now = await serverNow();
     const { planId } = await createPlan(db.db, { now, invoices: [{ amountMinor: 99_000, dueOn: dateOffset(4, now) }] });
     await initiate(planId);
-    const { taskId } = await escalate(ctx, planId, 'customer asked for a call');
+    const { taskId } = await escalate(ctx, { planId, reason: 'customer asked for a call' });
     let s = await stateOf(planId);
     expect(s.status).toBe('escalated');
     expect(s.tasks).toEqual([{ id: taskId, kind: 'rep_escalation', status: 'open', reason: 'customer asked for a call' }]);
-    await expect(completeTask(ctx, planId, 'no-such-task', 'done')).rejects.toThrow(`The plan has no task "no-such-task".`);
-    await expect(escalate(ctx, planId, '  ')).rejects.toThrow('reason is required.');
-    s = await completeTask(ctx, planId, taskId, 'write_off');
+    await expect(completeTask(ctx, { planId, taskId: 'no-such-task', outcome: 'done' })).rejects.toThrow(`The plan has no task "no-such-task".`);
+    await expect(escalate(ctx, { planId, reason: '  ' })).rejects.toThrow('reason is required.');
+    s = await completeTask(ctx, { planId, taskId, outcome: 'write_off' });
     expect(s.status).toBe('written_off');
     const result = await handleFor(planId).result();
     expect(result.tasks[0]).toMatchObject({ status: 'done', outcome: 'write_off' });
-    const view = await planStatus(db.db, planId);
+    const view = await planStatus({ db: db.db }, { planId });
     expect(view.status).toBe('written_off');
     expect(view.steps.slice(1).map((x) => x.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
   });
@@ -253,7 +253,7 @@ describe('the standard journey (time-skipping)', () => {
     await env.sleep('25 days');
     const s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the original steps');
     expect(s.steps.map((x) => x.key)).toEqual(['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation']);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('stops emailing a contact who opts out through the link mid-journey', async () => {
@@ -265,14 +265,14 @@ describe('the standard journey (time-skipping)', () => {
     const notice = readFileSync(path.join(outbox, `${planId}_upcoming_notice.eml`), 'utf8');
     expect(notice).toContain(`List-Unsubscribe: <mailto:billing@dunning.local?subject=opt-out%20${contactId}>`);
 
-    await setEmailConsent(db.db, { contact: contactId, consent: 'opted_out' });
+    await setConsent({ db: db.db }, { contact: contactId, consent: 'opted_out' });
     await env.sleep('5 days');
     const s = await waitForState(planId, (x) => step(x, 'first_reminder').status === 'skipped', 'the skipped reminder');
     expect(step(s, 'first_reminder').reason).toBe('contact opted out of email');
     expect(s.status).toBe('escalated');
     expect(s.tasks).toMatchObject([{ kind: 'opted_out', status: 'open' }]);
     expect(outboxFor(outbox, planId)).toEqual([`${planId}_upcoming_notice.eml`]);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 
   it('answers a query and takes an update sent while the plan is still loading', async () => {
@@ -280,9 +280,9 @@ describe('the standard journey (time-skipping)', () => {
     const { planId } = await createPlan(db.db, { now, invoices: [{ amountMinor: 8_000, dueOn: dateOffset(6, now) }] });
     await initiateDunning(ctx, { planId });
     await expect(stateOf(planId)).resolves.toMatchObject({ planId });
-    const paused = await pause(ctx, planId, 'called in right away');
+    const paused = await pause(ctx, { planId, reason: 'called in right away' });
     expect(paused).toMatchObject({ status: 'on_hold', paused: { reason: 'called in right away' } });
     expect(paused.steps).toHaveLength(4);
-    await cancel(ctx, planId, 'test done');
+    await cancel(ctx, { planId, reason: 'test done' });
   });
 });

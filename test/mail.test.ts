@@ -71,7 +71,7 @@ describe('a journey sending through Resend', () => {
     const before = standin.requests.length;
     const planId = await journey();
     const s = await eventually(async () => {
-      const v = await planStatus(stack.db.db, planId);
+      const v = await planStatus({ db: stack.db.db }, { planId });
       return v.steps[0]!.status === 'completed' ? v : undefined;
     }, 'the notice to be sent', 30_000);
     expect(s.steps[0]!.reason).toBe(`email sent to pat+${s.accountId}@example.com`);
@@ -84,7 +84,7 @@ describe('a journey sending through Resend', () => {
     standin.respond({ status: 422, body: { name: 'validation_error', message: 'Invalid `to` field', statusCode: 422 } });
     const planId = await journey();
     const s = await eventually(async () => {
-      const v = await planStatus(stack.db.db, planId);
+      const v = await planStatus({ db: stack.db.db }, { planId });
       return v.steps[0]!.status === 'failed' ? v : undefined;
     }, 'the notice to fail', 30_000);
     expect(s.steps[0]!.reason).toContain('Invalid `to` field');

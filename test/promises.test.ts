@@ -34,7 +34,7 @@ async function startedPlan(owed: number, dueInDays = 2) {
 describe('promises to pay (time-skipping)', () => {
   it('keeps a partial promise paid on time, holds reminders meanwhile, then resumes the journey', async () => {
     const { planId, now } = await startedPlan(100_000);
-    const { promiseId, status } = await recordPromise(stack.ctx, planId, { amountMinor: 40_000, dueAt: inDays(now, 8), rep: 'Rita' });
+    const { promiseId, status } = await recordPromise(stack.ctx, { planId, amountMinor: 40_000, dueAt: inDays(now, 8), rep: 'Rita' });
     expect(status).toBe('promised');
     await stack.env.sleep('6 days'); // past the first reminder's day (due + 3): held by the promise
     let s = await waitFor(planId, (x) => x.status === 'promised', 'the promise');
@@ -46,15 +46,15 @@ describe('promises to pay (time-skipping)', () => {
     // The journey resumes where it stood: the overdue first reminder goes out now, for what is left.
     s = await waitFor(planId, (x) => stepOf(x, 'first_reminder').status === 'completed', 'the held reminder');
     expect(s.outstandingMinor).toBe(60_000);
-    const view = await planStatus(stack.db.db, planId);
+    const view = await planStatus({ db: stack.db.db }, { planId });
     expect(view.promises).toMatchObject([{ id: promiseId, amountMinor: 40_000, status: 'kept', schedule: [{ seq: 1, status: 'kept' }] }]);
     expect(view.timeline.map((e) => e.kind)).toEqual(expect.arrayContaining(['promise_made', 'payment', 'promise_kept']));
-    await cancel(stack.ctx, planId, 'test done');
+    await cancel(stack.ctx, { planId, reason: 'test done' });
   });
 
   it('keeps a promise paid late but within the grace period', async () => {
     const { planId, now } = await startedPlan(50_000);
-    await recordPromise(stack.ctx, planId, { amountMinor: 50_000, dueAt: inDays(now, 3) });
+    await recordPromise(stack.ctx, { planId, amountMinor: 50_000, dueAt: inDays(now, 3) });
     await stack.env.sleep('4 days'); // one day late; grace is two
     expect((await waitFor(planId, () => true, 'state')).promises[0]!.status).toBe('open');
     await pay(planId, 50_000);
@@ -65,21 +65,21 @@ describe('promises to pay (time-skipping)', () => {
 
   it('breaks an unpaid promise after the grace period and escalates to a rep', async () => {
     const { planId, now } = await startedPlan(50_000, 20);
-    const { promiseId } = await recordPromise(stack.ctx, planId, { amountMinor: 50_000, dueAt: inDays(now, 3) });
+    const { promiseId } = await recordPromise(stack.ctx, { planId, amountMinor: 50_000, dueAt: inDays(now, 3) });
     await stack.env.sleep('4 days');
     expect((await waitFor(planId, () => true, 'state')).promises[0]!.status).toBe('open'); // still in grace
     await stack.env.sleep('2 days');
     const s = await waitFor(planId, (x) => x.promises[0]?.status === 'broken', 'the promise to break');
     expect(s.status).toBe('escalated');
     expect(s.tasks).toMatchObject([{ id: `${promiseId}:broken`, kind: 'promise_broken', status: 'open' }]);
-    const view = await planStatus(stack.db.db, planId);
+    const view = await planStatus({ db: stack.db.db }, { planId });
     expect(view.timeline.map((e) => e.kind)).toContain('promise_broken');
-    await cancel(stack.ctx, planId, 'test done');
+    await cancel(stack.ctx, { planId, reason: 'test done' });
   });
 
   it('breaks a partly paid promise, leaving the remainder owed', async () => {
     const { planId, now } = await startedPlan(100_000, 20);
-    await recordPromise(stack.ctx, planId, { amountMinor: 100_000, dueAt: inDays(now, 3) });
+    await recordPromise(stack.ctx, { planId, amountMinor: 100_000, dueAt: inDays(now, 3) });
     await stack.env.sleep('1 day');
     await pay(planId, 40_000);
     await stack.env.sleep('5 days');
@@ -87,12 +87,13 @@ describe('promises to pay (time-skipping)', () => {
     expect(s.outstandingMinor).toBe(60_000);
     expect(s.promises[0]!.paidMinor).toBe(40_000);
     expect(s.status).toBe('escalated');
-    await cancel(stack.ctx, planId, 'test done');
+    await cancel(stack.ctx, { planId, reason: 'test done' });
   });
 
   it('monitors each installment on its own date and breaks on the missed second one', async () => {
     const { planId, now } = await startedPlan(30_000, 40);
-    await recordPromise(stack.ctx, planId, {
+    await recordPromise(stack.ctx, {
+      planId,
       installments: [
         { amountMinor: 10_000, dueAt: inDays(now, 5) },
         { amountMinor: 10_000, dueAt: inDays(now, 10) },
@@ -108,40 +109,40 @@ describe('promises to pay (time-skipping)', () => {
     s = await waitFor(planId, (x) => x.promises[0]?.status === 'broken', 'the promise to break');
     expect(s.promises[0]!.items.map((i) => i.status)).toEqual(['kept', 'broken', 'cancelled']);
     expect(s.outstandingMinor).toBe(20_000);
-    const view = await planStatus(stack.db.db, planId);
+    const view = await planStatus({ db: stack.db.db }, { planId });
     expect(view.promises[0]!.schedule.map((i) => i.status)).toEqual(['kept', 'broken', 'cancelled']);
-    await cancel(stack.ctx, planId, 'test done');
+    await cancel(stack.ctx, { planId, reason: 'test done' });
   });
 
   it('refuses promises with a reason a rep can read, and enforces the limit', async () => {
     const { planId, now } = await startedPlan(20_000, 40);
-    const refused = (input: Parameters<typeof recordPromise>[2]) => recordPromise(stack.ctx, planId, input);
+    const refused = (input: Omit<Parameters<typeof recordPromise>[1], 'planId'>) => recordPromise(stack.ctx, { planId, ...input });
     await expect(refused({ amountMinor: 1_000, dueAt: inDays(now, -1) })).rejects.toThrow('The promised date must be in the future.');
     await expect(refused({ amountMinor: 20_001, dueAt: inDays(now, 3) })).rejects.toThrow('The promised amount is more than the 200.00 USD owed.');
     await expect(refused({ amountMinor: 0, dueAt: inDays(now, 3) })).rejects.toThrow('A promised amount must be more than zero.');
     await expect(refused({ amountMinor: 1_000, dueAt: inDays(now, 90) })).rejects.toThrow('The promised date must be within P60D of today.');
 
-    await pause(stack.ctx, planId, 'dispute');
+    await pause(stack.ctx, { planId, reason: 'dispute' });
     await expect(refused({ amountMinor: 1_000, dueAt: inDays(now, 3) })).rejects.toThrow(/The plan is paused \(dispute\)/);
-    await resume(stack.ctx, planId);
+    await resume(stack.ctx, { planId });
 
     for (let n = 1; n <= 2; n++) {
       const t = await stack.now();
-      await recordPromise(stack.ctx, planId, { amountMinor: 1_000, dueAt: inDays(t, 1) });
+      await recordPromise(stack.ctx, { planId, amountMinor: 1_000, dueAt: inDays(t, 1) });
       await expect(refused({ amountMinor: 1_000, dueAt: inDays(t, 2) })).rejects.toThrow(/is still open/);
       await stack.env.sleep('4 days');
       await waitFor(planId, (x) => x.promises[n - 1]?.status === 'broken', `promise ${n} to break`);
     }
     await expect(refused({ amountMinor: 1_000, dueAt: inDays(await stack.now(), 3) })).rejects.toThrow('The plan has reached its limit of 2 promises.');
-    expect((await planStatus(stack.db.db, planId)).promises).toHaveLength(2);
-    await cancel(stack.ctx, planId, 'test done');
+    expect((await planStatus({ db: stack.db.db }, { planId })).promises).toHaveLength(2);
+    await cancel(stack.ctx, { planId, reason: 'test done' });
   });
 
   it('sends nothing more after a promise made while waiting for the second reminder is kept', async () => {
     const { planId, now } = await startedPlan(70_000, 1);
     await stack.env.sleep('5 days'); // first reminder at due + 3 has gone out
     await waitFor(planId, (x) => stepOf(x, 'first_reminder').status === 'completed', 'the first reminder');
-    await recordPromise(stack.ctx, planId, { amountMinor: 70_000, dueAt: inDays(now, 12) });
+    await recordPromise(stack.ctx, { planId, amountMinor: 70_000, dueAt: inDays(now, 12) });
     await stack.env.sleep('6 days'); // second reminder's day (due + 10) passes, held
     await pay(planId, 70_000);
     const s = await waitFor(planId, (x) => x.status === 'resolved', 'the plan to resolve');

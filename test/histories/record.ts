@@ -58,7 +58,7 @@ try {
     'full-journey': async (planId) => {
       await env.sleep('25 days');
       await settle();
-      await cancel(ctx, planId, 'recorded');
+      await cancel(ctx, { planId, reason: 'recorded' });
     },
     'paid-early': async (planId) => {
       await env.sleep('6 days');
@@ -66,12 +66,13 @@ try {
       await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 50_000 });
     },
     'promise-kept': async (planId) => {
-      await recordPromise(ctx, planId, { amountMinor: 50_000, dueAt: new Date((await now()).getTime() + 5 * 86_400_000).toISOString() });
+      await recordPromise(ctx, { planId, amountMinor: 50_000, dueAt: new Date((await now()).getTime() + 5 * 86_400_000).toISOString() });
       await env.sleep('3 days');
       await reportPayment(ctx, { planId, paymentId: `${planId}-pay`, amountMinor: 50_000 });
     },
     'promise-broken': async (planId) => {
-      await recordPromise(ctx, planId, {
+      await recordPromise(ctx, {
+        planId,
         installments: [
           { amountMinor: 20_000, dueAt: new Date((await now()).getTime() + 3 * 86_400_000).toISOString() },
           { amountMinor: 30_000, dueAt: new Date((await now()).getTime() + 8 * 86_400_000).toISOString() },
@@ -79,17 +80,17 @@ try {
       });
       await env.sleep('12 days');
       await settle();
-      await cancel(ctx, planId, 'recorded');
+      await cancel(ctx, { planId, reason: 'recorded' });
     },
     'paused-resumed': async (planId) => {
-      await pause(ctx, planId, 'dispute');
+      await pause(ctx, { planId, reason: 'dispute' });
       await env.sleep('8 days');
-      await resume(ctx, planId);
+      await resume(ctx, { planId });
       await settle();
-      await cancel(ctx, planId, 'recorded');
+      await cancel(ctx, { planId, reason: 'recorded' });
     },
     cancelled: async (planId) => {
-      await cancel(ctx, planId, 'recorded');
+      await cancel(ctx, { planId, reason: 'recorded' });
     },
   };
 

@@ -1,0 +1,71 @@
+// Commands ops run on the engine itself: start, check, policy, template preview.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { listPolicies, setPolicy } from '../policies';
+import { checkStack } from '../stack-check';
+import { renderTemplatePreview } from '../template-preview';
+import { args, CliError, optional, type Command } from './args';
+import { table } from './output';
+
+// Imported lazily: only `start` needs the worker, PostgreSQL and the dev server.
+const start: Command = async () => (await import('../start')).runStart();
+
+const check: Command = async (argv, out, session) => {
+  const { values } = args(argv, { sleep: { type: 'string', default: '2s' } }, []);
+  const sleep = String(values.sleep);
+  if (!/^\d+(ms|s|m)$/.test(sleep)) throw new CliError(`--sleep must look like 500ms, 2s or 1m, not "${sleep}".`);
+  const result = await checkStack({ client: await session.temporal(), config: session.config() }, { sleep: sleep as `${number}s` });
+  out.print(
+    `Stack check completed in ${(result.elapsedMs / 1000).toFixed(1)} s: ${result.migrationsApplied} migration(s) applied, database time ${result.databaseTime}.`,
+    result,
+  );
+};
+
+const policy: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  const ctx = await session.database();
+  if (sub === 'set') {
+    const { positionals } = args(rest, {}, ['<file.json>']);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
+    } catch (err) {
+      throw new CliError(`Cannot read ${positionals[0]} as JSON: ${(err as Error).message.replace(/\.$/, '')}.`);
+    }
+    const saved = await setPolicy(ctx, { policy: raw });
+    out.print(`Policy "${saved.name}" saved (version ${saved.version}); running plans keep the policy they started with.`, saved);
+    return;
+  }
+  if (sub === 'list') {
+    args(rest, {}, []);
+    const policies = await listPolicies(ctx);
+    out.print(
+      table([
+        ['NAME', 'VERSION', 'STEPS', 'MAX PROMISES', 'SEND WINDOW'],
+        ...policies.map((p) => [
+          p.name,
+          String(p.version),
+          p.policy.steps.map((s) => `${s.key}@${s.from}${s.at.startsWith('-') ? '' : '+'}${s.at}`).join(', '),
+          String(p.policy.maxPromises),
+          p.policy.sendWindow ? `${p.policy.sendWindow.from}-${p.policy.sendWindow.to}` : 'any time',
+        ]),
+      ]),
+      policies,
+    );
+    return;
+  }
+  throw new CliError('Use `dunning policy set <file.json>` or `dunning policy list`.');
+};
+
+const template: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  if (sub !== 'preview') throw new CliError('Use `dunning template preview <template> <planId> [--out FILE]`.');
+  const { values, positionals } = args(rest, { out: { type: 'string' } }, ['<template>', '<planId>']);
+  const [name, planId] = positionals as [string, string];
+  const rendered = await renderTemplatePreview({ ...(await session.database()), config: session.config() }, { template: name, planId });
+  const file = path.resolve(optional(values.out) ?? `${name}-${planId}.html`);
+  writeFileSync(file, rendered.html);
+  out.print(`Wrote ${file} (subject: ${rendered.subject}).`, { file, subject: rendered.subject });
+};
+
+export const adminCommands: Record<string, Command> = { start, check, policy, template };

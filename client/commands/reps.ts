@@ -1,0 +1,84 @@
+// Commands collections reps use on a plan: promise, escalate, pause, resume, task done, consent.
+import { readFileSync } from 'node:fs';
+import { setConsent } from '../consent';
+import * as dunning from '../dunning';
+import { amountFromText, installmentsFromCsv, installmentsFromSchedule, installmentsFromText, instantFromText, planTerms, type InstallmentText } from '../plan-input';
+import { args, CliError, optional, required, type Command } from './args';
+import { money } from './output';
+
+const promise: Command = async (argv, out, session) => {
+  const { values, positionals } = args(
+    argv,
+    { amount: { type: 'string' }, date: { type: 'string' }, rep: { type: 'string' }, schedule: { type: 'string' }, installments: { type: 'string' } },
+    ['<planId>'],
+  );
+  const planId = positionals[0]!;
+  const ctx = await session.context();
+  const terms = await planTerms(ctx, { planId });
+  let installments: InstallmentText[] | undefined;
+  if (typeof values.schedule === 'string') {
+    installments = installmentsFromSchedule(values.schedule, '--schedule');
+  } else if (typeof values.installments === 'string') {
+    let text: string;
+    try {
+      text = readFileSync(values.installments, 'utf8');
+    } catch {
+      throw new CliError(`Cannot read ${values.installments}.`);
+    }
+    installments = installmentsFromCsv(text, values.installments);
+  }
+  const rep = optional(values.rep);
+  const amount = optional(values.amount);
+  const input = installments
+    ? { installments: installmentsFromText(terms, installments), amountMinor: amount === undefined ? undefined : amountFromText(terms, amount, '--amount'), rep }
+    : { amountMinor: amountFromText(terms, required(values.amount, 'amount'), '--amount'), dueAt: instantFromText(terms, required(values.date, 'date'), '--date'), rep };
+  const result = await dunning.recordPromise(ctx, { planId, ...input });
+  out.print(`Promise ${result.promiseId} recorded; plan ${planId} is now ${result.status}.`, { planId, ...result });
+};
+
+function stateSummary(state: dunning.PlanStateView): string {
+  return `now ${state.status}, ${money(state.outstandingMinor, state)} owed`;
+}
+
+const escalate: Command = async (argv, out, session) => {
+  const { values, positionals } = args(argv, { reason: { type: 'string' } }, ['<planId>']);
+  const result = await dunning.escalate(await session.context(), { planId: positionals[0]!, reason: required(values.reason, 'reason') });
+  out.print(`Plan ${positionals[0]} escalated: task ${result.taskId}.`, { planId: positionals[0], ...result });
+};
+
+const pause: Command = async (argv, out, session) => {
+  const { values, positionals } = args(argv, { reason: { type: 'string' } }, ['<planId>']);
+  const state = await dunning.pause(await session.context(), { planId: positionals[0]!, reason: required(values.reason, 'reason') });
+  out.print(`Plan ${positionals[0]} paused; nothing is sent until \`dunning resume ${positionals[0]}\`.`, state);
+};
+
+const resume: Command = async (argv, out, session) => {
+  const { positionals } = args(argv, {}, ['<planId>']);
+  const state = await dunning.resume(await session.context(), { planId: positionals[0]! });
+  out.print(`Plan ${positionals[0]} resumed, ${stateSummary(state)}.`, state);
+};
+
+const task: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  if (sub !== 'done') throw new CliError('Use `dunning task done <planId> <taskId> --outcome TEXT`.');
+  const { values, positionals } = args(rest, { outcome: { type: 'string' } }, ['<planId>', '<taskId>']);
+  const [planId, taskId] = positionals as [string, string];
+  const state = await dunning.completeTask(await session.context(), { planId, taskId, outcome: required(values.outcome, 'outcome') });
+  out.print(`Task ${taskId} done; plan ${planId} ${stateSummary(state)}.`, state);
+};
+
+const consent: Command = async (argv, out, session) => {
+  const { values, positionals } = args(argv, { 'opt-out': { type: 'boolean' }, 'opt-in': { type: 'boolean' } }, ['<email|contactId>']);
+  if (Boolean(values['opt-out']) === Boolean(values['opt-in'])) throw new CliError('Give exactly one of --opt-out or --opt-in.');
+  const contact = positionals[0]!;
+  const choice = values['opt-out'] ? 'opted_out' : 'opted_in';
+  const result = await setConsent(await session.database(), { contact, consent: choice });
+  out.print(
+    choice === 'opted_out'
+      ? `${contact} opted out of email (${result.contacts} contact record(s)); their plans go to a rep instead.`
+      : `${contact} opted in to email again (${result.contacts} contact record(s)).`,
+    { contact, consent: choice, ...result },
+  );
+};
+
+export const repCommands: Record<string, Command> = { promise, escalate, pause, resume, task, consent };

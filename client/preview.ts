@@ -1,0 +1,47 @@
+// A plan's calendar under a policy, as it would run if initiated now: nothing is started.
+import { computeSchedule, nextInSendWindow } from '../workflows/domain/calendar';
+import { requirePlan, requirePolicy, type DatabaseContext } from './context';
+
+export interface PlanPreview {
+  planId: string;
+  policy: string;
+  timeZone: string;
+  /** The `due` anchor: the earliest open invoice's due date (today when nothing is open). */
+  dueOn: string;
+  currency: string;
+  locale: string;
+  outstandingMinor: number;
+  steps: Array<{
+    key: string;
+    action: string;
+    template: string | null;
+    anchor: string;
+    offset: string;
+    /** When the step falls due (anchor + offset). */
+    scheduledFor: string;
+    /** When it would run: an email waits for the policy's send window. */
+    sendAt: string;
+  }>;
+}
+
+export async function previewPlan({ db }: DatabaseContext, input: { planId: string; policyName?: string; now?: Date }): Promise<PlanPreview> {
+  const plan = await requirePlan(db, input.planId);
+  const policy = await requirePolicy(db, input.policyName);
+  const now = input.now ?? new Date();
+  const dueOn = plan.invoices[0]?.dueOn ?? now.toISOString().slice(0, 10);
+  const steps = computeSchedule(policy, { initiatedAt: now, dueOn }, plan.timeZone).map((s) => {
+    const due = new Date(s.scheduledFor);
+    const sendAt = s.action === 'email' ? nextInSendWindow(due, policy.sendWindow, plan.timeZone) : due;
+    return { key: s.key, action: s.action, template: s.template ?? null, anchor: s.from, offset: s.at, scheduledFor: s.scheduledFor, sendAt: sendAt.toISOString() };
+  });
+  return {
+    planId: plan.planId,
+    policy: policy.name,
+    timeZone: plan.timeZone,
+    dueOn,
+    currency: plan.currency,
+    locale: plan.locale,
+    outstandingMinor: plan.outstandingMinor,
+    steps,
+  };
+}

@@ -1,0 +1,241 @@
+// Plan data as the journey, the client and the HTTP API read and change it. Every write is
+// idempotent: payments are keyed by the billing system's payment id, timeline entries by key.
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { formatMoney } from '../workflows/domain/money';
+import { closedPlanStatuses, openStepStatuses, type PlanStatus } from '../workflows/domain/statuses';
+import type { Database } from './connection';
+import {
+  collectionPlanItems,
+  collectionPlans,
+  invoices,
+  orchestrationSteps,
+  paymentPromises,
+  paymentScheduleItems,
+  paymentSchedules,
+  payments,
+  tasks,
+  timelineEvents,
+} from './schema';
+
+/** A transaction handle: the same queries as the database, inside one commit. */
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+export interface PlanContext {
+  planId: string;
+  status: PlanStatus;
+  /** The policy the plan's journey runs under; null until a journey has begun. */
+  policyName: string | null;
+  accountId: string;
+  accountName: string;
+  currency: string;
+  locale: string;
+  timeZone: string;
+  contact?: { id: string; name: string; email: string; optedOut: boolean };
+  /** Open invoices of the plan, oldest due first. */
+  invoices: Array<{ id: string; number: string; issuedOn: string; dueOn: string; amountMinor: number; openMinor: number }>;
+  outstandingMinor: number;
+}
+
+/** Thrown for a plan id that is not in the database; each caller says it in its own terms. */
+export class UnknownPlanError extends Error {
+  override name = 'UnknownPlanError';
+  constructor(readonly planId: string) {
+    super(`Unknown plan "${planId}".`);
+  }
+}
+
+/**
+ * Reads a plan with its account, primary contact and open items (oldest due first) in one
+ * query; undefined if unknown.
+ */
+export async function loadPlanContext(db: Database, planId: string): Promise<PlanContext | undefined> {
+  const [row] = await db.$client<
+    Array<Omit<PlanContext, 'contact' | 'outstandingMinor'> & { contact: { id: string; name: string; email: string; consent: string } | null }>
+  >`
+    select p.id as "planId", p.status, p.policy_name as "policyName", a.id as "accountId", a.name as "accountName", p.currency,
+      a.locale, a.timezone as "timeZone",
+      (select json_build_object('id', c.id, 'name', c.name, 'email', c.email, 'consent', c.email_consent)
+        from contacts c where c.account_id = a.id order by c.is_primary desc, c.email limit 1) as contact,
+      coalesce((select json_agg(json_build_object('id', i.id, 'number', i.number, 'issuedOn', i.issued_on, 'dueOn', i.due_on,
+          'amountMinor', i.amount_minor, 'openMinor', i.open_minor) order by i.due_on, i.number)
+        from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = p.id and ci.status = 'open' and i.open_minor > 0), '[]') as invoices
+    from collection_plans p join accounts a on a.id = p.account_id
+    where p.id = ${planId}`;
+  if (!row) return undefined;
+  const { contact, ...plan } = row;
+  return {
+    ...plan,
+    contact: contact ? { id: contact.id, name: contact.name, email: contact.email, optedOut: contact.consent === 'opted_out' } : undefined,
+    outstandingMinor: plan.invoices.reduce((sum, i) => sum + i.openMinor, 0),
+  };
+}
+
+/** The policy a plan's journey runs under, as its journey wrote it when it began. */
+export async function planPolicyName(db: Database, planId: string): Promise<string | null> {
+  const [row] = await db.select({ policyName: collectionPlans.policyName }).from(collectionPlans).where(eq(collectionPlans.id, planId));
+  return row?.policyName ?? null;
+}
+
+export interface PaymentInput {
+  planId: string;
+  paymentId: string;
+  amountMinor: number;
+  invoiceNumber?: string;
+  receivedAt: string;
+}
+
+export interface PaymentApplied {
+  /** False when the payment id was already recorded (a retry or a repeated report). */
+  applied: boolean;
+  outstandingMinor: number;
+  amountDisplay: string;
+  owedDisplay: string;
+}
+
+/**
+ * Records a payment once (keyed by the billing system's payment id) and applies it to the
+ * named invoice, else to the oldest open ones. False when the id was already recorded.
+ */
+async function applyPaymentIn(tx: Transaction, input: PaymentInput): Promise<boolean> {
+  const [plan] = await tx
+    .select({ accountId: collectionPlans.accountId, currency: collectionPlans.currency })
+    .from(collectionPlans)
+    .where(eq(collectionPlans.id, input.planId));
+  if (!plan) throw new UnknownPlanError(input.planId);
+  const open = await tx
+    .select({ id: invoices.id, number: invoices.number, openMinor: invoices.openMinor })
+    .from(collectionPlanItems)
+    .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
+    .where(and(eq(collectionPlanItems.planId, input.planId), sql`${invoices.openMinor} > 0`))
+    .orderBy(asc(invoices.dueOn), asc(invoices.number))
+    .for('update');
+  const named = input.invoiceNumber ? open.find((i) => i.number === input.invoiceNumber) : undefined;
+  const inserted = await tx
+    .insert(payments)
+    .values({
+      id: input.paymentId,
+      planId: input.planId,
+      invoiceId: named?.id ?? null,
+      amountMinor: input.amountMinor,
+      currency: plan.currency,
+      receivedAt: new Date(input.receivedAt),
+    })
+    .onConflictDoNothing({ target: payments.id })
+    .returning({ id: payments.id });
+  if (inserted.length === 0) return false; // already recorded: a retry or a repeated report
+  let remaining = input.amountMinor;
+  for (const inv of named ? [named, ...open.filter((i) => i !== named)] : open) {
+    if (remaining <= 0) break;
+    const take = Math.min(remaining, inv.openMinor);
+    remaining -= take;
+    const left = inv.openMinor - take;
+    await tx
+      .update(invoices)
+      .set({ openMinor: left, status: left === 0 ? 'paid' : 'open' })
+      .where(eq(invoices.id, inv.id));
+    if (left === 0) {
+      await tx
+        .update(collectionPlanItems)
+        .set({ status: 'paid' })
+        .where(and(eq(collectionPlanItems.planId, input.planId), eq(collectionPlanItems.invoiceId, inv.id)));
+    }
+  }
+  return true;
+}
+
+/** What is still owed on a plan, with both amounts as the account's locale writes them. */
+async function paymentOutcome(q: Pick<Database, 'execute'>, input: PaymentInput, applied: boolean): Promise<PaymentApplied> {
+  // Read through the caller's handle: inside a transaction it sees the payment just applied.
+  const [row] = await q.execute<{ currency: string; locale: string; owed: string }>(sql`
+    select p.currency, a.locale,
+      coalesce((select sum(i.open_minor) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = p.id and ci.status = 'open' and i.open_minor > 0), 0)::text as owed
+    from collection_plans p join accounts a on a.id = p.account_id
+    where p.id = ${input.planId}`);
+  if (!row) throw new UnknownPlanError(input.planId);
+  const outstandingMinor = Number(row.owed);
+  return {
+    applied,
+    outstandingMinor,
+    amountDisplay: formatMoney(input.amountMinor, row.currency, row.locale),
+    owedDisplay: formatMoney(outstandingMinor, row.currency, row.locale),
+  };
+}
+
+/**
+ * Records and applies a payment for a running journey, which writes its own timeline entry
+ * and decides whether the plan is resolved. Returns what is still owed.
+ */
+export async function applyPayment(db: Database, input: PaymentInput): Promise<PaymentApplied> {
+  const applied = await db.transaction((tx) => applyPaymentIn(tx, input));
+  return paymentOutcome(db, input, applied);
+}
+
+/** The summary the journey writes for a payment, so both paths read the same on the timeline. */
+export function paymentSummary(paymentId: string, outcome: Pick<PaymentApplied, 'amountDisplay' | 'owedDisplay'>): string {
+  return `Payment ${paymentId} of ${outcome.amountDisplay} received; ${outcome.owedDisplay} still owed`;
+}
+
+/**
+ * A payment for a plan with no running journey (never initiated, or already closed): the
+ * journey is not there to record it on the timeline or to resolve the plan, so this does both,
+ * as the journey would, in the payment's transaction. A repeated payment id changes nothing.
+ */
+export async function applyPaymentWithoutJourney(db: Database, input: PaymentInput, at: Date): Promise<PaymentApplied & { resolved: boolean }> {
+  return db.transaction(async (tx) => {
+    // The plan row is the lock: two payments at once take timeline seqs one after the other.
+    const [plan] = await tx.select({ status: collectionPlans.status }).from(collectionPlans).where(eq(collectionPlans.id, input.planId)).for('update');
+    if (!plan) throw new UnknownPlanError(input.planId);
+    const applied = await applyPaymentIn(tx, input);
+    const outcome = await paymentOutcome(tx, input, applied);
+    if (!applied) return { ...outcome, resolved: false };
+    const [{ seq } = { seq: 0 }] = await tx
+      .select({ seq: sql<number>`coalesce(max(${timelineEvents.seq}), 0)::int` })
+      .from(timelineEvents)
+      .where(eq(timelineEvents.planId, input.planId));
+    const events = [{ planId: input.planId, eventKey: `payment:${input.paymentId}`, seq: seq + 1, kind: 'payment', summary: paymentSummary(input.paymentId, outcome), at }];
+    const resolved = outcome.outstandingMinor <= 0 && !closedPlanStatuses.includes(plan.status);
+    if (resolved) {
+      await resolvePaidPlan(tx, input.planId, at);
+      events.push({ planId: input.planId, eventKey: 'resolved', seq: seq + 2, kind: 'resolved', summary: 'Plan resolved: paid in full', at });
+    }
+    await tx.insert(timelineEvents).values(events).onConflictDoNothing();
+    return { ...outcome, resolved };
+  });
+}
+
+/**
+ * Leaves a paid plan as the journey's own close leaves it: steps still ahead skipped (nothing
+ * owed), open tasks cancelled, open promises and their installments kept.
+ */
+async function resolvePaidPlan(tx: Transaction, planId: string, at: Date): Promise<void> {
+  await tx.update(collectionPlans).set({ status: 'resolved', closedAt: at, updatedAt: at }).where(eq(collectionPlans.id, planId));
+  await tx
+    .update(orchestrationSteps)
+    .set({ status: 'skipped', reason: 'nothing owed', completedAt: at, updatedAt: at })
+    .where(and(eq(orchestrationSteps.planId, planId), inArray(orchestrationSteps.status, [...openStepStatuses])));
+  await tx
+    .update(tasks)
+    .set({ status: 'cancelled', outcome: 'plan resolved', closedAt: at })
+    .where(and(eq(tasks.planId, planId), eq(tasks.status, 'open')));
+  const kept = await tx
+    .update(paymentPromises)
+    .set({ status: 'kept', resolvedAt: at })
+    .where(and(eq(paymentPromises.planId, planId), eq(paymentPromises.status, 'open')))
+    .returning({ id: paymentPromises.id });
+  if (kept.length > 0) {
+    await tx
+      .update(paymentScheduleItems)
+      .set({ status: 'kept' })
+      .where(
+        and(
+          eq(paymentScheduleItems.status, 'open'),
+          inArray(
+            paymentScheduleItems.scheduleId,
+            tx.select({ id: paymentSchedules.id }).from(paymentSchedules).where(inArray(paymentSchedules.promiseId, kept.map((p) => p.id))),
+          ),
+        ),
+      );
+  }
+}
