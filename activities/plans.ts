@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import { applyPayment, loadPlanContext, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
-import { collectionPlans } from '../db/schema';
+import { collectionPlans, timelineEvents } from '../db/schema';
 import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
 import { workflowIdFor, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
@@ -27,8 +27,13 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       owedDisplay: string;
       currencyDigits: number;
       steps: ScheduledStep[];
+      /** The last timeline seq already written (payments reported before the journey began). */
+      timelineSeq: number;
     }> {
-      const ctx = await loadPlanContext(db, input.planId);
+      const [ctx, [last]] = await Promise.all([
+        loadPlanContext(db, input.planId),
+        db.select({ seq: sql<number>`coalesce(max(${timelineEvents.seq}), 0)::int` }).from(timelineEvents).where(eq(timelineEvents.planId, input.planId)),
+      ]);
       if (!ctx) throw unknownPlan(input.planId);
       const initiatedAt = new Date(input.initiatedAt);
       const dueOn = ctx.invoices[0]?.dueOn ?? input.initiatedAt.slice(0, 10);
@@ -51,6 +56,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         owedDisplay: formatMoney(ctx.outstandingMinor, ctx.currency, ctx.locale),
         currencyDigits: currencyDigits(ctx.currency) ?? 2,
         steps,
+        timelineSeq: last?.seq ?? 0,
       };
     },
 

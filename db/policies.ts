@@ -3,14 +3,20 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { isTemplateName, templateNames } from '../templates';
-import { parseClock, parseDuration } from '../workflows/domain/duration';
+import { durationMs, parseClock, parseDuration } from '../workflows/domain/duration';
 import { standardPolicy, type DunningPolicy } from '../workflows/domain/policy';
 import type { Database } from './connection';
 import { dunningPolicies } from './schema';
 
-const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
-  message: 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds, like P3D, -P3D or PT5S',
-});
+/** Ten years: far beyond any dunning calendar, and well inside what a Date can hold. */
+const MAX_DURATION_MS = 3650 * 86_400_000;
+const duration = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, {
+    message: 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds, like P3D, -P3D or PT5S',
+  })
+  // An absurd offset would pass the shape and then fail every plan at initiation.
+  .refine((s) => parseDuration(s) === undefined || Math.abs(durationMs(s)) <= MAX_DURATION_MS, { message: 'must be at most ten years (P3650D)' });
 const clock = z.string().refine((s) => parseClock(s) !== undefined, { message: 'must be a 24-hour time like 08:00' });
 
 export const policySchema = z

@@ -118,6 +118,8 @@ describe('bad input catalogue', () => {
       [{ ...standardPolicy, steps: [] }, /field "steps": must have at least one step/],
       [{ ...standardPolicy, steps: [{ ...standardPolicy.steps[0], at: '3 days' }] }, /field "steps\.0\.at": must be an ISO-8601 duration/],
       [{ ...standardPolicy, steps: [{ ...standardPolicy.steps[0], at: 'P1M' }] }, /field "steps\.0\.at"/],
+      [{ ...standardPolicy, steps: [{ ...standardPolicy.steps[0], at: 'P99999999D' }] }, /field "steps\.0\.at": must be at most ten years/],
+      [{ ...standardPolicy, promiseGrace: '-PT99999999H' }, /field "promiseGrace": must be at most ten years/],
       [{ ...standardPolicy, steps: [{ ...standardPolicy.steps[0], from: 'yesterday' }] }, /field "steps\.0\.from"/],
       [{ ...standardPolicy, steps: [{ ...standardPolicy.steps[0], template: 'nope' }] }, /field "steps\.0\.template": an email step needs a template/],
       [{ ...standardPolicy, steps: [standardPolicy.steps[0], standardPolicy.steps[0]] }, /step keys must be unique/],

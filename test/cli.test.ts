@@ -381,6 +381,22 @@ describe('the dunning CLI, end to end', () => {
     expect((await dunning('list', '--status', 'resolved', '--json')).stdout).toContain(planId);
   });
 
+  it('keeps a payment reported before initiation first on the timeline once the journey begins', async () => {
+    const acct = `PRE-${randomUUID().slice(0, 6)}`;
+    const planId = await importPlan([`${acct},Initech,Bill,bill@initech.example,Etc/UTC,USD,${acct}-1,100.00,2026-09-01,2026-10-01,`]);
+    expect(await json<{ delivered: string }>('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '40')).toMatchObject({ delivered: 'database' });
+    const policy = await setPolicy(secondsPolicy(`pre-${randomUUID().slice(0, 6)}`, { upcoming_notice: 3600 }));
+    await json('initiate', planId, '--policy', policy);
+    const s = await eventually(async () => {
+      const view = await json<StatusJson>('status', planId);
+      return view.timeline.some((e) => e.kind === 'initiated') ? view : undefined;
+    }, 'the journey to record its start', 30_000);
+    expect(s.timeline.map((e) => e.kind)).toEqual(['payment', 'initiated']);
+    // The journey numbers its entries after the payment's, never from 1 again.
+    const seqs = await stack.db.db.execute<{ kind: string; seq: number }>(sql`select kind, seq from timeline_events where plan_id = ${planId} order by seq`);
+    expect(seqs.map((r) => [r.kind, r.seq])).toEqual([['payment', 1], ['initiated', 2]]);
+  });
+
   it('leaves a plan whose journey ended early as the journey would when a payment clears it, and reports the policy a running plan runs under', async () => {
     const acct = `END-${randomUUID().slice(0, 6)}`;
     const planId = await importPlan([`${acct},Soylent,Sol,sol@soylent.example,Etc/UTC,USD,${acct}-1,80.00,2026-09-01,2026-10-01,`]);

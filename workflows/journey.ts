@@ -12,7 +12,9 @@ import { finishedStepStatuses, isClosedStatus, nextOpenStep, openStepStatuses } 
 import { iso, isoMinute, utcMinute } from './domain/time';
 
 type Activities = ReturnType<typeof createActivities>;
-export type BegunPlan = Awaited<ReturnType<Activities['beginPlan']>>;
+type Begun = Awaited<ReturnType<Activities['beginPlan']>>;
+/** What beginPlan answered; histories recorded before it reported `timelineSeq` lack it. */
+export type BegunPlan = Omit<Begun, 'timelineSeq'> & Partial<Pick<Begun, 'timelineSeq'>>;
 export type PaymentApplied = Awaited<ReturnType<Activities['recordPayment']>>;
 export type StepEmailResult = Awaited<ReturnType<Activities['sendStepEmail']>>;
 
@@ -125,6 +127,8 @@ export class Journey {
       tasks: [],
       promises: [],
     };
+    // Entries written before the journey began (a payment reported with no journey) come first.
+    this.timelineSeq = Math.max(this.timelineSeq, begun.timelineSeq ?? 0);
     this.record('initiated', `Dunning initiated under policy "${this.policy.name}"; ${begun.owedDisplay} owed`, now, 'initiated');
     if (begun.outstandingMinor <= 0) this.close('resolved', 'nothing owed at initiation', now);
   }
