@@ -7,18 +7,17 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { systemClock } from '../activities/clock';
-import { createOutboxMailer } from '../activities/mail';
+import { NativeConnection } from '@temporalio/worker';
 import { initiateDunning, reportPayment } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded';
 import { setPolicy } from '../db/policies';
 import { freePort, startDevServer, type DevServerHandle } from '../worker/dev-server';
-import { createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { mailerFromConfig } from '../worker/mailer';
+import { startWorkers, type EngineWorkers } from '../worker/worker';
 import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
-import { testConfig, testDataDir } from './support';
+import { installTestRuntime, testConfig, testDataDir } from './support';
 
 const PLANS = 5;
 const dir = testDataDir('faults');
@@ -30,8 +29,7 @@ let pg: EmbeddedPostgresHandle;
 let db: DatabaseHandle;
 let connection: Connection;
 let native: NativeConnection;
-let workers: Worker[];
-let running: Promise<unknown>;
+let workers: EngineWorkers;
 const config = testConfig('faults');
 
 const startServer = () =>
@@ -53,23 +51,23 @@ function killPostgres(): void {
 }
 
 beforeAll(async () => {
-  installRuntime();
+  installTestRuntime();
   [temporalPort, uiPort, pgPort] = [await freePort(), await freePort(), await freePort()];
   [server, pg] = await Promise.all([startServer(), startPostgres()]);
   await migrateDatabase(pg.url);
   db = connectDatabase(pg.url, { max: 4 });
   connection = await Connection.connect({ address: server.address });
   native = await NativeConnection.connect({ address: server.address });
-  const deps = { db: db.db, mailer: createOutboxMailer(path.join(dir, 'outbox')), clock: systemClock, config };
-  workers = [
-    await createDunningWorker({ connection: native, config, workflowBundle: { codePath: inject('workflowBundlePath') }, deps }),
-    await createMailWorker({ connection: native, config, deps }),
-  ];
-  running = Promise.all(workers.map((w) => w.run()));
+  workers = await startWorkers({
+    connection: native,
+    config,
+    db: db.db,
+    mailer: mailerFromConfig(config).mailer,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
 });
 afterAll(async () => {
-  for (const w of workers ?? []) w.shutdown();
-  await running;
+  await workers?.shutdown();
   await native?.close();
   await connection?.close();
   await db?.close();
