@@ -1,8 +1,10 @@
 // The Mailer seam: what the engine needs from a mail provider. The embedded default is an
-// outbox of .eml files (MIME, HTML + plain text) that any mail client opens.
+// outbox of .eml files (MIME, HTML + plain text) that any mail client opens, with a journal
+// of every write.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { systemClock, type Clock } from './clock';
 
 export interface OutgoingEmail {
   from: string;
@@ -66,21 +68,60 @@ export function toMime(email: OutgoingEmail, messageId: string): string {
   ].join('\r\n');
 }
 
+/** The plain-text part of a message toMime rendered (to read an outbox message back). */
+export function plainTextPart(mime: string): string {
+  const start = mime.indexOf('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n');
+  if (start < 0) throw new Error('The message has no plain-text part.');
+  const body = mime.slice(mime.indexOf('\r\n\r\n', start) + 4);
+  return Buffer.from(body.slice(0, body.indexOf('\r\n--')).replace(/\r\n/g, ''), 'base64').toString('utf8');
+}
+
+/** One line of the outbox's delivery journal: a message written to the outbox. */
+export interface OutboxDelivery {
+  at: string;
+  idempotencyKey: string;
+  messageId: string;
+  /** The .eml file's name inside the outbox. */
+  file: string;
+}
+
+/** The outbox's append-only journal, one JSON line per write, next to the .eml files. */
+export const deliveryJournal = 'deliveries.jsonl';
+
 /**
  * Writes each message to `<dir>/<idempotency key>.eml`. The file name is the idempotency key,
- * so a retried send overwrites the same message instead of adding a second one.
+ * so a retried send overwrites the same message instead of adding a second one; the journal
+ * keeps a line for every write, so an audit (or a test) sees a second delivery that the
+ * surviving files hide.
  */
-export function createOutboxMailer(dir: string): Mailer {
+export function createOutboxMailer(dir: string, clock: Clock = systemClock): Mailer {
   return {
     async send(email) {
       await mkdir(dir, { recursive: true });
       const safeName = email.idempotencyKey.replace(/[^A-Za-z0-9._-]/g, '_');
       const messageId = `${safeName}@outbox.dunning.local`;
-      const emlPath = path.join(dir, `${safeName}.eml`);
+      const file = `${safeName}.eml`;
+      const emlPath = path.join(dir, file);
       const tmp = `${emlPath}.tmp`;
       await writeFile(tmp, toMime(email, messageId));
       await rename(tmp, emlPath); // never a half-written message in the outbox
+      // After the rename: a line means the message is in the outbox. One short append per write
+      // (O_APPEND), so lines from concurrent sends and workers never interleave.
+      const line: OutboxDelivery = { at: clock.now().toISOString(), idempotencyKey: email.idempotencyKey, messageId, file };
+      await appendFile(path.join(dir, deliveryJournal), `${JSON.stringify(line)}\n`);
       return { provider: 'outbox', messageId, emlPath };
     },
   };
+}
+
+/** Every write the outbox's journal records, oldest first (none when nothing was sent yet). */
+export async function readOutboxDeliveries(dir: string): Promise<OutboxDelivery[]> {
+  const text = await readFile(path.join(dir, deliveryJournal), 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as OutboxDelivery);
 }

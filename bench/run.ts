@@ -11,8 +11,6 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
-import { systemClock } from '../activities/clock';
-import { createOutboxMailer } from '../activities/mail';
 import { initiateDunning, reportPayment } from '../client/dunning';
 import { importRows, type ParsedRow } from '../client/import';
 import { connectDatabase, migrateDatabase } from '../db/connection';
@@ -21,7 +19,8 @@ import { setPolicy } from '../db/policies';
 import { loadConfig } from '../worker/config';
 import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
-import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { mailerFromConfig } from '../worker/mailer';
+import { bundleWorkflows, installRuntime, startWorkers } from '../worker/worker';
 import { secondsPolicy } from '../test/fixtures';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
@@ -66,7 +65,9 @@ const liveHeapMb = () => {
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-bench-'));
 chmodSync(tmp, 0o755);
-installRuntime();
+// The table is the bench's output: a line per email sent would bury it (and WARN is what the
+// worker logged when the earlier figures in results.jsonl were taken).
+installRuntime({ engineLevel: 'WARN' });
 const cli = await resolveTemporalCli(log);
 if (!cli) throw new Error('bench: no Temporal CLI (run `npm run toolchain`).');
 const [pgPort, tPort, uiPort] = [await freePort(), await freePort(), await freePort()];
@@ -85,23 +86,20 @@ try {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const native = await NativeConnection.connect({ address: server.address });
-  const deps = { db: db.db, mailer: createOutboxMailer(path.join(tmp, 'outbox')), clock: systemClock, config };
   const bundleStarted = Date.now();
   const workflowBundle = await bundleWorkflows();
   results.bundleMs = Date.now() - bundleStarted;
   const bareBundle = await bundleWorkflowCode({ workflowsPath: path.join(here, 'bare-workflow.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: log } });
-  const workers = [
-    await createDunningWorker({ connection: native, config, workflowBundle, deps }),
-    await createMailWorker({ connection: native, config, deps }),
-    await Worker.create({
-      connection: native,
-      taskQueue: 'bench-bare',
-      workflowBundle: { code: bareBundle.code },
-      activities: { noop: async ({ n }: { n: number }) => n },
-      maxCachedWorkflows: config.temporal.maxCachedWorkflows,
-    }),
-  ];
-  const running = Promise.all(workers.map((w) => w.run()));
+  const workers = await startWorkers({ connection: native, config, db: db.db, mailer: mailerFromConfig(config).mailer, workflowBundle });
+  // Bare Temporal, for comparison: not the engine's wiring, so not started through it.
+  const bareWorker = await Worker.create({
+    connection: native,
+    taskQueue: 'bench-bare',
+    workflowBundle: { code: bareBundle.code },
+    activities: { noop: async ({ n }: { n: number }) => n },
+    maxCachedWorkflows: config.temporal.maxCachedWorkflows,
+  });
+  const bareRunning = bareWorker.run();
   const ctx = { client, db: clientDb.db, config };
   let accountSeq = 0;
   const importPlans = async (n: number, prefix: string) => {
@@ -265,8 +263,8 @@ try {
     }
   }
 
-  for (const w of workers) w.shutdown();
-  await running;
+  bareWorker.shutdown();
+  await Promise.all([workers.shutdown(), bareRunning]);
   await native.close();
   await connection.close();
   await db.close();

@@ -4,26 +4,23 @@
 // the same as on one warm worker.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createOutboxMailer } from '../activities/mail';
-import { systemClock } from '../activities/clock';
+import { NativeConnection } from '@temporalio/worker';
 import { initiateDunning, recordPromise, reportPayment } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { setPolicy } from '../db/policies';
-import { createDunningWorker } from '../worker/worker';
+import { startWorkers, type EngineWorkers } from '../worker/worker';
 import { workflowIdFor } from '../workflows/messages';
 import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
 let stack: TestStack;
-let second: { worker: Worker; running: Promise<void>; connection: NativeConnection };
+let second: { workers: EngineWorkers; connection: NativeConnection };
 
 beforeAll(async () => {
   stack = await startTestStack('handoff');
 });
 afterAll(async () => {
-  second?.worker.shutdown();
-  await second?.running;
+  await second?.workers.shutdown();
   await second?.connection.close();
   await stack?.close();
 });
@@ -31,14 +28,16 @@ afterAll(async () => {
 /** The second worker, on the same task queue, with its own empty cache. */
 async function startSecondWorker() {
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const worker = await createDunningWorker({
+  const workers = await startWorkers({
     connection,
     config: stack.config,
+    db: stack.db.db,
+    mailer: stack.mailer,
     workflowBundle: { codePath: inject('workflowBundlePath') },
-    deps: { db: stack.db.db, mailer: createOutboxMailer(stack.outboxDir), clock: systemClock, config: stack.config },
     identity: 'handoff-second-worker',
+    only: 'dunning',
   });
-  second = { worker, running: worker.run(), connection };
+  second = { workers, connection };
 }
 
 describe('worker handoff', () => {
@@ -57,7 +56,7 @@ describe('worker handoff', () => {
       }, `${planId} to escalate`, 60_000);
     }
     await startSecondWorker();
-    stack.worker.shutdown(); // the first worker leaves; its plans continue on the second
+    stack.workers.dunning!.shutdown(); // the first worker leaves; its plans continue on the second
     for (const { planId } of plans) {
       await recordPromise(ctx, { planId, amountMinor: 5_000, dueAt: new Date(Date.now() + 20_000).toISOString() });
       await reportPayment(ctx, { planId, paymentId: `${planId}-p1`, amountMinor: 5_000 });

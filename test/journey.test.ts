@@ -1,6 +1,7 @@
 // The standard policy over real calendar days on the time-skipping test server: weeks of
 // timers in seconds, with the real worker, activities, PostgreSQL and outbox.
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -8,14 +9,16 @@ import { localParts } from '../workflows/domain/calendar';
 import { cancel, completeTask, escalate, initiateDunning, pause, reportPayment, resume, type DunningContext } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { setConsent } from '../client/consent';
+import { plainTextPart, readOutboxDeliveries } from '../activities/mail';
 import { loadPlanContext } from '../db/plans';
 import type { DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
+import { formatDate } from '../templates';
 import { standardPolicy } from '../workflows/domain/policy';
 import type { dunningWorkflow } from '../workflows/dunning';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
 import { createPlan, dateOffset, outboxFor, stepOf, waitForPlanState, zoneWhereLocalHourIs } from './fixtures';
-import { startTimeSkippingStack, type TimeSkippingStack } from './support';
+import { deliveriesPerKey, startTimeSkippingStack, type TimeSkippingStack } from './support';
 
 let stack: TimeSkippingStack;
 let env: TestWorkflowEnvironment;
@@ -37,6 +40,22 @@ const stateOf = (planId: string) => handleFor(planId).query(stateQuery);
 const serverNow = () => stack.now();
 const step = stepOf;
 const waitForState = (planId: string, ok: (s: PlanState) => boolean, what: string) => waitForPlanState(env.client, planId, ok, what);
+
+/** An outbox message of a plan's step, read back: subject, plain text and its invoice lines. */
+async function emailOf(planId: string, stepKey: string) {
+  const mime = await readFile(path.join(outbox, `${planId}_${stepKey}.eml`), 'utf8');
+  const text = plainTextPart(mime);
+  return {
+    subject: /^Subject: (.*)$/m.exec(mime)![1]!,
+    account: /^Total owed by (.*): /m.exec(text)![1]!,
+    text,
+    // "Invoice N  issued …  due …  overdue …  open … of …", without the parts that move with the clock.
+    invoices: text
+      .split('\n')
+      .filter((l) => l.startsWith('  Invoice '))
+      .map((l) => l.trim().replace(/ {2}issued .*? {2}due /, '  due ').replace(/ {2}overdue .*? {2}open /, '  open ')),
+  };
+}
 
 async function initiate(planId: string): Promise<void> {
   await initiateDunning(ctx, { planId });
@@ -104,29 +123,59 @@ describe('the standard journey (time-skipping)', () => {
     expect((await planStatus({ db: db.db }, { planId })).status).toBe('resolved');
   });
 
-  it('keeps going with the new amount after a partial payment, neither skipping nor repeating a step', async () => {
+  it('moves reminders to what is still owed after one invoice is paid and another in part, neither skipping nor repeating a step', async () => {
     const now = await serverNow();
+    const dueA = dateOffset(1, now);
+    const dueB = dateOffset(6, now);
     const { planId } = await createPlan(db.db, {
-      now, invoices: [{ amountMinor: 80_000, dueOn: dateOffset(1, now) }] });
+      now,
+      invoices: [
+        { number: 'INV-A', amountMinor: 60_000, dueOn: dueA },
+        { number: 'INV-B', amountMinor: 20_000, dueOn: dueB },
+      ],
+    });
     await initiate(planId);
-    await env.sleep('5 days');
+    await env.sleep('5 days'); // due A + 4: the first reminder (due A + 3) asks for both invoices
     await waitForState(planId, (s) => step(s, 'first_reminder').status === 'completed', 'the first reminder');
-    await reportPayment(ctx, { planId, paymentId: `pay-${planId}`, amountMinor: 30_000 });
-    await reportPayment(ctx, { planId, paymentId: `pay-${planId}`, amountMinor: 30_000 }); // repeated report: ignored
-    await waitForState(planId, (s) => s.outstandingMinor === 50_000, 'the partial payment to apply');
-    await env.sleep('8 days');
-    const s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
-    expect(s.status).toBe('in_progress');
-    const emails = outboxFor(outbox, planId);
-    expect(emails).toEqual([
-      `${planId}_first_reminder.eml`,
-      `${planId}_payment_pay-${planId}_receipt.eml`, // one receipt: the repeated report sent nothing
-      `${planId}_second_reminder.eml`,
-      `${planId}_upcoming_notice.eml`,
+    const first = await emailOf(planId, 'first_reminder');
+    expect(first.subject).toBe('Reminder: $800.00 overdue for ' + first.account);
+    expect(first.invoices).toEqual([
+      `Invoice INV-A  due ${formatDate(dueA, 'en-US')}  open $600.00 of $600.00`,
+      `Invoice INV-B  due ${formatDate(dueB, 'en-US')}  open $200.00 of $200.00`,
     ]);
-    expect((await planStatus({ db: db.db }, { planId })).outstandingMinor).toBe(50_000);
-    const second = readFileSync(path.join(outbox, `${planId}_second_reminder.eml`), 'utf8');
-    expect(second).toMatch(/^Subject: Second reminder: \$500\.00 still overdue/m);
+
+    await reportPayment(ctx, { planId, paymentId: `pay-a-${planId}`, amountMinor: 60_000, invoiceNumber: 'INV-A' });
+    await reportPayment(ctx, { planId, paymentId: `pay-a-${planId}`, amountMinor: 60_000, invoiceNumber: 'INV-A' }); // repeated report: ignored
+    await reportPayment(ctx, { planId, paymentId: `pay-b-${planId}`, amountMinor: 5_000, invoiceNumber: 'INV-B' });
+    await waitForState(planId, (s) => s.outstandingMinor === 15_000, 'the payments to apply');
+
+    await env.sleep('8 days'); // due A + 12: the second reminder (due A + 10) asks only for what is left
+    let s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
+    expect(s.status).toBe('in_progress');
+    const second = await emailOf(planId, 'second_reminder');
+    expect(second.subject).toBe('Second reminder: $150.00 still overdue for ' + second.account);
+    expect(second.invoices).toEqual([`Invoice INV-B  due ${formatDate(dueB, 'en-US')}  open $150.00 of $200.00`]);
+    expect(second.text).toContain('Total owed by ' + second.account + ': $150.00');
+
+    await env.sleep('10 days'); // due A + 22: the escalation, once
+    s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the escalation');
+    expect(s.status).toBe('escalated');
+    expect(s.tasks).toMatchObject([{ kind: 'manual_escalation', status: 'open' }]);
+    const order = ['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation'].map((k) => Date.parse(step(s, k).completedAt!));
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+
+    // Every message written for the plan, once each: no step repeated, and one receipt per payment.
+    const writes = (await readOutboxDeliveries(outbox)).filter((w) => w.idempotencyKey.startsWith(`${planId}:`));
+    expect(deliveriesPerKey(writes.map((w) => w.idempotencyKey))).toEqual({
+      [`${planId}:upcoming_notice`]: 1,
+      [`${planId}:first_reminder`]: 1,
+      [`${planId}:payment:pay-a-${planId}:receipt`]: 1,
+      [`${planId}:payment:pay-b-${planId}:receipt`]: 1,
+      [`${planId}:second_reminder`]: 1,
+    });
+    const view = await planStatus({ db: db.db }, { planId });
+    expect(view.outstandingMinor).toBe(15_000);
+    expect(view.steps.map((x) => x.status)).toEqual(['completed', 'completed', 'completed', 'completed']);
     await cancel(ctx, { planId, reason: 'test done' });
   });
 

@@ -8,13 +8,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Client, Connection, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle, type WorkflowUpdateHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { UpdateDefinition } from '@temporalio/common';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { systemClock } from '../activities/clock';
+import { NativeConnection } from '@temporalio/worker';
 import { createOutboxMailer } from '../activities/mail';
 import { initiateDunning, type DunningContext } from '../client/dunning';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { paymentPromises, tasks } from '../db/schema';
-import { createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { installRuntime, startWorkers as startEngineWorkers, type EngineWorkers } from '../worker/worker';
 import type { DunningConfig } from '../worker/config';
 import { failureTypes } from '../workflows/domain/failures';
 import { escalateUpdate, paymentReceivedSignal, recordPromiseUpdate, stateQuery, workflowIdFor } from '../workflows/messages';
@@ -26,10 +25,10 @@ let db: DatabaseHandle;
 let connection: Connection;
 let client: Client;
 let ctx: DunningContext;
-let workers: { native: NativeConnection; all: Worker[]; running: Promise<unknown> } | undefined;
+let workers: { native: NativeConnection; engine: EngineWorkers } | undefined;
 
 beforeAll(async () => {
-  installRuntime();
+  installRuntime({ engineLevel: 'WARN' });
   config = testConfig('races');
   db = connectDatabase(inject('databaseUrl'), { max: 4 });
   connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -45,17 +44,13 @@ afterAll(async () => {
 /** Starts polling only now: everything admitted so far lands in one workflow task. */
 async function startWorkers() {
   const native = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const deps = { db: db.db, mailer: createOutboxMailer(`${config.dataDir}/outbox`), clock: systemClock, config };
-  const all = [
-    await createDunningWorker({ connection: native, config, workflowBundle: { codePath: inject('workflowBundlePath') }, deps }),
-    await createMailWorker({ connection: native, config, deps }),
-  ];
-  workers = { native, all, running: Promise.all(all.map((w) => w.run())) };
+  const mailer = createOutboxMailer(`${config.dataDir}/outbox`);
+  const engine = await startEngineWorkers({ connection: native, config, db: db.db, mailer, workflowBundle: { codePath: inject('workflowBundlePath') } });
+  workers = { native, engine };
 }
 async function stopWorkers() {
   if (!workers) return;
-  for (const w of workers.all) if (w.getState() === 'RUNNING') w.shutdown();
-  await workers.running;
+  await workers.engine.shutdown();
   await workers.native.close();
   workers = undefined;
 }

@@ -1,5 +1,6 @@
 // A local stand-in for Resend's HTTP API (POST /emails), so the real `resend` client can be
-// pointed at it. Each test queues the responses it wants; every request is recorded.
+// pointed at it. Each test queues the responses it wants; every request is recorded, and every
+// request it takes as a send is logged as a delivery, so a second send of a key shows.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -18,10 +19,22 @@ export interface StandinResponse {
   headers?: Record<string, string>;
 }
 
+/** A request the stand-in took as a send (not one answered with a queued error). */
+export interface Delivery {
+  idempotencyKey: string;
+  /** The message id answered (for a repeated key, the first one, as Resend does). */
+  id: string;
+  at: number;
+  /** false: swallowed, the caller never heard back. */
+  answered: boolean;
+}
+
 export interface ResendStandin {
   baseUrl: string;
   requests: RecordedRequest[];
-  /** Messages delivered: like Resend, a repeated Idempotency-Key returns the first result. */
+  /** Every send, in arrival order, repeats included: count them per key to see a duplicate. */
+  deliveries: Delivery[];
+  /** Message id per key: like Resend, a repeated Idempotency-Key returns the first result. */
   delivered: Map<string, string>;
   /** Accept (deliver) the next request but never answer it, as if the caller died meanwhile. */
   swallowNext(): void;
@@ -33,6 +46,7 @@ export interface ResendStandin {
 export async function startResendStandin(): Promise<ResendStandin> {
   const requests: RecordedRequest[] = [];
   const queue: StandinResponse[] = [];
+  const deliveries: Delivery[] = [];
   const delivered = new Map<string, string>();
   let swallow = false;
   let ids = 0;
@@ -50,6 +64,7 @@ export async function startResendStandin(): Promise<ResendStandin> {
       const key = String(req.headers['idempotency-key'] ?? `no-key-${ids}`);
       const id = delivered.get(key) ?? `standin-${++ids}`;
       delivered.set(key, id);
+      deliveries.push({ idempotencyKey: key, id, at: Date.now(), answered: !swallow });
       if (swallow) {
         swallow = false;
         return; // delivered, but the answer never comes
@@ -63,6 +78,7 @@ export async function startResendStandin(): Promise<ResendStandin> {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     requests,
+    deliveries,
     delivered,
     swallowNext: () => {
       swallow = true;

@@ -1,10 +1,13 @@
 // The real path: dev server timer → worker → activity → PostgreSQL, and the dev server set up
-// the way ops will find it (search attributes registered).
+// the way ops will find it (plans found by the search attributes they write).
 import { randomUUID } from 'node:crypto';
 import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initiateDunning } from '../client/dunning';
+import { setPolicy } from '../db/policies';
+import { workflowIdFor } from '../workflows/messages';
 import { stackCheckWorkflow } from '../workflows/stack-check';
-import { searchAttributeTypes } from '../workflows/search-attributes';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
 const { EventType } = proto.temporal.api.enums.v1;
@@ -33,8 +36,30 @@ describe('the embedded stack', () => {
     expect(kinds).toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
   });
 
-  it('registers the custom search attributes ops filter on', async () => {
-    const { customAttributes } = await stack.client.connection.operatorService.listSearchAttributes({ namespace: 'default' });
-    for (const name of Object.keys(searchAttributeTypes)) expect(Object.keys(customAttributes ?? {})).toContain(name);
+  it('lets ops find a plan by the status, next step and amount it writes', async () => {
+    const policy = secondsPolicy(`attrs-${randomUUID().slice(0, 6)}`, { upcoming_notice: 0, manual_escalation: 8 });
+    await setPolicy(stack.db.db, policy);
+    const { planId, accountId } = await createPlan(stack.db.db, { invoices: [{ amountMinor: 4_250, dueOn: dateOffset(5) }] });
+    await initiateDunning({ client: stack.client, db: stack.db.db, config: stack.config }, { planId, policyName: policy.name });
+    const workflowId = workflowIdFor(planId);
+    const plan = `WorkflowId = "${workflowId}"`;
+    // Visibility is eventually consistent: poll the server's own filter with a deadline.
+    const found = (query: string, timeoutMs = 20_000) =>
+      eventually(async () => {
+        const ids: string[] = [];
+        for await (const wf of stack.client.workflow.list({ query: `${plan} AND ${query}` })) ids.push(wf.workflowId);
+        return ids.length > 0 ? ids : undefined;
+      }, `a plan matching ${query}`, timeoutMs);
+    const count = async (query: string) => (await stack.client.workflow.count(`${plan} AND ${query}`)).count;
+
+    // Notice sent, waiting for the escalation step.
+    expect(await found(`DunningStatus = "in_progress" AND DunningStep = "manual_escalation" AND AccountId = "${accountId}"`)).toEqual([workflowId]);
+    expect(await found('OutstandingAmount = 42.5')).toEqual([workflowId]);
+    expect(await count('OutstandingAmount > 42.5')).toBe(0);
+
+    // Then the escalation task: the status moves, the next step is gone.
+    expect(await found('DunningStatus = "escalated"')).toEqual([workflowId]);
+    expect(await count('DunningStatus = "in_progress"')).toBe(0);
+    expect(await count('DunningStep = "manual_escalation"')).toBe(0);
   });
 });

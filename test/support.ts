@@ -5,15 +5,16 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DunningContext } from '../client/dunning';
 import { registerSearchAttributes } from '../worker/search-attributes';
-import { systemClock, type Clock } from '../activities/clock';
-import { createOutboxMailer, type Mailer } from '../activities/mail';
+import type { Clock } from '../activities/clock';
+import type { Mailer } from '../activities/mail';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { loadConfig, type DunningConfig } from '../worker/config';
-import { createDunningWorker, createMailWorker, installRuntime } from '../worker/worker';
+import { mailerFromConfig, outboxDir } from '../worker/mailer';
+import { installRuntime, startWorkers, type EngineWorkers } from '../worker/worker';
 
 export function testDataDir(label: string): string {
   const dir = mkdtempSync(path.join(inject('tmpRoot'), `${label}-`));
@@ -35,47 +36,65 @@ export function testConfig(label: string): DunningConfig {
   return config;
 }
 
+/**
+ * The SDK runtime for a test file: the engine's INFO lines (one per email sent) stay out of the
+ * run's output, which a thousand-plan suite would bury; test/engine-logs.test.ts checks that
+ * they come out where the engine runs.
+ */
+export function installTestRuntime(): void {
+  installRuntime({ engineLevel: 'WARN' });
+}
+
+/** How many times each idempotency key was delivered: a second delivery shows as a 2. */
+export function deliveriesPerKey(keys: Iterable<string>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const key of keys) counts[key] = (counts[key] ?? 0) + 1;
+  return counts;
+}
+
 export interface TestStack {
   config: DunningConfig;
   client: Client;
   db: DatabaseHandle;
-  worker: Worker;
+  workers: EngineWorkers;
+  mailer: Mailer;
   outboxDir: string;
   close(): Promise<void>;
 }
+
+/** The shared bundle from global setup, so no suite pays for webpack again. */
+const workflowBundle = () => ({ codePath: inject('workflowBundlePath') });
 
 /** A real worker (bundle from global setup) with a client and a db handle, on the shared services. */
 export async function startTestStack(
   label: string,
   opts: { mailer?: Mailer; clock?: Clock; maxCachedWorkflows?: number; mailRatePerSecond?: number } = {},
 ): Promise<TestStack> {
-  installRuntime();
+  installTestRuntime();
   const config = testConfig(label);
   if (opts.mailRatePerSecond) config.mail.ratePerSecond = opts.mailRatePerSecond;
   const db = connectDatabase(inject('databaseUrl'), { max: 4 });
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const outboxDir = path.join(config.dataDir, 'outbox');
-  const deps = { db: db.db, mailer: opts.mailer ?? createOutboxMailer(outboxDir), clock: opts.clock ?? systemClock, config };
-  const worker = await createDunningWorker({
+  const mailer = opts.mailer ?? mailerFromConfig(config).mailer;
+  const workers = await startWorkers({
     connection: nativeConnection,
     config,
-    workflowBundle: { codePath: inject('workflowBundlePath') },
-    deps,
+    db: db.db,
+    mailer,
+    clock: opts.clock,
+    workflowBundle: workflowBundle(),
     maxCachedWorkflows: opts.maxCachedWorkflows,
   });
-  const mailWorker = await createMailWorker({ connection: nativeConnection, config, deps });
-  const running = Promise.all([worker.run(), mailWorker.run()]);
   return {
     config,
     client: new Client({ connection, namespace: config.temporal.namespace }),
     db,
-    worker,
-    outboxDir,
+    workers,
+    mailer,
+    outboxDir: outboxDir(config),
     async close() {
-      if (worker.getState() === 'RUNNING') worker.shutdown(); // a test may have stopped it
-      mailWorker.shutdown();
-      await running;
+      await workers.shutdown();
       await nativeConnection.close();
       await connection.close();
       await db.close();
@@ -97,29 +116,29 @@ export interface TimeSkippingStack {
 
 /** The Java time-skipping server with a real worker, the real db and an outbox. */
 export async function startTimeSkippingStack(label: string): Promise<TimeSkippingStack> {
-  installRuntime();
+  installTestRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
   });
   const db = connectDatabase(inject('databaseUrl'), { max: 4 });
   const config = testConfig(label);
-  const outboxDir = path.join(config.dataDir, 'outbox');
   await registerSearchAttributes(env.connection, config);
-  const deps = { db: db.db, mailer: createOutboxMailer(outboxDir), clock: systemClock, config };
-  const worker = await createDunningWorker({ connection: env.nativeConnection, config, workflowBundle: { codePath: inject('workflowBundlePath') }, deps });
-  const mailWorker = await createMailWorker({ connection: env.nativeConnection, config, deps });
-  const running = Promise.all([worker.run(), mailWorker.run()]);
+  const workers = await startWorkers({
+    connection: env.nativeConnection,
+    config,
+    db: db.db,
+    mailer: mailerFromConfig(config).mailer,
+    workflowBundle: workflowBundle(),
+  });
   return {
     env,
     db,
     config,
     ctx: { client: env.client, db: db.db, config },
-    outboxDir,
+    outboxDir: outboxDir(config),
     now: async () => new Date(await env.currentTimeMs()),
     async close() {
-      worker.shutdown();
-      mailWorker.shutdown();
-      await running;
+      await workers.shutdown();
       await env.teardown();
       await db.close();
     },

@@ -1,18 +1,15 @@
 // The local stack `npm start` runs: PostgreSQL (embedded unless DATABASE_URL), migrations,
 // Temporal (the CLI dev server unless TEMPORAL_ADDRESS), and a worker, in one process tree.
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
-import { systemClock } from '../activities/clock';
-import { createOutboxMailer } from '../activities/mail';
-import { createResendMailer } from '../activities/resend-mailer';
+import type { NativeConnection } from '@temporalio/worker';
 import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
 import { registerSearchAttributes } from './search-attributes';
 import { resolveTemporalCli } from './toolchain';
-import { bundleWorkflows, connectWorker, createDunningWorker, createMailWorker } from './worker';
+import { mailerFromConfig } from './mailer';
+import { bundleWorkflows, connectWorker, startWorkers, type EngineWorkers } from './worker';
 
 export interface Stack {
   config: DunningConfig;
@@ -21,8 +18,8 @@ export interface Stack {
   mail: { kind: 'outbox' | 'resend'; where: string };
   client: Client;
   db: DatabaseHandle;
-  worker: Worker;
-  /** Settles when the worker stops (after shutdown, or on a fatal worker error). */
+  workers: EngineWorkers;
+  /** Settles when the workers stop (after shutdown, or on a fatal worker error). */
   running: Promise<void>;
   timings: Record<string, number>;
   shutdown(): Promise<void>;
@@ -94,28 +91,20 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
     const workflowBundle = await time('bundle', bundleWorkflows);
     const nativeConnection: NativeConnection = await connectWorker(config, temporal.address);
     cleanups.push(() => nativeConnection.close());
-    const mailDir = path.join(config.dataDir, 'outbox');
-    const mailer = config.mail.resendApiKey
-      ? createResendMailer({ apiKey: config.mail.resendApiKey, baseUrl: config.mail.resendBaseUrl })
-      : createOutboxMailer(mailDir);
-    const deps = { db: db.db, mailer, clock: systemClock, config };
-    const worker = await createDunningWorker({ connection: nativeConnection, config, workflowBundle, deps });
-    const mailWorker = await createMailWorker({ connection: nativeConnection, config, deps });
-    const running = Promise.all([worker.run(), mailWorker.run()]).then(() => undefined);
-    cleanups.push(async () => {
-      for (const w of [worker, mailWorker]) if (w.getState() === 'RUNNING') w.shutdown();
-      await running.catch(() => {});
-    });
+    const { mailer, kind, where } = mailerFromConfig(config);
+    const workers = await startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle });
+    // A worker's failure is reported through `running`; stopping the rest must still go on.
+    cleanups.push(() => workers.shutdown().catch(() => {}));
 
     return {
       config,
       temporal,
       database: { url: databaseUrl, embedded: !config.postgres.url },
-      mail: config.mail.resendApiKey ? { kind: 'resend', where: config.mail.resendBaseUrl ?? 'the Resend API' } : { kind: 'outbox', where: mailDir },
+      mail: { kind, where },
       client,
       db,
-      worker,
-      running,
+      workers,
+      running: workers.running,
       timings,
       shutdown,
     };

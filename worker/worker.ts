@@ -1,8 +1,20 @@
-// The worker: workflows bundled once, activities from the factory with their dependencies.
+// The workers: workflows bundled once, activities from the factory with their dependencies,
+// wired here and nowhere else (the stack, tests, bench and history recorder all start them so).
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities';
+import {
+  bundleWorkflowCode,
+  makeTelemetryFilterString,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { systemClock, type Clock } from '../activities/clock';
+import type { Mailer } from '../activities/mail';
+import type { Database } from '../db/connection';
 import type { DunningConfig } from './config';
+import { engineLogger, type EngineLogOptions } from './logging';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -22,11 +34,18 @@ const quietBundlerLogger = {
 };
 
 let runtimeInstalled = false;
-/** The SDK's runtime logs at INFO by default (every worker state change); WARN keeps output useful. */
-export function installRuntime(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = 'WARN'): void {
+/**
+ * Installs the SDK runtime once per process: the engine's INFO lines come out, the SDK's own
+ * stay at WARN. Core's lines are forwarded to the same logger (one format, one stream) and
+ * filtered at WARN in core already, so its INFO chatter never crosses into JavaScript.
+ */
+export function installRuntime(opts: EngineLogOptions = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger(level) });
+  Runtime.install({
+    logger: engineLogger(opts),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  });
 }
 
 export async function connectWorker(config: DunningConfig, address: string): Promise<NativeConnection> {
@@ -34,43 +53,88 @@ export async function connectWorker(config: DunningConfig, address: string): Pro
   return NativeConnection.connect({ address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey });
 }
 
-export async function createDunningWorker(opts: {
+export interface StartWorkersOptions {
   connection: NativeConnection;
   config: DunningConfig;
-  workflowBundle: WorkflowBundleOption;
-  deps: ActivityDeps;
+  db: Database;
+  mailer: Mailer;
+  /** Time as activities see it (default: the system clock). */
+  clock?: Clock;
+  /** Needed by the dunning worker; the mail worker runs activities only. */
+  workflowBundle?: WorkflowBundleOption;
   /** Cached workflow executions (default: the config's); bounded so memory stays flat as plans grow. */
   maxCachedWorkflows?: number;
   identity?: string;
-}): Promise<Worker> {
-  return Worker.create({
-    connection: opts.connection,
-    namespace: opts.config.temporal.namespace,
-    taskQueue: opts.config.temporal.taskQueues.dunning,
-    workflowBundle: opts.workflowBundle,
-    activities: createActivities(opts.deps),
-    maxCachedWorkflows: opts.maxCachedWorkflows ?? opts.config.temporal.maxCachedWorkflows,
-    ...(opts.identity !== undefined && { identity: opts.identity }),
-  });
+  /** One worker only (e.g. a second dunning worker taking over plans); default both. */
+  only?: 'dunning' | 'mail';
+}
+
+export interface EngineWorkers {
+  /** The dunning task queue's worker: workflows and their activities. */
+  dunning?: Worker;
+  /** The mail task queue's worker: the same activities under the provider's rate limit. */
+  mail?: Worker;
+  /** Settles when every worker has stopped; rejects as soon as one fails. */
+  running: Promise<void>;
+  /** Stops the workers still running and waits for all of them; safe to call again. */
+  shutdown(): Promise<void>;
 }
 
 /**
- * The mail worker: the same activities on the mail task queue, with a task-queue-wide rate
- * limit (enforced by the server across every worker) so a morning when 10,000 reminders fall
- * due drains at the provider's allowed rate instead of failing.
+ * Starts the dunning worker and the mail worker on one connection, with one set of activity
+ * dependencies. The mail worker's task-queue-wide rate limit is enforced by the server across
+ * every worker, so a morning when 10,000 reminders fall due drains at the provider's allowed
+ * rate instead of failing. The caller owns the connection and closes it after shutdown().
  */
-export async function createMailWorker(opts: {
-  connection: NativeConnection;
-  config: DunningConfig;
-  deps: ActivityDeps;
-  identity?: string;
-}): Promise<Worker> {
-  return Worker.create({
-    connection: opts.connection,
-    namespace: opts.config.temporal.namespace,
-    taskQueue: opts.config.temporal.taskQueues.mail,
-    activities: createActivities(opts.deps),
-    maxTaskQueueActivitiesPerSecond: opts.config.mail.ratePerSecond,
+export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWorkers> {
+  const { connection, config } = opts;
+  const activities = createActivities({ db: opts.db, mailer: opts.mailer, clock: opts.clock ?? systemClock, config });
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    activities,
     ...(opts.identity !== undefined && { identity: opts.identity }),
-  });
+  };
+  const dunning =
+    opts.only === 'mail'
+      ? undefined
+      : await Worker.create({
+          ...common,
+          taskQueue: config.temporal.taskQueues.dunning,
+          workflowBundle: requireBundle(opts.workflowBundle),
+          maxCachedWorkflows: opts.maxCachedWorkflows ?? config.temporal.maxCachedWorkflows,
+        });
+  const mail =
+    opts.only === 'dunning'
+      ? undefined
+      : await Worker.create({
+          ...common,
+          taskQueue: config.temporal.taskQueues.mail,
+          maxTaskQueueActivitiesPerSecond: config.mail.ratePerSecond,
+        });
+  const workers = [dunning, mail].filter((w): w is Worker => w !== undefined);
+  const runs = workers.map((w) => w.run());
+  const running = Promise.all(runs).then(() => undefined);
+  running.catch(() => {}); // reported to whoever awaits running or shutdown(), never unhandled
+  let stopped: Promise<void> | undefined;
+  return {
+    dunning,
+    mail,
+    running,
+    shutdown() {
+      stopped ??= (async () => {
+        // A caller may have stopped one already (a handoff test), or it may have failed.
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        const results = await Promise.allSettled(runs);
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      })();
+      return stopped;
+    },
+  };
+}
+
+function requireBundle(bundle: WorkflowBundleOption | undefined): WorkflowBundleOption {
+  if (!bundle) throw new Error('startWorkers: the dunning worker needs a workflowBundle (see bundleWorkflows).');
+  return bundle;
 }

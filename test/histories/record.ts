@@ -10,8 +10,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { systemClock } from '../../activities/clock';
-import { createOutboxMailer } from '../../activities/mail';
 import { cancel, initiateDunning, pause, recordPromise, reportPayment, resume, type DunningContext } from '../../client/dunning';
 import { connectDatabase, migrateDatabase } from '../../db/connection';
 import { startEmbeddedPostgres } from '../../db/embedded';
@@ -19,7 +17,8 @@ import { loadConfig } from '../../worker/config';
 import { freePort } from '../../worker/dev-server';
 import { registerSearchAttributes } from '../../worker/search-attributes';
 import { resolveTestServer } from '../../worker/toolchain';
-import { bundleWorkflows, createDunningWorker, createMailWorker, installRuntime } from '../../worker/worker';
+import { mailerFromConfig } from '../../worker/mailer';
+import { bundleWorkflows, installRuntime, startWorkers } from '../../worker/worker';
 import { workflowIdFor } from '../../workflows/messages';
 import { createPlan, dateOffset } from '../fixtures';
 
@@ -43,13 +42,13 @@ try {
     server: { executable: { type: 'existing-path', path: await resolveTestServer(console.log) } },
   });
   await registerSearchAttributes(env.connection, config);
-  const deps = { db: db.db, mailer: createOutboxMailer(path.join(tmp, 'outbox')), clock: systemClock, config };
-  const workflowBundle = await bundleWorkflows();
-  const workers = [
-    await createDunningWorker({ connection: env.nativeConnection, config, workflowBundle, deps }),
-    await createMailWorker({ connection: env.nativeConnection, config, deps }),
-  ];
-  const running = Promise.all(workers.map((w) => w.run()));
+  const workers = await startWorkers({
+    connection: env.nativeConnection,
+    config,
+    db: db.db,
+    mailer: mailerFromConfig(config).mailer,
+    workflowBundle: await bundleWorkflows(),
+  });
   const ctx: DunningContext = { client: env.client, db: db.db, config };
   const now = async () => new Date(await env.currentTimeMs());
   const settle = () => new Promise((r) => setTimeout(r, 1500)); // let activities in flight finish
@@ -107,8 +106,7 @@ try {
     writeFileSync(file, JSON.stringify(historyToObject(await handle.fetchHistory()), null, 1));
     console.log(`recorded ${name} → ${path.relative(process.cwd(), file)}`);
   }
-  for (const w of workers) w.shutdown();
-  await running;
+  await workers.shutdown();
   await env.teardown();
   await db.close();
 } finally {
