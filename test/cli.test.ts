@@ -262,7 +262,7 @@ describe('the dunning CLI, end to end', () => {
     expect(after.timeline.map((e) => e.kind)).not.toContain('promise_made'); // the journey moves on; no promise was recorded
 
     // Seconds away, with room for a CLI start on a busy machine.
-    const made = await json<{ promiseId: string; status: string }>('promise', broken, '--amount', '200', '--date', soon(10), '--rep', 'Rita');
+    const made = await json<{ promiseId: string; status: string }>('promise', broken, '--amount', '200', '--date', soon(20), '--rep', 'Rita');
     expect(made.status).toBe('promised');
     const overLimit = await dunning('promise', broken, '--amount', '100', '--date', soon(40));
     expect(overLimit.stderr.trim()).toMatch(/^Promise .* is still open\.$/);
