@@ -2,7 +2,7 @@
 // keys (plan + step, task id, payment id, timeline event key).
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { applyPayment, loadPlanContext, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
+import { applyPayment, loadPlanContext, loadScheduleAnchors, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
 import { collectionPlans, timelineEvents } from '../db/schema';
 import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
@@ -15,6 +15,13 @@ import type { ActivityDeps } from './deps';
 /** A plan the db does not know: retrying cannot help, so the journey is told at once. */
 export function unknownPlan(planId: string): ApplicationFailure {
   return ApplicationFailure.create({ type: failureTypes.UnknownPlan, nonRetryable: true, message: new UnknownPlanError(planId).message });
+}
+
+/** Each step's time from the anchors as they are after a payment. */
+export interface PaymentSchedule {
+  /** Due date of the earliest invoice still open. */
+  dueOn: string;
+  steps: Array<{ key: string; scheduledFor: string }>;
 }
 
 export function createPlanActivities({ db, clock }: ActivityDeps) {
@@ -125,10 +132,18 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         select 1`;
     },
 
-    /** Records a payment once and applies it; see applyPayment. */
-    async recordPayment(input: PaymentInput): Promise<PaymentApplied> {
+    /**
+     * Records a payment once and applies it; see applyPayment. While something is still owed it
+     * also answers the calendar anchored on the earliest invoice still open, so the journey's
+     * steps ahead follow what is owed: a paid first invoice no longer dates the reminders.
+     */
+    async recordPayment(input: PaymentInput): Promise<PaymentApplied & { schedule?: PaymentSchedule }> {
       try {
-        return await applyPayment(db, input);
+        const applied = await applyPayment(db, input);
+        const anchors = applied.outstandingMinor > 0 ? await loadScheduleAnchors(db, input.planId) : undefined;
+        if (!anchors) return applied;
+        const steps = computeSchedule(anchors.policy, anchors, anchors.timeZone).map((s) => ({ key: s.key, scheduledFor: s.scheduledFor }));
+        return { ...applied, schedule: { dueOn: anchors.dueOn, steps } };
       } catch (err) {
         throw err instanceof UnknownPlanError ? unknownPlan(input.planId) : err;
       }

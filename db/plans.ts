@@ -4,7 +4,9 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { formatMoney } from '../workflows/domain/money';
 import { closedPlanStatuses, openStepStatuses, type PlanStatus } from '../workflows/domain/statuses';
 import type { Database } from './connection';
+import type { DunningPolicy } from '../workflows/domain/policy';
 import {
+  accounts,
   collectionPlanItems,
   collectionPlans,
   invoices,
@@ -238,4 +240,30 @@ async function resolvePaidPlan(tx: Transaction, planId: string, at: Date): Promi
         ),
       );
   }
+}
+
+/** What a running journey's calendar is computed from, as the db has it now. */
+export interface ScheduleAnchors {
+  policy: DunningPolicy;
+  initiatedAt: Date;
+  timeZone: string;
+  /** Due date of the earliest invoice still open: the `due` anchor. */
+  dueOn: string;
+}
+
+/** The anchors of an initiated plan with something still open; undefined otherwise. */
+export async function loadScheduleAnchors(db: Database, planId: string): Promise<ScheduleAnchors | undefined> {
+  const [row] = await db
+    .select({
+      policy: collectionPlans.policySnapshot,
+      initiatedAt: collectionPlans.initiatedAt,
+      timeZone: accounts.timezone,
+      dueOn: sql<string | null>`(select min(i.due_on)::text from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = ${collectionPlans.id} and ci.status = 'open' and i.open_minor > 0)`,
+    })
+    .from(collectionPlans)
+    .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
+    .where(eq(collectionPlans.id, planId));
+  if (!row?.policy || !row.initiatedAt || !row.dueOn) return undefined;
+  return { policy: row.policy as DunningPolicy, initiatedAt: row.initiatedAt, timeZone: row.timeZone, dueOn: row.dueOn };
 }

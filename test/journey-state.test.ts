@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { failureTypes } from '../workflows/domain/failures';
 import { standardPolicy } from '../workflows/domain/policy';
 import { Journey, type BegunPlan, type Work } from '../workflows/journey';
+import type { StepState } from '../workflows/messages';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-12-01T10:00:00Z');
@@ -291,6 +292,37 @@ describe('journey: closing', () => {
     const j = started(0);
     expect(j.state.status).toBe('resolved');
     expect(j.takeEvents().map((e) => e.kind)).toEqual(['initiated', 'resolved']);
+  });
+});
+
+describe('journey: re-anchoring on what is still owed', () => {
+  it('moves only the steps still ahead, forgets a send-window delay, and says so once', () => {
+    const j = started();
+    const [notice, first, second, task] = j.state.steps as [StepState, StepState, StepState, StepState];
+    j.startStep(notice, T0);
+    j.stepEmailed(notice, { outcome: 'sent', to: 'a@b.example', subject: 'Upcoming', outstandingMinor: 100_000 }, T0);
+    j.stepEmailed(first, { outcome: 'outside_window', retryAt: at(5.5), outstandingMinor: 100_000 }, T0);
+    j.takeEvents();
+    // The calendar a payment answered: every step five days later, the notice's time included.
+    const schedule = { dueOn: '2026-12-20', steps: j.state.steps.map((s) => ({ key: s.key, scheduledFor: new Date(Date.parse(s.scheduledFor) + 5 * DAY).toISOString() })) };
+    const moves = j.scheduleMoves(schedule);
+    expect(moves.map((m) => m.step.key)).toEqual(['first_reminder', 'second_reminder', 'manual_escalation']);
+    j.reanchor(schedule.dueOn, moves, T0);
+    expect(notice.scheduledFor).toBe(at(0)); // run already: never moved, never run again
+    expect([first.scheduledFor, second.scheduledFor, task.scheduledFor]).toEqual([at(10), at(15), at(20)]);
+    expect(first.notBefore).toBeUndefined();
+    expect(j.takeEvents().map((e) => [e.kind, e.summary])).toEqual([
+      ['rescheduled', `Steps ahead follow the earliest invoice still open, due 2026-12-20: first reminder on ${at(10).slice(0, 16).replace('T', ' ')} UTC, second reminder on ${at(15).slice(0, 16).replace('T', ' ')} UTC, manual escalation on ${at(20).slice(0, 16).replace('T', ' ')} UTC`],
+    ]);
+    // The same calendar again (a second partial payment on the same invoice) moves nothing.
+    expect(j.scheduleMoves(schedule)).toEqual([]);
+  });
+
+  it('moves nothing once the plan is closed, or when the payment answered no calendar', () => {
+    const j = started();
+    expect(j.scheduleMoves(undefined)).toEqual([]);
+    take(j, { kind: 'cancel', reason: 'billing error' });
+    expect(j.scheduleMoves({ dueOn: '2026-12-20', steps: [{ key: 'first_reminder', scheduledFor: at(30) }] })).toEqual([]);
   });
 });
 

@@ -123,7 +123,7 @@ describe('the standard journey (time-skipping)', () => {
     expect((await planStatus({ db: db.db }, { planId })).status).toBe('resolved');
   });
 
-  it('moves reminders to what is still owed after one invoice is paid and another in part, neither skipping nor repeating a step', async () => {
+  it('moves the steps ahead and what the reminders ask to what is still owed after one invoice is paid and another in part, neither skipping nor repeating a step', async () => {
     const now = await serverNow();
     const dueA = dateOffset(1, now);
     const dueB = dateOffset(6, now);
@@ -144,20 +144,31 @@ describe('the standard journey (time-skipping)', () => {
       `Invoice INV-B  due ${formatDate(dueB, 'en-US')}  open $200.00 of $200.00`,
     ]);
 
+    const before = await stateOf(planId);
     await reportPayment(ctx, { planId, paymentId: `pay-a-${planId}`, amountMinor: 60_000, invoiceNumber: 'INV-A' });
     await reportPayment(ctx, { planId, paymentId: `pay-a-${planId}`, amountMinor: 60_000, invoiceNumber: 'INV-A' }); // repeated report: ignored
     await reportPayment(ctx, { planId, paymentId: `pay-b-${planId}`, amountMinor: 5_000, invoiceNumber: 'INV-B' });
-    await waitForState(planId, (s) => s.outstandingMinor === 15_000, 'the payments to apply');
+    let s = await waitForState(planId, (x) => x.outstandingMinor === 15_000, 'the payments to apply');
+    // INV-A is paid: the steps ahead re-anchor on INV-B, due five calendar days later (the
+    // account's zone is a fixed offset, so five days are 5 × 24 h); the first reminder stays run.
+    const fiveDays = 5 * 86_400_000;
+    for (const key of ['second_reminder', 'manual_escalation']) {
+      expect(Date.parse(step(s, key).scheduledFor) - Date.parse(step(before, key).scheduledFor)).toBe(fiveDays);
+    }
+    expect(step(s, 'first_reminder')).toEqual(step(before, 'first_reminder'));
+    expect((await planStatus({ db: db.db }, { planId })).timeline.filter((e) => e.kind === 'rescheduled')).toHaveLength(1);
 
-    await env.sleep('8 days'); // due A + 12: the second reminder (due A + 10) asks only for what is left
-    let s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
+    await env.sleep('8 days'); // due A + 12 = due B + 7: the second reminder (due B + 10) not yet
+    expect(step(await stateOf(planId), 'second_reminder').status).toBe('waiting');
+    await env.sleep('4 days'); // due B + 11: the second reminder asks only for what is left
+    s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
     expect(s.status).toBe('in_progress');
     const second = await emailOf(planId, 'second_reminder');
     expect(second.subject).toBe('Second reminder: $150.00 still overdue for ' + second.account);
     expect(second.invoices).toEqual([`Invoice INV-B  due ${formatDate(dueB, 'en-US')}  open $150.00 of $200.00`]);
     expect(second.text).toContain('Total owed by ' + second.account + ': $150.00');
 
-    await env.sleep('10 days'); // due A + 22: the escalation, once
+    await env.sleep('10 days'); // due B + 21: the escalation, once
     s = await waitForState(planId, (x) => step(x, 'manual_escalation').status === 'completed', 'the escalation');
     expect(s.status).toBe('escalated');
     expect(s.tasks).toMatchObject([{ kind: 'manual_escalation', status: 'open' }]);

@@ -169,6 +169,10 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
           { planId, ...payment, receivedAt: payment.receivedAt ?? iso(now) },
         ]);
         journey.paymentApplied(payment, applied, Date.now());
+        // A paid first invoice no longer dates the reminders: the steps ahead follow the
+        // earliest invoice still open. Histories from before replay with the dates they had.
+        const moves = journey.scheduleMoves(applied.schedule);
+        if (moves.length > 0 && patched('reanchor-on-payment')) journey.reanchor(applied.schedule!.dueOn, moves, Date.now());
         return undefined;
       }
       case 'escalate':

@@ -16,6 +16,7 @@ type Begun = Awaited<ReturnType<Activities['beginPlan']>>;
 /** What beginPlan answered; histories recorded before it reported `timelineSeq` lack it. */
 export type BegunPlan = Omit<Begun, 'timelineSeq'> & Partial<Pick<Begun, 'timelineSeq'>>;
 export type PaymentApplied = Awaited<ReturnType<Activities['recordPayment']>>;
+type PaymentSchedule = NonNullable<PaymentApplied['schedule']>;
 export type StepEmailResult = Awaited<ReturnType<Activities['sendStepEmail']>>;
 
 /** What a rep or billing asks of the plan; handlers queue it, the workflow loop carries it out. */
@@ -228,6 +229,34 @@ export class Journey {
       this.matchPayment(payment.amountMinor, now);
     }
     if (applied.outstandingMinor <= 0 && !this.isClosed()) this.close('resolved', 'paid in full', now);
+  }
+
+  /**
+   * The steps still ahead whose time differs under the calendar a payment answered (anchored on
+   * the earliest invoice still open). Steps already run keep their place: none is run twice.
+   */
+  scheduleMoves(schedule: PaymentSchedule | undefined): Array<{ step: StepState; scheduledFor: string }> {
+    if (!schedule || this.isClosed()) return [];
+    const times = new Map(schedule.steps.map((s) => [s.key, s.scheduledFor]));
+    return this.state.steps.flatMap((step) => {
+      const scheduledFor = times.get(step.key);
+      const open = (openStepStatuses as readonly string[]).includes(step.status);
+      return open && scheduledFor !== undefined && scheduledFor !== step.scheduledFor ? [{ step, scheduledFor }] : [];
+    });
+  }
+
+  /** Moves the steps ahead to the calendar of what is still owed, and says so on the timeline. */
+  reanchor(dueOn: string, moves: Array<{ step: StepState; scheduledFor: string }>, now: number) {
+    for (const { step, scheduledFor } of moves) {
+      step.scheduledFor = scheduledFor;
+      // A send-window delay was worked out for the old time; the step is checked again at the new one.
+      if (step.notBefore !== undefined) {
+        step.notBefore = undefined;
+        step.reason = undefined;
+      }
+    }
+    const when = moves.map(({ step, scheduledFor }) => `${step.key.replace(/_/g, ' ')} on ${utcMinute(scheduledFor)}`).join(', ');
+    this.record('rescheduled', `Steps ahead follow the earliest invoice still open, due ${dueOn}: ${when}`, now);
   }
 
   /** A rep escalates: a task of its own, numbered after every task the plan has. */
