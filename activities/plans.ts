@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import { applyPayment, loadPlanContext, loadScheduleAnchors, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
-import { collectionPlans, timelineEvents } from '../db/schema';
+import { collectionPlans } from '../db/schema';
 import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
 import { workflowIdFor, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
@@ -37,15 +37,12 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       /** The last timeline seq already written (payments reported before the journey began). */
       timelineSeq: number;
     }> {
-      const [ctx, [last]] = await Promise.all([
-        loadPlanContext(db, input.planId),
-        db.select({ seq: sql<number>`coalesce(max(${timelineEvents.seq}), 0)::int` }).from(timelineEvents).where(eq(timelineEvents.planId, input.planId)),
-      ]);
+      const ctx = await loadPlanContext(db, input.planId);
       if (!ctx) throw unknownPlan(input.planId);
       const initiatedAt = new Date(input.initiatedAt);
       const dueOn = ctx.invoices[0]?.dueOn ?? input.initiatedAt.slice(0, 10);
       const steps = computeSchedule(input.policy, { initiatedAt, dueOn }, ctx.timeZone);
-      await db
+      const [written] = await db
         .update(collectionPlans)
         .set({
           policyName: input.policy.name,
@@ -55,7 +52,9 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
           initiatedAt: sql`coalesce(${collectionPlans.initiatedAt}, ${initiatedAt.toISOString()}::timestamptz)`,
           updatedAt: clock.now(),
         })
-        .where(eq(collectionPlans.id, input.planId));
+        .where(eq(collectionPlans.id, input.planId))
+        // Read in the same statement: no round trip of its own for the last seq.
+        .returning({ timelineSeq: sql<number>`(select coalesce(max(e.seq), 0)::int from timeline_events e where e.plan_id = ${input.planId})` });
       return {
         accountId: ctx.accountId,
         currency: ctx.currency,
@@ -63,7 +62,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         owedDisplay: formatMoney(ctx.outstandingMinor, ctx.currency, ctx.locale),
         currencyDigits: currencyDigits(ctx.currency) ?? 2,
         steps,
-        timelineSeq: last?.seq ?? 0,
+        timelineSeq: written?.timelineSeq ?? 0,
       };
     },
 
