@@ -2,6 +2,7 @@
 // idempotent: payments are keyed by the billing system's payment id, timeline entries by key.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { formatMoney } from '../workflows/domain/money';
+import { closedSummary, paymentSummary } from '../workflows/domain/timeline';
 import { closedPlanStatuses, openStepStatuses, type PlanStatus } from '../workflows/domain/statuses';
 import type { Database } from './connection';
 import type { DunningPolicy } from '../workflows/domain/policy';
@@ -174,11 +175,6 @@ export async function applyPayment(db: Database, input: PaymentInput): Promise<P
   return paymentOutcome(db, input, applied);
 }
 
-/** The summary the journey writes for a payment, so both paths read the same on the timeline. */
-export function paymentSummary(paymentId: string, outcome: Pick<PaymentApplied, 'amountDisplay' | 'owedDisplay'>): string {
-  return `Payment ${paymentId} of ${outcome.amountDisplay} received; ${outcome.owedDisplay} still owed`;
-}
-
 /**
  * A payment for a plan with no running journey (never initiated, or already closed): the
  * journey is not there to record it on the timeline or to resolve the plan, so this does both,
@@ -200,7 +196,7 @@ export async function applyPaymentWithoutJourney(db: Database, input: PaymentInp
     const resolved = outcome.outstandingMinor <= 0 && !closedPlanStatuses.includes(plan.status);
     if (resolved) {
       await resolvePaidPlan(tx, input.planId, at);
-      events.push({ planId: input.planId, eventKey: 'resolved', seq: seq + 2, kind: 'resolved', summary: 'Plan resolved: paid in full', at });
+      events.push({ planId: input.planId, eventKey: 'resolved', seq: seq + 2, kind: 'resolved', summary: closedSummary('resolved', 'paid in full'), at });
     }
     await tx.insert(timelineEvents).values(events).onConflictDoNothing();
     return { ...outcome, resolved };

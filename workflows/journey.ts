@@ -10,6 +10,7 @@ import { formatMinor } from './domain/money';
 import type { DunningPolicy } from './domain/policy';
 import { finishedStepStatuses, isClosedStatus, nextOpenStep, openStepStatuses } from './domain/statuses';
 import { iso, isoMinute, utcMinute } from './domain/time';
+import { closedSummary, paymentSummary } from './domain/timeline';
 
 type Activities = ReturnType<typeof createActivities>;
 type Begun = Awaited<ReturnType<Activities['beginPlan']>>;
@@ -224,7 +225,7 @@ export class Journey {
   paymentApplied(payment: PaymentReceived, applied: PaymentApplied, now: number) {
     this.state.outstandingMinor = applied.outstandingMinor;
     if (applied.applied) {
-      this.record('payment', `Payment ${payment.paymentId} of ${applied.amountDisplay} received; ${applied.owedDisplay} still owed`, now, `payment:${payment.paymentId}`);
+      this.record('payment', paymentSummary(payment.paymentId, applied), now, `payment:${payment.paymentId}`);
       this.notices.push({ template: 'payment-receipt', key: `payment:${payment.paymentId}:receipt`, kind: 'transactional', payment });
       this.matchPayment(payment.amountMinor, now);
     }
@@ -534,7 +535,7 @@ export class Journey {
     this.state.status = status;
     this.state.closedReason = reason;
     this.state.paused = undefined;
-    this.record(status, `Plan ${status.replace('_', ' ')}: ${reason}`, now, status);
+    this.record(status, closedSummary(status, reason), now, status);
   }
 }
 
