@@ -2,14 +2,14 @@
 // keys (plan + step, task id, payment id, timeline event key).
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { applyPayment, loadPlanContext, loadScheduleAnchors, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
+import { applyPayment, lastTimelineSeq, loadPlanContext, loadScheduleAnchors, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
 import { collectionPlans } from '../db/schema';
 import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
-import { workflowIdFor, type PromiseState, type StepState, type TaskState } from '../workflows/messages';
+import { workflowIdFor, type PromiseState, type StepState, type TaskState, type TimelineEvent } from '../workflows/messages';
 import type { DunningPolicy } from '../workflows/domain/policy';
 import { currencyDigits, formatMoney } from '../workflows/domain/money';
-import { computeSchedule, type ScheduledStep } from '../workflows/domain/calendar';
+import { computeSchedule, planSchedule, type ScheduledStep } from '../workflows/domain/calendar';
 import type { ActivityDeps } from './deps';
 
 /** A plan the db does not know: retrying cannot help, so the journey is told at once. */
@@ -40,8 +40,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       const ctx = await loadPlanContext(db, input.planId);
       if (!ctx) throw unknownPlan(input.planId);
       const initiatedAt = new Date(input.initiatedAt);
-      const dueOn = ctx.invoices[0]?.dueOn ?? input.initiatedAt.slice(0, 10);
-      const steps = computeSchedule(input.policy, { initiatedAt, dueOn }, ctx.timeZone);
+      const { steps } = planSchedule(input.policy, ctx, initiatedAt);
       const [written] = await db
         .update(collectionPlans)
         .set({
@@ -54,7 +53,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         })
         .where(eq(collectionPlans.id, input.planId))
         // Read in the same statement: no round trip of its own for the last seq.
-        .returning({ timelineSeq: sql<number>`(select coalesce(max(e.seq), 0)::int from timeline_events e where e.plan_id = ${input.planId})` });
+        .returning({ timelineSeq: lastTimelineSeq(input.planId) });
       return {
         accountId: ctx.accountId,
         currency: ctx.currency,
@@ -77,7 +76,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       steps: StepState[];
       tasks: TaskState[];
       promises?: PromiseState[];
-      events: Array<{ key: string; seq: number; kind: string; summary: string; at: string }>;
+      events: TimelineEvent[];
     }): Promise<void> {
       const now = clock.now().toISOString();
       const closed = closedPlanStatuses.includes(input.status);

@@ -3,7 +3,7 @@
 // and one code per failure type.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { applyPaymentWithoutJourney, planPolicyName } from '../db/plans';
+import { applyPaymentWithoutJourney } from '../db/plans';
 import { getPolicy } from '../db/policies';
 import { currencyDigits, formatMoney, toMajorUnits } from '../workflows/domain/money';
 import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
@@ -64,9 +64,9 @@ export async function initiateDunning(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   // ...and initiating twice returns the running journey, under the policy it runs with.
-  const [running, runningPolicy] = await Promise.all([client.workflow.getHandle(workflowId).describe(), planPolicyName(db, input.planId)]);
+  const running = await client.workflow.getHandle(workflowId).describe();
   const memoPolicy = typeof running.memo?.policy === 'string' ? running.memo.policy : undefined;
-  return { workflowId, runId: running.runId, alreadyRunning: true, policy: runningPolicy ?? memoPolicy ?? policy.name };
+  return { workflowId, runId: running.runId, alreadyRunning: true, policy: plan.policyName ?? memoPolicy ?? policy.name };
 }
 
 function planHandle(client: Client, planId: string) {

@@ -1,5 +1,5 @@
 // A plan's calendar under a policy, as it would run if initiated now: nothing is started.
-import { computeSchedule, nextInSendWindow } from '../workflows/domain/calendar';
+import { nextInSendWindow, planSchedule } from '../workflows/domain/calendar';
 import { requirePlan, requirePolicy, type DatabaseContext } from './context';
 
 export interface PlanPreview {
@@ -28,8 +28,8 @@ export async function previewPlan({ db }: DatabaseContext, input: { planId: stri
   const plan = await requirePlan(db, input.planId);
   const policy = await requirePolicy(db, input.policyName);
   const now = input.now ?? new Date();
-  const dueOn = plan.invoices[0]?.dueOn ?? now.toISOString().slice(0, 10);
-  const steps = computeSchedule(policy, { initiatedAt: now, dueOn }, plan.timeZone).map((s) => {
+  const schedule = planSchedule(policy, plan, now);
+  const steps = schedule.steps.map((s) => {
     const due = new Date(s.scheduledFor);
     const sendAt = s.action === 'email' ? nextInSendWindow(due, policy.sendWindow, plan.timeZone) : due;
     return { key: s.key, action: s.action, template: s.template ?? null, anchor: s.from, offset: s.at, scheduledFor: s.scheduledFor, sendAt: sendAt.toISOString() };
@@ -38,7 +38,7 @@ export async function previewPlan({ db }: DatabaseContext, input: { planId: stri
     planId: plan.planId,
     policy: policy.name,
     timeZone: plan.timeZone,
-    dueOn,
+    dueOn: schedule.dueOn,
     currency: plan.currency,
     locale: plan.locale,
     outstandingMinor: plan.outstandingMinor,

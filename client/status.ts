@@ -36,10 +36,6 @@ const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
 export async function planStatus({ db }: DatabaseContext, { planId }: { planId: string }): Promise<PlanStatusView> {
   const ctx = await requirePlan(db, planId);
-  const [plan] = await db
-    .select({ status: collectionPlans.status, workflowId: collectionPlans.workflowId, policyName: collectionPlans.policyName })
-    .from(collectionPlans)
-    .where(eq(collectionPlans.id, planId));
   const [steps, promises, scheduleItems, taskRows, timeline] = await Promise.all([
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),
     db.select().from(paymentPromises).where(eq(paymentPromises.planId, planId)).orderBy(asc(paymentPromises.createdAt)),
@@ -53,14 +49,14 @@ export async function planStatus({ db }: DatabaseContext, { planId }: { planId: 
     db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.seq)),
   ]);
   const next = nextOpenStep(steps);
-  const status = plan!.status;
+  const { status } = ctx;
   return {
     planId,
-    workflowId: plan!.workflowId ?? workflowIdFor(planId),
+    workflowId: workflowIdFor(planId),
     accountId: ctx.accountId,
     accountName: ctx.accountName,
     status,
-    policy: plan!.policyName,
+    policy: ctx.policyName,
     currency: ctx.currency,
     locale: ctx.locale,
     outstandingMinor: ctx.outstandingMinor,

@@ -74,10 +74,12 @@ export async function loadPlanContext(db: Database, planId: string): Promise<Pla
   };
 }
 
-/** The policy a plan's journey runs under, as its journey wrote it when it began. */
-export async function planPolicyName(db: Database, planId: string): Promise<string | null> {
-  const [row] = await db.select({ policyName: collectionPlans.policyName }).from(collectionPlans).where(eq(collectionPlans.id, planId));
-  return row?.policyName ?? null;
+/**
+ * The last timeline seq a plan has (0 for none), as a scalar subquery: where a writer's next
+ * entries continue, so the journey and the no-journey payment path never share a seq.
+ */
+export function lastTimelineSeq(planId: string) {
+  return sql<number>`(select coalesce(max(e.seq), 0)::int from timeline_events e where e.plan_id = ${planId})`;
 }
 
 export interface PaymentInput {
@@ -188,10 +190,7 @@ export async function applyPaymentWithoutJourney(db: Database, input: PaymentInp
     const applied = await applyPaymentIn(tx, input);
     const outcome = await paymentOutcome(tx, input, applied);
     if (!applied) return { ...outcome, resolved: false };
-    const [{ seq } = { seq: 0 }] = await tx
-      .select({ seq: sql<number>`coalesce(max(${timelineEvents.seq}), 0)::int` })
-      .from(timelineEvents)
-      .where(eq(timelineEvents.planId, input.planId));
+    const [{ seq } = { seq: 0 }] = await tx.execute<{ seq: number }>(sql`select ${lastTimelineSeq(input.planId)} as seq`);
     const events = [{ planId: input.planId, eventKey: `payment:${input.paymentId}`, seq: seq + 1, kind: 'payment', summary: paymentSummary(input.paymentId, outcome), at }];
     const resolved = outcome.outstandingMinor <= 0 && !closedPlanStatuses.includes(plan.status);
     if (resolved) {

@@ -3,7 +3,7 @@
 // in from the caller), so the workflow drives it and unit tests run it without a server.
 import { ApplicationFailure } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import type { PaymentReceived, PlanState, PlanStatus, PromiseState, RecordPromiseInput, StepState, TaskState } from './messages';
+import type { PaymentReceived, PlanState, PlanStatus, PromiseState, RecordPromiseInput, StepState, TaskState, TimelineEvent } from './messages';
 import { durationMs } from './domain/duration';
 import { failureTypes, type FailureType } from './domain/failures';
 import { formatMinor } from './domain/money';
@@ -29,16 +29,6 @@ export type Work =
   | { kind: 'completeTask'; taskId: string; outcome: string }
   | { kind: 'cancel'; reason: string }
   | { kind: 'promise'; request: RecordPromiseInput };
-
-export interface TimelineRecord {
-  /** Makes the db write idempotent. */
-  key: string;
-  /** Keeps the order. */
-  seq: number;
-  kind: string;
-  summary: string;
-  at: string;
-}
 
 /** A receipt or promise notice, sent once the state that caused it is saved. */
 export interface Notice {
@@ -78,7 +68,7 @@ export class Journey {
   private timelineSeq: number;
   private repEscalationSeq: number;
   private promiseSeq: number;
-  private events: TimelineRecord[] = [];
+  private events: TimelineEvent[] = [];
   private notices: Notice[] = [];
 
   constructor(
@@ -424,7 +414,7 @@ export class Journey {
     return this.events.length > 0;
   }
 
-  takeEvents(): TimelineRecord[] {
+  takeEvents(): TimelineEvent[] {
     const batch = this.events;
     this.events = [];
     return batch;

@@ -70,6 +70,17 @@ export interface PlanState {
   closedReason?: string;
 }
 
+/** A timeline entry as the journey hands it to the db (syncPlan). */
+export interface TimelineEvent {
+  /** Makes the db write idempotent. */
+  key: string;
+  /** Keeps the order. */
+  seq: number;
+  kind: string;
+  summary: string;
+  at: string;
+}
+
 // --- billing -------------------------------------------------------------------------------
 
 export interface PaymentReceived {

@@ -147,6 +147,19 @@ export function computeSchedule(
   });
 }
 
+/**
+ * A plan's calendar as initiated at `initiatedAt`: the `due` anchor is the earliest open
+ * invoice's due date (invoices oldest due first), or the day of initiation when none is open.
+ */
+export function planSchedule(
+  policy: Pick<DunningPolicy, 'steps'>,
+  plan: { invoices: ReadonlyArray<{ dueOn: string }>; timeZone: string },
+  initiatedAt: Date,
+): { dueOn: string; steps: ScheduledStep[] } {
+  const dueOn = plan.invoices[0]?.dueOn ?? initiatedAt.toISOString().slice(0, 10);
+  return { dueOn, steps: computeSchedule(policy, { initiatedAt, dueOn }, plan.timeZone) };
+}
+
 /** "YYYY-MM-DD" of an instant's local date in `timeZone`. */
 export function localDate(instant: Date, timeZone: string): string {
   const p = localParts(instant, timeZone);
