@@ -19,7 +19,7 @@ export interface DunningContext {
 export type DatabaseContext = Pick<DunningContext, 'db'>;
 
 /** The plan, or the unknown_plan refusal every verb gives for an id the db does not know. */
-export async function requirePlan(db: Database, planId: string): Promise<PlanContext> {
+export async function requirePlan(db: Pick<Database, 'execute'>, planId: string): Promise<PlanContext> {
   const plan = await loadPlanContext(db, planId);
   if (!plan) throw new DunningError(`Unknown plan "${planId}".`, 'unknown_plan');
   return plan;

@@ -5,6 +5,7 @@ import { accounts, collectionPlans, orchestrationSteps, paymentPromises, payment
 import { nextOpenStep, openStepStatuses } from '../workflows/domain/statuses';
 import { workflowIdFor, type PlanStatus } from '../workflows/messages';
 import { requirePlan, type DatabaseContext } from './context';
+import type { Transaction } from '../db/connection';
 
 export interface PlanStatusView {
   planId: string;
@@ -35,6 +36,12 @@ export interface PlanStatusView {
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
 export async function planStatus({ db }: DatabaseContext, { planId }: { planId: string }): Promise<PlanStatusView> {
+  // One snapshot: the journey writes plan, promises, tasks and timeline in one statement, and a
+  // reader between two of its writes must not see the promise broken but the plan not yet escalated.
+  return db.transaction((tx) => readPlanStatus(tx, planId), { isolationLevel: 'repeatable read', accessMode: 'read only' });
+}
+
+async function readPlanStatus(db: Transaction, planId: string): Promise<PlanStatusView> {
   const ctx = await requirePlan(db, planId);
   const [steps, promises, scheduleItems, taskRows, timeline] = await Promise.all([
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),

@@ -8,6 +8,8 @@ import { seedStandardPolicy } from './policies';
 import * as schema from './schema';
 
 export type Database = ReturnType<typeof drizzle<typeof schema>>;
+/** A transaction handle: the same queries as the database, inside one commit. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface DatabaseHandle {
   db: Database;

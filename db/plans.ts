@@ -4,7 +4,7 @@ import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { formatMoney } from '../workflows/domain/money';
 import { closedSummary, paymentSummary } from '../workflows/domain/timeline';
 import { closedPlanStatuses, openStepStatuses, type PlanStatus } from '../workflows/domain/statuses';
-import type { Database } from './connection';
+import type { Database, Transaction } from './connection';
 import type { DunningPolicy } from '../workflows/domain/policy';
 import {
   accounts,
@@ -19,9 +19,6 @@ import {
   tasks,
   timelineEvents,
 } from './schema';
-
-/** A transaction handle: the same queries as the database, inside one commit. */
-type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface PlanContext {
   planId: string;
@@ -51,10 +48,11 @@ export class UnknownPlanError extends Error {
  * Reads a plan with its account, primary contact and open items (oldest due first) in one
  * query; undefined if unknown.
  */
-export async function loadPlanContext(db: Database, planId: string): Promise<PlanContext | undefined> {
-  const [row] = await db.$client<
-    Array<Omit<PlanContext, 'contact' | 'outstandingMinor'> & { contact: { id: string; name: string; email: string; consent: string } | null }>
-  >`
+export async function loadPlanContext(q: Pick<Database, 'execute'>, planId: string): Promise<PlanContext | undefined> {
+  // Through the caller's handle: inside a transaction it reads the transaction's snapshot.
+  const [row] = await q.execute<
+    Omit<PlanContext, 'contact' | 'outstandingMinor'> & { contact: { id: string; name: string; email: string; consent: string } | null }
+  >(sql`
     select p.id as "planId", p.status, p.policy_name as "policyName", a.id as "accountId", a.name as "accountName", p.currency,
       a.locale, a.timezone as "timeZone",
       (select json_build_object('id', c.id, 'name', c.name, 'email', c.email, 'consent', c.email_consent)
@@ -64,7 +62,7 @@ export async function loadPlanContext(db: Database, planId: string): Promise<Pla
         from collection_plan_items ci join invoices i on i.id = ci.invoice_id
         where ci.plan_id = p.id and ci.status = 'open' and i.open_minor > 0), '[]') as invoices
     from collection_plans p join accounts a on a.id = p.account_id
-    where p.id = ${planId}`;
+    where p.id = ${planId}`);
   if (!row) return undefined;
   const { contact, ...plan } = row;
   return {

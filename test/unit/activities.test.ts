@@ -15,6 +15,8 @@ import { createOutboxMailer, type Mailer } from '../../activities/mail';
 import { connectDatabase, type DatabaseHandle } from '../../db/connection';
 import { collectionPlans, contacts, emailMessages } from '../../db/schema';
 import { standardPolicy } from '../../workflows/domain/policy';
+import type { PromiseState } from '../../workflows/messages';
+import { planStatus } from '../../client/status';
 import { createPlan, outboxFor } from '../fixtures';
 import { testConfig } from '../support';
 
@@ -174,5 +176,43 @@ describe('beginPlan', () => {
     const err = await run(activities.beginPlan, { planId: `plan-${randomUUID()}`, policy: standardPolicy, initiatedAt: noonInNewYork })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'UnknownPlan', nonRetryable: true });
+  });
+});
+
+describe('syncPlan and planStatus', () => {
+  it('never shows a reader half of a journey write: a broken promise always comes with the escalated plan', async () => {
+    const { planId } = await newYorkPlan();
+    const promise = (status: 'open' | 'broken'): PromiseState => ({
+      id: `${planId}:promise:1`,
+      amountMinor: 5_000,
+      dueOn: noonInNewYork,
+      status,
+      createdAt: noonInNewYork,
+      paidMinor: 0,
+      items: [{ seq: 1, amountMinor: 5_000, dueOn: noonInNewYork, status: status === 'open' ? 'open' : 'cancelled' }],
+    });
+    const write = (broken: boolean) =>
+      run(activities.syncPlan, {
+        planId,
+        status: broken ? 'escalated' : 'promised',
+        outstandingMinor: 12_050,
+        steps: [],
+        tasks: [],
+        promises: [promise(broken ? 'broken' : 'open')],
+        events: [],
+      });
+    await write(false);
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; i < 300; i++) await write(i % 2 === 0);
+      writing = false;
+    })();
+    const seen = new Set<string>();
+    while (writing) {
+      const view = await planStatus({ db: db.db }, { planId });
+      seen.add(`${view.status}/${view.promises[0]?.status}`);
+    }
+    await writer;
+    expect([...seen].sort()).toEqual(['escalated/broken', 'promised/open']);
   });
 });
