@@ -47,6 +47,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
           policyName: input.policy.name,
           policySnapshot: input.policy,
           workflowId: workflowIdFor(input.planId),
+          status: sql`case when ${collectionPlans.status} = 'not_started' then 'in_progress' else ${collectionPlans.status} end`,
           // postgres.js binds Dates only as typed columns, not inside raw sql: pass ISO text.
           initiatedAt: sql`coalesce(${collectionPlans.initiatedAt}, ${initiatedAt.toISOString()}::timestamptz)`,
           updatedAt: clock.now(),

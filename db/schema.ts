@@ -116,7 +116,7 @@ export const collectionPlans = pgTable(
       .references(() => accounts.id),
     policyName: text('policy_name').references(() => dunningPolicies.name),
     policySnapshot: jsonb('policy_snapshot'),
-    status: text('status', { enum: planStatuses }).notNull().default('in_progress'),
+    status: text('status', { enum: planStatuses }).notNull().default('not_started'),
     currency: text('currency').notNull(),
     workflowId: text('workflow_id').unique(),
     initiatedAt: ts('initiated_at'),
@@ -131,6 +131,10 @@ export const collectionPlans = pgTable(
       .on(t.accountId)
       .where(sql`status not in ('resolved', 'cancelled', 'written_off')`),
     index('collection_plans_status').on(t.status),
+    // Keyset paging for GET /v1/plans: newest first (id breaks ties); alone or within a status or an account.
+    index('collection_plans_page').on(t.createdAt.desc(), t.id.desc()),
+    index('collection_plans_status_page').on(t.status, t.createdAt.desc(), t.id.desc()),
+    index('collection_plans_account_page').on(t.accountId, t.createdAt.desc(), t.id.desc()),
   ],
 );
 
@@ -313,4 +317,46 @@ export const emailMessages = pgTable(
     check('email_messages_status', oneOf('status', emailStatuses)),
     index('email_messages_plan').on(t.planId),
   ],
+);
+
+export const apiKeyRoles = ['billing', 'rep', 'ops'] as const;
+export type ApiKeyRole = (typeof apiKeyRoles)[number];
+
+/** API keys: only a hash of the secret is kept; the key itself is shown once, at creation. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    role: text('role', { enum: apiKeyRoles }).notNull(),
+    /** SHA-256 of the secret part, hex; compared in constant time. */
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    revokedAt: ts('revoked_at'),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [check('api_keys_role', oneOf('role', apiKeyRoles)), index('api_keys_created').on(t.createdAt)],
+);
+
+/**
+ * The first response to each Idempotency-Key, per API key: a retry with the same body gets it
+ * again, another body is refused. A row without a response is a request still in flight.
+ */
+export const idempotentRequests = pgTable(
+  'idempotent_requests',
+  {
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** Method and path, e.g. "POST /v1/plans/plan-A/payments". */
+    route: text('route').notNull(),
+    /** SHA-256 of the request body, hex. */
+    bodyHash: text('body_hash').notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: text('response_body'),
+    responseType: text('response_type'),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotent_requests_created').on(t.createdAt)],
 );

@@ -340,12 +340,12 @@ describe('the dunning CLI, end to end', () => {
     );
     const nbsp = '\u00a0'; // de-DE puts a no-break space before the sign
     const status = await dunning('status', planId);
-    expect(status.stdout).toContain(`Plan ${planId} (Müller GmbH, account ${acct}) — in_progress, 1.234,56${nbsp}€ owed`);
+    expect(status.stdout).toContain(`Plan ${planId} (Müller GmbH, account ${acct}) — not_started, 1.234,56${nbsp}€ owed`);
     const preview = await dunning('preview', planId);
     expect(preview.stdout.split('\n')[0]).toContain(`; 1.234,56${nbsp}€ owed):`);
     const paid = await dunning('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '1000');
     expect(paid.stdout.trim()).toBe(`Payment ${acct}-p1 of 1.000,00${nbsp}€ reported for plan ${planId} (no running journey: recorded directly).`);
-    expect((await dunning('status', planId)).stdout).toContain(`— in_progress, 234,56${nbsp}€ owed`);
+    expect((await dunning('status', planId)).stdout).toContain(`— not_started, 234,56${nbsp}€ owed`);
 
     // The email preview is built from the plan as the journey's own sends are.
     const file = path.join(dir, `${acct}-first-reminder.html`);
@@ -363,7 +363,7 @@ describe('the dunning CLI, end to end', () => {
     const partial = await json<{ delivered: string }>('payment', planId, '--payment-id', `${acct}-p1`, '--amount', '40');
     expect(partial.delivered).toBe('database');
     const afterPartial = await json<StatusJson>('status', planId);
-    expect(afterPartial).toMatchObject({ status: 'in_progress', outstandingMinor: 6_000 });
+    expect(afterPartial).toMatchObject({ status: 'not_started', outstandingMinor: 6_000 });
     expect(afterPartial.timeline).toMatchObject([{ kind: 'payment', summary: `Payment ${acct}-p1 of $40.00 received; $60.00 still owed` }]);
 
     // The billing system reports the same payment again: nothing changes.

@@ -1,7 +1,8 @@
 // Every status and kind a plan, step, task or promise can have: defined once, used by the
 // workflow, the db schema (as CHECK lists and column types) and the client.
 
-export const planStatuses = ['in_progress', 'on_hold', 'promised', 'escalated', 'resolved', 'cancelled', 'written_off'] as const;
+/** not_started: imported or created, no journey initiated yet. */
+export const planStatuses = ['not_started', 'in_progress', 'on_hold', 'promised', 'escalated', 'resolved', 'cancelled', 'written_off'] as const;
 export type PlanStatus = (typeof planStatuses)[number];
 export const closedPlanStatuses: readonly PlanStatus[] = ['resolved', 'cancelled', 'written_off'];
 export const isClosedStatus = (status: PlanStatus): boolean => closedPlanStatuses.includes(status);
