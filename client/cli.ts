@@ -32,6 +32,7 @@ const usage = `Usage: dunning <command> [options]
   cancel <planId> --reason TEXT
   consent <email|contactId> --opt-out | --opt-in   record a contact's email consent
   template preview <template> <planId> [--out FILE]   render an email to an HTML file
+  apikey create --role billing|rep|ops --name NAME | apikey list | apikey revoke ID
 
 Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is
 YYYY-MM-DD (end of that day in the account's time zone) or a date-time with an offset.`;

@@ -61,33 +61,42 @@ const isRealDate = memoized((text) => {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
 }, 10_000);
 
+/**
+ * The rules a field of an account, contact or invoice must meet, with the sentence that refuses
+ * it. `name` is how the caller names the field: a CSV column, or a JSON path for the HTTP API's
+ * composite create, so both doors apply the same rules in the same words.
+ */
+export const fieldRules = {
+  id: (name: string) => z.string().trim().min(1, `${name} is empty`).max(200, `${name} is longer than 200 characters`),
+  name: (name: string) => z.string().trim().min(1, `${name} is empty`).max(500, `${name} is longer than 500 characters`),
+  email: (name: string) => z.string().trim().max(320, `${name} is longer than 320 characters`).email(`${name} is not an email address`),
+  timezone: (name: string) => z.string().trim().refine(isValidTimeZone, `${name} is not an IANA time zone like Europe/Berlin`),
+  currency: (name: string) =>
+    z
+      .string()
+      .trim()
+      .refine((c) => currencyDigits(c) !== undefined, `${name} is not an ISO 4217 code like USD or EUR`),
+  date: (name: string) => z.string().trim().refine(isRealDate, `${name} is not a real date (YYYY-MM-DD)`),
+  locale: (name: string) => z.string().trim().refine(isLocale, `${name} is not a language tag like en-US or de-DE`),
+  consent: (name: string) => z.enum(['opted_in', 'opted_out'], { message: `${name} must be opted_in or opted_out` }),
+};
+
+const blankIsMissing = (v: string | undefined) => (v === '' ? undefined : v);
+
 const rowSchema = z
   .object({
-    account_id: z.string().trim().min(1, 'account_id is empty').max(200),
-    account_name: z.string().trim().min(1, 'account_name is empty'),
-    contact_name: z.string().trim().min(1, 'contact_name is empty'),
-    contact_email: z.string().trim().email('contact_email is not an email address'),
-    timezone: z.string().trim().refine(isValidTimeZone, 'timezone is not an IANA time zone like Europe/Berlin'),
-    currency: z
-      .string()
-      .trim()
-      .refine((c) => currencyDigits(c) !== undefined, 'currency is not an ISO 4217 code like USD or EUR'),
-    invoice_number: z.string().trim().min(1, 'invoice_number is empty').max(200),
+    account_id: fieldRules.id('account_id'),
+    account_name: fieldRules.name('account_name'),
+    contact_name: fieldRules.name('contact_name'),
+    contact_email: fieldRules.email('contact_email'),
+    timezone: fieldRules.timezone('timezone'),
+    currency: fieldRules.currency('currency'),
+    invoice_number: fieldRules.id('invoice_number'),
     amount: z.string().trim(),
-    issued_on: z.string().trim().refine(isRealDate, 'issued_on is not a real date (YYYY-MM-DD)'),
-    due_on: z.string().trim().refine(isRealDate, 'due_on is not a real date (YYYY-MM-DD)'),
-    locale: z
-      .string()
-      .trim()
-      .optional()
-      .transform((v) => (v === '' ? undefined : v))
-      .refine((v) => v === undefined || isLocale(v), 'locale is not a language tag like en-US or de-DE'),
-    email_consent: z
-      .string()
-      .trim()
-      .optional()
-      .transform((v) => (v === '' ? undefined : v))
-      .pipe(z.enum(['opted_in', 'opted_out'], { message: 'email_consent must be opted_in or opted_out' }).optional()),
+    issued_on: fieldRules.date('issued_on'),
+    due_on: fieldRules.date('due_on'),
+    locale: z.string().trim().optional().transform(blankIsMissing).pipe(fieldRules.locale('locale').optional()),
+    email_consent: z.string().trim().optional().transform(blankIsMissing).pipe(fieldRules.consent('email_consent').optional()),
   })
   .refine((r) => r.due_on >= r.issued_on, { message: 'due_on is before issued_on' });
 
@@ -223,7 +232,11 @@ const COPY_CHUNK = 256 * 1024; // characters per write to PostgreSQL's COPY stre
  * accounts, contacts, invoices and plans. A file of any size is a handful of statements, and
  * one bad row (or a failed check) rolls everything back.
  */
-export async function importRows(db: Database, rows: Iterable<ParsedRow> | AsyncIterable<ParsedRow>): Promise<ImportResult> {
+export async function importRows(
+  db: Database,
+  rows: Iterable<ParsedRow> | AsyncIterable<ParsedRow>,
+  opts: { where?: (line: number) => string } = {},
+): Promise<ImportResult> {
   return db.$client.begin(async (tx) => {
     await tx`create temp table import_rows (
       line int not null, account_id text not null, account_name text not null, contact_name text not null,
@@ -261,7 +274,7 @@ export async function importRows(db: Database, rows: Iterable<ParsedRow> | Async
       select distinct on (account_id) * from import_rows order by account_id, line`;
     await tx`create temp table import_invoices on commit drop as
       select distinct on (account_id, invoice_number) * from import_rows order by account_id, invoice_number, line`;
-    await refuseConflicts(tx);
+    await refuseConflicts(tx, opts.where ?? ((line) => `Line ${line}`));
 
     const [accountCount] = await tx<Array<{ n: number }>>`with upserted as (
       insert into accounts (id, name, timezone, currency, locale)
@@ -328,7 +341,7 @@ export async function importRows(db: Database, rows: Iterable<ParsedRow> | Async
 }
 
 /** The checks that span rows or meet existing data; the first failing line, in file order, is reported. */
-async function refuseConflicts(tx: postgres.TransactionSql): Promise<void> {
+async function refuseConflicts(tx: postgres.TransactionSql, where: (line: number) => string): Promise<void> {
   const inFile = await tx<Array<{ line: number; message: string }>>`
     (select r.line, 'account ' || r.account_id || ' has a different name, time zone or currency than on line ' || a.line as message
       from import_rows r join import_accounts a using (account_id)
@@ -354,5 +367,5 @@ async function refuseConflicts(tx: postgres.TransactionSql): Promise<void> {
       where i.amount_minor <> r.amount_minor or i.due_on <> r.due_on order by r.line limit 1)
     order by line limit 1`;
   const [first] = existing;
-  if (first) throw new DunningError(`Line ${first.line}: ${first.message}.`, 'invalid');
+  if (first) throw new DunningError(`${where(first.line)}: ${first.message}.`, 'invalid');
 }

@@ -1,10 +1,11 @@
 // Read models for `dunning status` and `dunning list`, from the db the workflow keeps in sync,
 // so a finished plan reads the same as a running one.
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
-import { accounts, collectionPlans, orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
-import { nextOpenStep, openStepStatuses } from '../workflows/domain/statuses';
+import { asc, eq, sql } from 'drizzle-orm';
+import { orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
+import { nextOpenStep, type TaskKind } from '../workflows/domain/statuses';
 import { workflowIdFor, type PlanStatus } from '../workflows/messages';
 import { requirePlan, type DatabaseContext } from './context';
+import { DunningError } from './errors';
 import type { Transaction } from '../db/connection';
 
 export interface PlanStatusView {
@@ -97,38 +98,97 @@ export interface PlanListRow {
   accountId: string;
   accountName: string;
   status: PlanStatus;
+  currency: string;
+  /** The account's locale, to write the amount as the account does. */
+  locale: string;
+  outstandingMinor: number;
   nextStep: string | null;
   nextActionAt: string | null;
+  createdAt: string;
 }
 
-export async function listPlans({ db }: DatabaseContext, filter: { status?: PlanStatus } = {}): Promise<PlanListRow[]> {
-  const next = db
-    .select({
-      planId: orchestrationSteps.planId,
-      key: sql<string>`(array_agg(${orchestrationSteps.key} order by ${orchestrationSteps.ordinal}))[1]`.as('next_key'),
-      at: sql<Date>`min(${orchestrationSteps.scheduledFor})`.as('next_at'),
-    })
-    .from(orchestrationSteps)
-    .where(inArray(orchestrationSteps.status, [...openStepStatuses]))
-    .groupBy(orchestrationSteps.planId)
-    .as('next');
-  const rows = await db
-    .select({
-      planId: collectionPlans.id,
-      accountId: accounts.id,
-      accountName: accounts.name,
-      status: collectionPlans.status,
-      nextStep: next.key,
-      nextActionAt: next.at,
-    })
-    .from(collectionPlans)
-    .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
-    .leftJoin(next, eq(next.planId, collectionPlans.id))
-    .where(filter.status ? and(eq(collectionPlans.status, filter.status)) : undefined)
-    .orderBy(desc(collectionPlans.createdAt), asc(collectionPlans.id));
-  return rows.map((r) => ({
-    ...r,
-    nextStep: r.nextStep ?? null,
-    nextActionAt: r.nextActionAt ? new Date(r.nextActionAt).toISOString() : null,
-  }));
+export interface PlanListFilter {
+  status?: PlanStatus;
+  accountId?: string;
+  /** Plans with an open task of this kind. */
+  taskKind?: TaskKind;
+  /** 1–200, default 50. */
+  limit?: number;
+  /** From the previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface PlanPage {
+  data: PlanListRow[];
+  /** Null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A page position: the last row's creation time in microseconds (exact, unlike a JS Date) and id. */
+function encodeCursor(micros: string, id: string): string {
+  return Buffer.from(JSON.stringify([micros, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { micros: string; id: string } {
+  try {
+    const [micros, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof micros === 'string' && /^\d{1,18}$/.test(micros) && typeof id === 'string') return { micros, id };
+  } catch {
+    // falls through to the refusal
+  }
+  throw new DunningError('The cursor is not one this API gave; start again without it.', 'invalid');
+}
+
+/**
+ * Plans newest first, a page at a time. Keyset paging on (created_at, id) over an index per
+ * filter, so page 1,000 costs what page 1 does; the amount owed and next step come per row.
+ */
+export async function listPlans({ db }: DatabaseContext, filter: PlanListFilter = {}): Promise<PlanPage> {
+  const limit = filter.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new DunningError('The limit must be a whole number from 1 to 200.', 'invalid');
+  const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+  const where = [
+    filter.status ? sql`p.status = ${filter.status}` : undefined,
+    filter.accountId ? sql`p.account_id = ${filter.accountId}` : undefined,
+    filter.taskKind ? sql`exists (select 1 from tasks t where t.plan_id = p.id and t.kind = ${filter.taskKind} and t.status = 'open')` : undefined,
+    after ? sql`(p.created_at, p.id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id})` : undefined,
+  ].filter((w) => w !== undefined);
+  const rows = await db.execute<{
+    planId: string;
+    accountId: string;
+    accountName: string;
+    status: PlanStatus;
+    currency: string;
+    locale: string;
+    owed: string;
+    nextStep: string | null;
+    nextActionAt: string | null;
+    createdAt: string;
+    micros: string;
+  }>(sql`
+    select p.id as "planId", p.account_id as "accountId", a.name as "accountName", p.status, p.currency, a.locale,
+      (select coalesce(sum(i.open_minor), 0) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = p.id and ci.status = 'open')::text as owed,
+      n.key as "nextStep", n.at as "nextActionAt", p.created_at as "createdAt",
+      (extract(epoch from p.created_at) * 1000000)::bigint::text as micros
+    from collection_plans p
+    join accounts a on a.id = p.account_id
+    left join lateral (
+      select s.key, s.scheduled_for as at from orchestration_steps s
+      where s.plan_id = p.id and s.status in ('pending', 'waiting') order by s.ordinal limit 1
+    ) n on true
+    ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
+    order by p.created_at desc nulls last, p.id desc nulls last
+    limit ${limit + 1}`);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map(({ owed, micros: _micros, ...r }) => ({
+      ...r,
+      outstandingMinor: Number(owed),
+      nextActionAt: r.status === 'on_hold' || !r.nextActionAt ? null : new Date(r.nextActionAt).toISOString(),
+      createdAt: new Date(r.createdAt).toISOString(),
+    })),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.micros, last.planId) : null,
+  };
 }

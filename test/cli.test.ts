@@ -188,8 +188,10 @@ describe('the dunning CLI, end to end', () => {
 
     const human = await dunning('status', planId);
     expect(human.stdout).toContain(`Plan ${planId} (Initech LLC, account ${acct}) — resolved, $0.00 owed`);
-    const listed = await json<Array<{ planId: string; status: string }>>('list', '--status', 'resolved');
-    expect(listed.map((p) => p.planId)).toContain(planId);
+    const listed = await json<{ data: Array<{ planId: string; status: string; outstandingMinor: number }>; nextCursor: string | null }>(
+      'list', '--status', 'resolved', '--account', acct,
+    );
+    expect(listed).toEqual({ data: [expect.objectContaining({ planId, status: 'resolved', outstandingMinor: 0 })], nextCursor: null });
   });
 
   it('refuses bad input with one sentence and a non-zero exit, writing nothing', async () => {
@@ -378,7 +380,7 @@ describe('the dunning CLI, end to end', () => {
       { kind: 'payment', summary: `Payment ${acct}-p2 of $60.00 received; $0.00 still owed` },
       { kind: 'resolved', summary: 'Plan resolved: paid in full' },
     ]);
-    expect((await dunning('list', '--status', 'resolved', '--json')).stdout).toContain(planId);
+    expect((await dunning('list', '--status', 'resolved', '--account', acct, '--json')).stdout).toContain(planId);
   });
 
   it('keeps a payment reported before initiation first on the timeline once the journey begins', async () => {

@@ -59,6 +59,17 @@ const fileSchema = z
       })
       .strict()
       .prefault({}),
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8080),
+        /** Requests per second each API key may make (a token bucket per key and process). */
+        rateLimitPerSecond: z.number().positive().max(100_000).default(100),
+        /** Requests a key may make at once above its rate before it is refused. */
+        rateLimitBurst: z.number().int().min(1).max(100_000).default(200),
+      })
+      .strict()
+      .prefault({}),
     searchAttributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), searchAttributeType).default({}),
   })
   .strict();
@@ -99,6 +110,7 @@ export interface DunningConfig {
   devServer: { ip: string; port: number; uiPort: number };
   postgres: { url?: string; port: number; database: string };
   mail: { resendApiKey?: string; resendBaseUrl?: string; from: string; optOutUrl: string; ratePerSecond: number };
+  http: { host: string; port: number; rateLimitPerSecond: number; rateLimitBurst: number };
   searchAttributes: Record<string, z.infer<typeof searchAttributeType>>;
 }
 
@@ -172,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     devServer: file.devServer,
     postgres: { url: e.DATABASE_URL, port: file.postgres.port, database: file.postgres.database },
     mail: { resendApiKey: e.RESEND_API_KEY, resendBaseUrl: e.RESEND_BASE_URL, ...file.mail },
+    http: file.http,
     searchAttributes,
   };
 }

@@ -1,11 +1,12 @@
 // Commands ops run on the engine itself: start, check, policy, template preview.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys';
 import { listPolicies, setPolicy } from '../policies';
 import { checkStack } from '../stack-check';
 import { renderTemplatePreview } from '../template-preview';
-import { args, CliError, optional, type Command } from './args';
-import { table } from './output';
+import { args, CliError, optional, required, type Command } from './args';
+import { table, when } from './output';
 
 // Imported lazily: only `start` needs the worker, PostgreSQL and the dev server.
 const start: Command = async () => (await import('../start')).runStart();
@@ -68,4 +69,36 @@ const template: Command = async (argv, out, session) => {
   out.print(`Wrote ${file} (subject: ${rendered.subject}).`, { file, subject: rendered.subject });
 };
 
-export const adminCommands: Record<string, Command> = { start, check, policy, template };
+const apikey: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  const ctx = await session.database();
+  if (sub === 'create') {
+    const { values } = args(rest, { role: { type: 'string' }, name: { type: 'string' } }, []);
+    const created = await createApiKey(ctx, { role: required(values.role, 'role'), name: required(values.name, 'name') });
+    out.print(
+      [`API key ${created.id} (${created.role}, "${created.name}") created. It is shown only now; store it safely:`, '', `  ${created.key}`, ''].join('\n'),
+      { id: created.id, name: created.name, role: created.role, key: created.key },
+    );
+    return;
+  }
+  if (sub === 'list') {
+    args(rest, {}, []);
+    const keys = await listApiKeys(ctx);
+    out.print(
+      keys.length === 0
+        ? 'No API keys; create one with `dunning apikey create --role billing|rep|ops --name NAME`.'
+        : table([['ID', 'NAME', 'ROLE', 'CREATED', 'REVOKED'], ...keys.map((k) => [k.id, k.name, k.role, when(k.createdAt), when(k.revokedAt)])]),
+      keys,
+    );
+    return;
+  }
+  if (sub === 'revoke') {
+    const { positionals } = args(rest, {}, ['<id>']);
+    const revoked = await revokeApiKey(ctx, { id: positionals[0]! });
+    out.print(`API key ${revoked.id} ("${revoked.name}") is revoked; requests with it are refused from now on.`, revoked);
+    return;
+  }
+  throw new CliError('Use `dunning apikey create --role billing|rep|ops --name NAME`, `dunning apikey list` or `dunning apikey revoke ID`.');
+};
+
+export const adminCommands: Record<string, Command> = { start, check, policy, template, apikey };

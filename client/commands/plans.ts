@@ -1,7 +1,7 @@
 // Commands about plans as billing and ops drive them: import, preview, initiate, status, list,
 // payment, cancel.
 import { createReadStream, statSync } from 'node:fs';
-import { planStatuses, type PlanStatus } from '../../workflows/domain/statuses';
+import { planStatuses, taskKinds, type PlanStatus, type TaskKind } from '../../workflows/domain/statuses';
 import * as dunning from '../dunning';
 import { importCsv } from '../import';
 import { amountFromText, planTerms } from '../plan-input';
@@ -89,17 +89,36 @@ const status: Command = async (argv, out, session) => {
 };
 
 const isPlanStatus = (text: string): text is PlanStatus => (planStatuses as readonly string[]).includes(text);
+const isTaskKind = (text: string): text is TaskKind => (taskKinds as readonly string[]).includes(text);
 
 const list: Command = async (argv, out, session) => {
-  const { values } = args(argv, { status: { type: 'string' } }, []);
+  const { values } = args(
+    argv,
+    { status: { type: 'string' }, account: { type: 'string' }, task: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
+    [],
+  );
   const wanted = optional(values.status);
   if (wanted !== undefined && !isPlanStatus(wanted)) throw new CliError(`--status must be one of ${planStatuses.join(', ')}.`);
-  const rows = await listPlans(await session.database(), { status: wanted });
+  const task = optional(values.task);
+  if (task !== undefined && !isTaskKind(task)) throw new CliError(`--task must be one of ${taskKinds.join(', ')}.`);
+  const limitText = optional(values.limit);
+  if (limitText !== undefined && !/^\d+$/.test(limitText)) throw new CliError('--limit must be a whole number from 1 to 200.');
+  const page = await listPlans(await session.database(), {
+    status: wanted,
+    accountId: optional(values.account),
+    taskKind: task,
+    limit: limitText === undefined ? undefined : Number(limitText),
+    cursor: optional(values.cursor),
+  });
+  const rows = page.data;
   out.print(
-    rows.length === 0
+    (rows.length === 0
       ? 'No plans.'
-      : table([['PLAN', 'ACCOUNT', 'STATUS', 'NEXT STEP', 'NEXT ACTION'], ...rows.map((r) => [r.planId, r.accountName, r.status, r.nextStep ?? '—', when(r.nextActionAt)])]),
-    rows,
+      : table([
+          ['PLAN', 'ACCOUNT', 'STATUS', 'OWED', 'NEXT STEP', 'NEXT ACTION'],
+          ...rows.map((r) => [r.planId, r.accountName, r.status, money(r.outstandingMinor, r), r.nextStep ?? '—', when(r.nextActionAt)]),
+        ])) + (page.nextCursor ? `\n\nMore: dunning list --cursor ${page.nextCursor}` : ''),
+    page,
   );
 };
 

@@ -1,0 +1,48 @@
+// What ops manage over HTTP: policies.
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { listPolicies, setPolicy } from '../../policies';
+import { allow, type ApiEnv } from '../auth';
+import { DunningError } from '../../errors';
+import { problemResponses } from '../problems';
+import { PolicyParams, PolicyVersionSchema } from '../schemas';
+
+const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
+const security = [{ bearer: [] }];
+const ops = allow('ops');
+
+export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/policies',
+      tags: ['ops'],
+      summary: 'Policies with their current version',
+      security,
+      middleware: [ops] as const,
+      responses: { 200: json(z.object({ data: z.array(PolicyVersionSchema) }), 'The policies'), ...problemResponses(401, 403, 429) },
+    }),
+    async (c) => c.json({ data: await listPolicies(c.var.ctx) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/policies/{name}',
+      tags: ['ops'],
+      summary: 'Create or replace a policy (running plans keep the version they started with)',
+      security,
+      middleware: [ops] as const,
+      request: {
+        params: PolicyParams,
+        body: { required: true, content: { 'application/json': { schema: z.record(z.string(), z.unknown()).openapi('PolicyRequest', { description: 'A policy as `dunning policy set` reads it' }) } } },
+      },
+      responses: { 200: json(PolicyVersionSchema, 'The policy saved'), ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      const body = c.req.valid('json');
+      if (body.name !== undefined && body.name !== name) throw new DunningError(`The policy's name "${String(body.name)}" differs from "${name}" in the path.`, 'invalid');
+      return c.json(await setPolicy(c.var.ctx, { policy: { ...body, name } }), 200);
+    },
+  );
+}

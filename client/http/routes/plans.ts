@@ -1,0 +1,165 @@
+// Plans as billing systems and everyone else reach them: create, import, initiate, pay, cancel,
+// list and read. Handlers parse, authorise, call the service and serialise; nothing more.
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { CreatePlanInputSchema, createPlan } from '../../create-plan';
+import { initiateDunning, cancel, reportPayment } from '../../dunning';
+import { importCsv } from '../../import';
+import { previewPlan } from '../../preview';
+import { listPlans, planStatus } from '../../status';
+import { allow, type ApiEnv } from '../auth';
+import { idempotent } from '../idempotency';
+import { csvBody } from '../csv-body';
+import { problemResponses } from '../problems';
+import {
+  ImportResultSchema,
+  InitiateBodySchema,
+  InitiatedSchema,
+  PaymentBodySchema,
+  PaymentReportSchema,
+  PlanIdParams,
+  PlanListSchema,
+  PlanStateSchema,
+  PlanStatusSchema,
+  PlanViewSchema,
+  PreviewSchema,
+  ReasonBodySchema,
+  TaskKindSchema,
+  id,
+} from '../schemas';
+
+const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
+const jsonBody = <S extends z.ZodType>(schema: S) => ({ required: true, content: { 'application/json': { schema } } });
+const security = [{ bearer: [] }];
+const everyone = allow('billing', 'rep', 'ops');
+const billing = allow('billing', 'ops');
+
+const CreatedPlanSchema = PlanViewSchema.extend({
+  created: z.boolean().openapi({ description: 'False when the account already had an open plan, which took the new invoices.' }),
+  initiated: z.object({ workflowId: z.string(), alreadyRunning: z.boolean(), policy: z.string() }).optional(),
+}).openapi('CreatedPlan');
+
+export function planRoutes(app: OpenAPIHono<ApiEnv>) {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/plans',
+      tags: ['plans'],
+      summary: 'Create an account with its contacts and invoices (and optionally start its journey), in one call',
+      security,
+      middleware: [billing, idempotent] as const,
+      request: { body: jsonBody(CreatePlanInputSchema.openapi('CreatePlanRequest')) },
+      responses: { 201: json(CreatedPlanSchema, 'The plan, as GET /v1/plans/{planId} gives it'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+    }),
+    async (c) => c.json(await createPlan(c.var.ctx, c.req.valid('json')), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/imports',
+      tags: ['plans'],
+      summary: 'Import accounts, contacts and invoices from a CSV (the `dunning import` format); one bad row writes nothing',
+      security,
+      middleware: [billing, idempotent] as const,
+      request: { body: { required: true, content: { 'text/csv': { schema: z.string().openapi({ example: 'account_id,account_name,…' }) } } } },
+      responses: { 201: json(ImportResultSchema, 'What the import wrote'), ...problemResponses(401, 403, 413, 415, 422, 429) },
+    }),
+    async (c) => c.json(await importCsv(c.var.ctx, { source: csvBody(c) }), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/plans',
+      tags: ['plans'],
+      summary: 'Plans, newest first, a page at a time',
+      security,
+      middleware: [everyone] as const,
+      request: {
+        query: z.strictObject({
+          status: PlanStatusSchema.optional(),
+          accountId: z.string().min(1).max(200).optional(),
+          taskKind: TaskKindSchema.optional().openapi({ description: 'Plans with an open task of this kind' }),
+          limit: z.coerce.number().int('limit must be a whole number from 1 to 200').min(1, 'limit must be a whole number from 1 to 200').max(200, 'limit must be a whole number from 1 to 200').optional(),
+          cursor: z.string().max(1000).optional(),
+        }),
+      },
+      responses: { 200: json(PlanListSchema, 'A page of plans'), ...problemResponses(401, 403, 422, 429) },
+    }),
+    async (c) => c.json(await listPlans(c.var.ctx, c.req.valid('query')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/plans/{planId}',
+      tags: ['plans'],
+      summary: 'A plan: steps, amounts, promises, tasks and timeline (what `dunning status --json` prints)',
+      security,
+      middleware: [everyone] as const,
+      request: { params: PlanIdParams },
+      responses: { 200: json(PlanViewSchema, 'The plan'), ...problemResponses(401, 403, 404, 422, 429) },
+    }),
+    async (c) => c.json(await planStatus(c.var.ctx, c.req.valid('param')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/plans/{planId}/preview',
+      tags: ['plans'],
+      summary: "The calendar of a plan's steps under a policy, without starting anything",
+      security,
+      middleware: [everyone] as const,
+      request: { params: PlanIdParams, query: z.strictObject({ policy: id('policy', 'standard').optional().openapi({ param: { name: 'policy', in: 'query' } }) }) },
+      responses: { 200: json(PreviewSchema, 'The calendar'), ...problemResponses(401, 403, 404, 422, 429) },
+    }),
+    async (c) => c.json(await previewPlan(c.var.ctx, { planId: c.req.valid('param').planId, policyName: c.req.valid('query').policy }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/plans/{planId}/initiate',
+      tags: ['plans'],
+      summary: "Start the plan's journey, or find the one already running (never a second one)",
+      security,
+      middleware: [billing, idempotent] as const,
+      request: { params: PlanIdParams, body: jsonBody(InitiateBodySchema) },
+      responses: { 200: json(InitiatedSchema, 'The journey'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+    }),
+    async (c) => {
+      const { planId } = c.req.valid('param');
+      const started = await initiateDunning(c.var.ctx, { planId, policyName: c.req.valid('json').policy });
+      return c.json({ planId, ...started }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/plans/{planId}/payments',
+      tags: ['plans'],
+      summary: 'Report a payment (idempotent by paymentId); nothing owed any more resolves the plan',
+      security,
+      middleware: [billing, idempotent] as const,
+      request: { params: PlanIdParams, body: jsonBody(PaymentBodySchema) },
+      responses: { 202: json(PaymentReportSchema, 'Accepted: the journey applies it'), ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+    }),
+    async (c) => c.json(await reportPayment(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 202),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/plans/{planId}/cancel',
+      tags: ['plans'],
+      summary: 'End the journey cleanly: steps cancelled, tasks closed',
+      security,
+      middleware: [everyone, idempotent] as const,
+      request: { params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
+      responses: { 200: json(PlanStateSchema, "The journey's state"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+    }),
+    async (c) => c.json(await cancel(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
+  );
+}

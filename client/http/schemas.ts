@@ -1,0 +1,232 @@
+// The shapes the HTTP API takes and gives, as zod schemas: requests are validated with them and
+// the OpenAPI document is generated from them. Objects are strict: an unknown field is refused.
+import { z } from '@hono/zod-openapi';
+import { apiKeyRoles } from '../../db/schema';
+import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
+
+/** Free text a person types (reasons, outcomes, names): bounded, no control characters. */
+export const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v), 'must not contain control characters');
+
+/** Ids in paths: what the engine itself makes (letters, digits, - _ . :), never a path. */
+export const id = (name: string, example: string) =>
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$/, `${name} may hold letters, digits and - _ . : @ + only`)
+    .openapi({ param: { name, in: 'path' }, example });
+
+export const minorUnits = z
+  .number()
+  .int('must be a whole number of minor units')
+  .positive('must be more than zero')
+  .max(Number.MAX_SAFE_INTEGER, 'is too large')
+  .openapi({ example: 12500, description: 'Integer minor units of the plan currency (cents for USD).' });
+
+export const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with an offset, like 2026-12-15T17:00:00Z' });
+export const isoDate = z.iso.date('must be a date like 2026-12-15');
+
+export const PlanIdParams = z.strictObject({ planId: id('planId', 'plan-ACME') });
+
+export const PlanStatusSchema = z.enum(planStatuses).openapi('PlanStatus');
+export const TaskKindSchema = z.enum(taskKinds).openapi('TaskKind');
+
+export const PlanViewSchema = z
+  .object({
+    planId: z.string(),
+    workflowId: z.string(),
+    accountId: z.string(),
+    accountName: z.string(),
+    status: PlanStatusSchema,
+    policy: z.string().nullable(),
+    currency: z.string(),
+    locale: z.string(),
+    outstandingMinor: z.number().int(),
+    nextActionAt: z.string().nullable(),
+    steps: z.array(
+      z.object({
+        key: z.string(),
+        action: z.string(),
+        status: z.string(),
+        scheduledFor: z.string().nullable(),
+        completedAt: z.string().nullable(),
+        reason: z.string().nullable(),
+      }),
+    ),
+    promises: z.array(
+      z.object({
+        id: z.string(),
+        amountMinor: z.number().int(),
+        paidMinor: z.number().int(),
+        dueOn: z.string(),
+        status: z.string(),
+        rep: z.string().nullable(),
+        schedule: z.array(z.object({ seq: z.number().int(), amountMinor: z.number().int(), dueOn: z.string(), status: z.string() })),
+      }),
+    ),
+    tasks: z.array(z.object({ id: z.string(), kind: z.string(), status: z.string(), reason: z.string(), outcome: z.string().nullable() })),
+    timeline: z.array(z.object({ at: z.string(), kind: z.string(), summary: z.string() })),
+  })
+  .openapi('Plan');
+
+export const PlanListSchema = z
+  .object({
+    data: z.array(
+      z.object({
+        planId: z.string(),
+        accountId: z.string(),
+        accountName: z.string(),
+        status: PlanStatusSchema,
+        currency: z.string(),
+        locale: z.string(),
+        outstandingMinor: z.number().int(),
+        nextStep: z.string().nullable(),
+        nextActionAt: z.string().nullable(),
+        createdAt: z.string(),
+      }),
+    ),
+    nextCursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page; null on the last one.' }),
+  })
+  .openapi('PlanList');
+
+/** The journey's live state, as an update answers it. */
+export const PlanStateSchema = z
+  .object({
+    planId: z.string(),
+    accountId: z.string(),
+    status: PlanStatusSchema,
+    currency: z.string(),
+    locale: z.string(),
+    outstandingMinor: z.number().int(),
+    steps: z.array(
+      z.object({
+        key: z.string(),
+        ordinal: z.number().int(),
+        action: z.string(),
+        template: z.string().optional(),
+        status: z.string(),
+        scheduledFor: z.string(),
+        notBefore: z.string().optional(),
+        completedAt: z.string().optional(),
+        reason: z.string().optional(),
+      }),
+    ),
+    tasks: z.array(z.object({ id: z.string(), kind: z.string(), status: z.string(), reason: z.string(), outcome: z.string().optional() })),
+    promises: z.array(
+      z.object({
+        id: z.string(),
+        amountMinor: z.number().int(),
+        dueOn: z.string(),
+        status: z.string(),
+        rep: z.string().optional(),
+        createdAt: z.string(),
+        paidMinor: z.number().int(),
+        items: z.array(z.object({ seq: z.number().int(), amountMinor: z.number().int(), dueOn: z.string(), status: z.string() })),
+      }),
+    ),
+    paused: z.object({ reason: z.string(), since: z.string() }).optional(),
+    nextActionAt: z.string().optional(),
+    closedReason: z.string().optional(),
+  })
+  .openapi('PlanState');
+
+export const PreviewSchema = z
+  .object({
+    planId: z.string(),
+    policy: z.string(),
+    timeZone: z.string(),
+    dueOn: z.string(),
+    currency: z.string(),
+    locale: z.string(),
+    outstandingMinor: z.number().int(),
+    steps: z.array(
+      z.object({
+        key: z.string(),
+        action: z.string(),
+        template: z.string().nullable(),
+        anchor: z.string(),
+        offset: z.string(),
+        scheduledFor: z.string(),
+        sendAt: z.string(),
+      }),
+    ),
+  })
+  .openapi('Preview');
+
+export const InitiateBodySchema = z.strictObject({ policy: id('policy', 'standard').optional() }).openapi('InitiateRequest');
+export const InitiatedSchema = z
+  .object({ planId: z.string(), workflowId: z.string(), runId: z.string(), alreadyRunning: z.boolean(), policy: z.string() })
+  .openapi('Initiated');
+
+export const PaymentBodySchema = z
+  .strictObject({
+    paymentId: text(200).openapi({ example: 'pay_1QX' }),
+    amountMinor: minorUnits,
+    invoiceNumber: text(200).optional(),
+    receivedAt: instant.optional(),
+  })
+  .openapi('PaymentRequest');
+export const PaymentReportSchema = z
+  .object({
+    delivered: z.enum(['workflow', 'database']),
+    planId: z.string(),
+    paymentId: z.string(),
+    amountMinor: z.number().int(),
+    currency: z.string(),
+    locale: z.string(),
+  })
+  .openapi('PaymentReport');
+
+export const ReasonBodySchema = z.strictObject({ reason: text(500).openapi({ example: 'Customer disputes invoice INV-9' }) }).openapi('ReasonRequest');
+export const EmptyBodySchema = z.strictObject({}).openapi('EmptyRequest');
+
+export const PromiseBodySchema = z
+  .strictObject({
+    amountMinor: minorUnits.optional(),
+    dueAt: instant.optional(),
+    installments: z
+      .array(z.strictObject({ amountMinor: minorUnits, dueAt: instant }))
+      .min(1, 'must hold at least one installment')
+      .max(24, 'may hold at most 24 installments')
+      .optional(),
+    rep: text(100).optional().openapi({ description: "Who recorded it; the API key's name when left out." }),
+  })
+  .refine((b) => (b.installments ? b.dueAt === undefined : b.amountMinor !== undefined && b.dueAt !== undefined), {
+    message: 'Give amountMinor and dueAt, or installments (with an optional amountMinor for their total)',
+  })
+  .openapi('PromiseRequest');
+export const PromiseRecordedSchema = z.object({ planId: z.string(), promiseId: z.string(), status: PlanStatusSchema }).openapi('PromiseRecorded');
+
+export const EscalatedSchema = z.object({ planId: z.string(), taskId: z.string() }).openapi('Escalated');
+export const TaskParams = z.strictObject({ planId: id('planId', 'plan-ACME'), taskId: id('taskId', 'plan-ACME:first_call') });
+export const CompleteTaskBodySchema = z.strictObject({ outcome: text(500).openapi({ example: 'promise' }) }).openapi('CompleteTaskRequest');
+
+export const ConsentParams = z.strictObject({ contactId: z.uuid('contactId must be a contact id (a UUID)').openapi({ param: { name: 'contactId', in: 'path' } }) });
+export const ConsentBodySchema = z
+  .strictObject({ channel: z.literal('email', 'channel must be "email"'), consent: z.enum(['opted_in', 'opted_out'], 'consent must be opted_in or opted_out') })
+  .openapi('ConsentRequest');
+export const ConsentSchema = z.object({ contactId: z.string(), channel: z.literal('email'), consent: z.enum(['opted_in', 'opted_out']) }).openapi('Consent');
+
+export const PolicyParams = z.strictObject({ name: id('name', 'standard') });
+export const PolicyVersionSchema = z.object({ name: z.string(), version: z.number().int(), policy: z.record(z.string(), z.unknown()) }).openapi('PolicyVersion');
+
+export const ImportResultSchema = z
+  .object({
+    rows: z.number().int(),
+    accounts: z.number().int(),
+    invoicesAdded: z.number().int(),
+    plans: z.array(z.object({ planId: z.string(), accountId: z.string(), created: z.boolean(), items: z.number().int() })),
+  })
+  .openapi('ImportResult');
+
+export const ApiKeyRoleSchema = z.enum(apiKeyRoles);
+
+export const HealthSchema = z
+  .object({ status: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unreachable']), database: z.enum(['ok', 'unreachable']) })
+  .openapi('Health');

@@ -1,0 +1,171 @@
+// The HTTP API on the real dev server and PostgreSQL, through Hono's app.request (the same app
+// `dunning api` serves): a billing system's whole conversation, paging, idempotency, keys.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq, sql } from 'drizzle-orm';
+import { createApiKey, revokeApiKey } from '../client/api-keys';
+import { setPolicy } from '../client/policies';
+import { createApi, openApiDocument } from '../client/http/app';
+import { openApiPath } from '../client/http/openapi';
+import { collectionPlans } from '../db/schema';
+import { eventually, secondsPolicy } from './fixtures';
+import { startTestStack, type TestStack } from './support';
+
+let stack: TestStack;
+let api: ReturnType<typeof createApi>;
+const keys = { billing: '', rep: '', ops: '' };
+
+beforeAll(async () => {
+  stack = await startTestStack('http');
+  const ctx = { client: stack.client, db: stack.db.db, config: stack.config };
+  api = createApi({ ctx, rateLimit: { perSecond: 10_000, burst: 10_000 } });
+  for (const role of ['billing', 'rep', 'ops'] as const) keys[role] = (await createApiKey(ctx, { name: `test ${role}`, role })).key;
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+type Role = keyof typeof keys;
+
+async function call(method: string, path: string, opts: { as?: Role | string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const key = opts.as === undefined ? keys.billing : opts.as in keys ? keys[opts.as as Role] : opts.as;
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...opts.headers };
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await api.request(path, { method, headers, body });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+function account(acct: string, invoices: Array<{ number: string; amountMinor: number }> = [{ number: `${acct}-1`, amountMinor: 50_000 }]) {
+  return {
+    account: { id: acct, name: 'Acme Anvils Ltd', timezone: 'America/Phoenix', currency: 'USD', locale: 'en-US' },
+    contacts: [{ name: 'Wile Coyote', email: `wile+${acct.toLowerCase()}@acme.test`, emailConsent: 'opted_in' }],
+    invoices: invoices.map((i) => ({ ...i, issuedOn: '2026-10-01', dueOn: '2026-11-01' })),
+  };
+}
+
+describe('the HTTP API', () => {
+  it('answers /health with both parts reachable', async () => {
+    const res = await api.request('/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
+  });
+
+  it('serves the committed OpenAPI document, unchanged', async () => {
+    const served = await (await api.request('/openapi.json')).json();
+    expect(served).toEqual(openApiDocument(api));
+    expect(JSON.parse(readFileSync(openApiPath, 'utf8')), 'client/http/openapi.json is stale: run `npm run openapi`').toEqual(served);
+    const docs = await api.request('/docs');
+    expect(await docs.text()).toContain('/docs/swagger-ui-bundle.js');
+    expect((await api.request('/docs/swagger-ui-bundle.js')).status).toBe(200);
+  });
+
+  it('runs a billing system\'s conversation: create and initiate, partial payment, a rep\'s promise, payment in full, resolved', async () => {
+    const acct = `E2E-${randomUUID().slice(0, 6)}`;
+    const policy = secondsPolicy(`http-${acct.toLowerCase()}`, { first_reminder: 1, second_reminder: 600 });
+    await setPolicy({ db: stack.db.db }, { policy });
+    const created = await call('POST', '/v1/plans', { body: { ...account(acct), initiate: { policy: policy.name } } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ planId: `plan-${acct}`, created: true, outstandingMinor: 50_000, initiated: { alreadyRunning: false, policy: policy.name } });
+    const planId = created.body!.planId as string;
+
+    const partial = await call('POST', `/v1/plans/${planId}/payments`, { body: { paymentId: `${acct}-p1`, amountMinor: 20_000 } });
+    expect(partial).toMatchObject({ status: 202, body: { delivered: 'workflow', amountMinor: 20_000, currency: 'USD' } });
+    await eventually(async () => ((await call('GET', `/v1/plans/${planId}`)).body?.outstandingMinor === 30_000 ? true : undefined), 'the partial payment');
+
+    const dueAt = new Date(Date.now() + 3_600_000).toISOString();
+    const promise = await call('POST', `/v1/plans/${planId}/promises`, { as: 'rep', body: { amountMinor: 30_000, dueAt } });
+    expect(promise).toMatchObject({ status: 201, body: { planId, status: 'promised' } });
+
+    const paid = await call('POST', `/v1/plans/${planId}/payments`, { body: { paymentId: `${acct}-p2`, amountMinor: 30_000 } });
+    expect(paid.status).toBe(202);
+    const resolved = await eventually(async () => {
+      const r = await call('GET', `/v1/plans/${planId}`, { as: 'rep' });
+      return r.body?.status === 'resolved' ? r.body : undefined;
+    }, 'the plan to resolve');
+    expect(resolved).toMatchObject({ outstandingMinor: 0, promises: [{ status: 'kept', rep: 'test rep' }] });
+    expect(resolved.timeline.map((e: { kind: string }) => e.kind)).toEqual(expect.arrayContaining(['payment', 'promise_made', 'promise_kept', 'resolved']));
+  });
+
+  it('adds new invoices to the account\'s open plan instead of making a second one', async () => {
+    const acct = `ADD-${randomUUID().slice(0, 6)}`;
+    const first = await call('POST', '/v1/plans', { body: account(acct) });
+    expect(first).toMatchObject({ status: 201, body: { status: 'not_started', created: true, outstandingMinor: 50_000 } });
+    const second = await call('POST', '/v1/plans', { body: account(acct, [{ number: `${acct}-1`, amountMinor: 50_000 }, { number: `${acct}-2`, amountMinor: 7_000 }]) });
+    expect(second).toMatchObject({ status: 201, body: { planId: first.body!.planId, created: false, outstandingMinor: 57_000 } });
+  });
+
+  it('pages plans newest first with a cursor, each plan once', async () => {
+    const accts = [0, 1, 2].map((i) => `PG${i}-${randomUUID().slice(0, 6)}`);
+    for (const acct of accts) expect((await call('POST', '/v1/plans', { body: account(acct) })).status).toBe(201);
+    const seen: Array<{ planId: string; createdAt: string }> = [];
+    let cursor: string | null = null;
+    do {
+      const page = await call('GET', `/v1/plans?status=not_started&limit=2${cursor ? `&cursor=${cursor}` : ''}`, { as: 'rep' });
+      expect(page.status).toBe(200);
+      seen.push(...page.body!.data);
+      cursor = page.body!.nextCursor;
+    } while (cursor);
+    const ids = seen.map((p) => p.planId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const acct of accts) expect(ids).toContain(`plan-${acct}`);
+    const order = seen.map((p) => p.createdAt);
+    expect([...order].sort().reverse()).toEqual(order);
+    const byAccount = await call('GET', `/v1/plans?accountId=${accts[1]}`);
+    expect(byAccount.body).toMatchObject({ data: [{ planId: `plan-${accts[1]}`, outstandingMinor: 50_000 }], nextCursor: null });
+    expect(await call('GET', '/v1/plans?cursor=bogus')).toMatchObject({ status: 422, body: { code: 'invalid', detail: 'The cursor is not one this API gave; start again without it.' } });
+  });
+
+  it('replays a POST with the same Idempotency-Key, refuses the key for another body, and makes one plan from two at once', async () => {
+    const acct = `IDM-${randomUUID().slice(0, 6)}`;
+    const headers = { 'idempotency-key': `create-${acct}` };
+    const [a, b] = await Promise.all([call('POST', '/v1/plans', { body: account(acct), headers }), call('POST', '/v1/plans', { body: account(acct), headers })]);
+    const statuses = [a.status, b.status].sort();
+    expect([[201, 201], [201, 409]]).toContainEqual(statuses);
+    const plans = await stack.db.db.select().from(collectionPlans).where(eq(collectionPlans.accountId, acct));
+    expect(plans).toHaveLength(1);
+
+    const replay = await call('POST', '/v1/plans', { body: account(acct), headers });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual((a.status === 201 ? a : b).body);
+
+    const other = await call('POST', '/v1/plans', { body: account(acct, [{ number: `${acct}-9`, amountMinor: 1 }]), headers });
+    expect(other).toMatchObject({ status: 422, body: { code: 'idempotency_key_reused' } });
+    const [{ n }] = (await stack.db.db.execute(sql`select count(*)::int as n from invoices where account_id = ${acct}`)) as unknown as [{ n: number }];
+    expect(n).toBe(1);
+
+    // A payment retried with its key is applied once.
+    const planId = `plan-${acct}`;
+    const pay = { body: { paymentId: `${acct}-p1`, amountMinor: 1_000 }, headers: { 'idempotency-key': `pay-${acct}` } };
+    expect((await call('POST', `/v1/plans/${planId}/payments`, pay)).status).toBe(202);
+    const again = await call('POST', `/v1/plans/${planId}/payments`, pay);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await call('GET', `/v1/plans/${planId}`)).body).toMatchObject({ outstandingMinor: 49_000 });
+  });
+
+  it('refuses a revoked key at once, and a key over its rate with 429 and Retry-After', async () => {
+    const ctx = { client: stack.client, db: stack.db.db, config: stack.config };
+    const made = await createApiKey(ctx, { name: 'short-lived', role: 'ops' });
+    expect((await call('GET', '/v1/policies', { as: made.key })).status).toBe(200);
+    await revokeApiKey(ctx, { id: made.id });
+    expect(await call('GET', '/v1/policies', { as: made.key })).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+
+    const limited = createApi({ ctx, rateLimit: { perSecond: 1, burst: 2 } });
+    const fresh = await createApiKey(ctx, { name: 'busy', role: 'ops' });
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 3; i++) {
+      const res = await limited.request('/v1/policies', { headers: { authorization: `Bearer ${fresh.key}` } });
+      statuses.push(res.status);
+      retryAfter ??= res.headers.get('retry-after');
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(retryAfter).toBe('1');
+  });
+});
