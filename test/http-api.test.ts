@@ -38,7 +38,7 @@ async function call(method: string, path: string, opts: { as?: Role | string; bo
   }
   const res = await api.request(path, { method, headers, body });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
 }
 
 function account(acct: string, invoices: Array<{ number: string; amountMinor: number }> = [{ number: `${acct}-1`, amountMinor: 50_000 }]) {
