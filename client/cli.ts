@@ -3,7 +3,7 @@
 // calls the same verbs). Errors: one sentence on stderr and a non-zero exit, nothing
 // half-written. Every command takes --json for machine output.
 import { PolicyError } from '../db/policies';
-import { ConfigError } from '../worker/config';
+import { ConfigError, StartupError } from '../worker/config';
 import { taskOutcomeEffects } from '../workflows/domain/statuses';
 import { adminCommands } from './commands/admin';
 import { CliError, type Command } from './commands/args';
@@ -16,6 +16,7 @@ import { DunningError } from './errors';
 const usage = `Usage: dunning <command> [options]
 
   start                                     run the whole local stack (same as npm start)
+  worker | api                              one kind of process only, against a running cluster and database
   check [--sleep 2s]                        run a small workflow (timer + database read) on the running stack
   import <file.csv>                         accounts, contacts, invoices → one plan per account
   policy set <file.json> | policy list      create or replace a policy; list policies
@@ -50,11 +51,11 @@ async function main(argv: string[], session: Session): Promise<void> {
   await run(rest, consoleOutput(rest.includes('--json')), session);
 }
 
-const known = [CliError, ConfigError, PolicyError, DunningError];
+const known = [CliError, ConfigError, PolicyError, DunningError, StartupError];
 const session = new Session();
 main(process.argv.slice(2), session)
   .then(async () => {
-    if (process.argv[2] === 'start') return;
+    if (['start', 'worker', 'api'].includes(process.argv[2] ?? '')) return;
     await session.close();
   })
   .catch(async (err: unknown) => {

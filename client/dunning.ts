@@ -3,7 +3,7 @@
 // and one code per failure type.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { applyPaymentWithoutJourney } from '../db/plans';
+import { applyPaymentWithoutJourney, markInitiated } from '../db/plans';
 import { getPolicy } from '../db/policies';
 import { currencyDigits, formatMoney, toMajorUnits } from '../workflows/domain/money';
 import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
@@ -59,6 +59,7 @@ export async function initiateDunning(
   try {
     // One call on the usual path: the server refuses a second run of a running journey...
     const handle = await client.workflow.start(dunningWorkflow, { ...options, workflowIdConflictPolicy: 'FAIL' });
+    await markInitiated(db, input.planId, policy.name);
     return { workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false, policy: policy.name };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

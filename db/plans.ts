@@ -73,6 +73,20 @@ export async function loadPlanContext(q: Pick<Database, 'execute'>, planId: stri
 }
 
 /**
+ * A journey was started for the plan: it reads in_progress under its policy from now on, not
+ * only once the journey's first activity has run. A status the journey already wrote stays.
+ */
+export async function markInitiated(db: Database, planId: string, policyName: string): Promise<void> {
+  await db
+    .update(collectionPlans)
+    .set({
+      status: sql`case when ${collectionPlans.status} = 'not_started' then 'in_progress' else ${collectionPlans.status} end`,
+      policyName: sql`coalesce(${collectionPlans.policyName}, ${policyName})`,
+    })
+    .where(eq(collectionPlans.id, planId));
+}
+
+/**
  * The last timeline seq a plan has (0 for none), as a scalar subquery: where a writer's next
  * entries continue, so the journey and the no-journey payment path never share a seq.
  */

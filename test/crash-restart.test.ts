@@ -55,6 +55,9 @@ describe('dunning start as a process tree', () => {
       client.workflow.getHandle<typeof stackCheckWorkflow>(workflowId).result(),
     );
     expect(result.migrationsApplied).toBeGreaterThanOrEqual(1);
+    // The HTTP server came back with the rest, on the configured port.
+    const health = await fetch(`${setup.httpUrl}/health`);
+    expect(await health.json()).toEqual({ status: 'ok', temporal: 'ok', database: 'ok' });
 
     engine.signal('SIGINT');
     const stoppedInMs = await engine.gone(20_000);

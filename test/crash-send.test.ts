@@ -44,7 +44,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
     const config = testConfig('crash-send');
     const configFile = path.join(config.dataDir, 'temporal.config.json');
     writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues } }));
-    // Only a worker: the shared dev server and PostgreSQL are external to it.
+    // `dunning worker`: the shared dev server and PostgreSQL are external to it.
     const setup: EngineSetup = {
       temporalAddress: inject('temporalAddress'),
       env: {
@@ -66,7 +66,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
     const ledger = () => db.db.select().from(emailMessages).where(inArray(emailMessages.planId, ids));
 
     // 1. Resend accepts the first notice; the worker dies before hearing back.
-    engine = await startEngine(setup);
+    engine = await startEngine(setup, { command: 'worker' });
     standin.swallowNext();
     await initiateDunning({ client, db: db.db, config }, { planId: ids[0]!, policyName: policy });
     await eventually(async () => (standin.delivered.has(noticeKeys[0]!) ? true : undefined), 'Resend to accept the notice');
@@ -75,7 +75,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
     expect((await ledger()).map((m) => m.status)).toEqual(['queued']);
 
     // 2. A new worker: the cut-off send is retried, the other plans start.
-    engine = await startEngine(setup);
+    engine = await startEngine(setup, { command: 'worker' });
     for (const planId of ids.slice(1)) await initiateDunning({ client, db: db.db, config }, { planId, policyName: policy });
     await eventually(async () => {
       const sent = (await ledger()).filter((m) => m.status === 'sent');
@@ -85,7 +85,7 @@ describe('a worker killed in the middle of a send and between steps', () => {
     // 3. Killed again while every plan waits for its first reminder (between steps).
     engine.signal('SIGKILL');
     await engine.gone(10_000);
-    engine = await startEngine(setup);
+    engine = await startEngine(setup, { command: 'worker' });
     for (const planId of ids) {
       await eventually(async () => {
         const s = await planStatus({ db: db.db }, { planId });

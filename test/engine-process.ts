@@ -17,17 +17,19 @@ export interface EngineProcess {
 export interface EngineSetup {
   env: NodeJS.ProcessEnv;
   temporalAddress: string;
+  /** Where `dunning start` serves the API (none for a worker alone). */
+  httpUrl?: string;
 }
 
 /** A config file with free ports and a data dir, as a user would have after `npm start`. */
 export async function engineSetup(dataDir: string): Promise<EngineSetup> {
-  const [port, uiPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, uiPort, pgPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const configFile = path.join(dataDir, 'temporal.config.json');
-  writeFileSync(configFile, JSON.stringify({ devServer: { port, uiPort }, postgres: { port: pgPort } }));
+  writeFileSync(configFile, JSON.stringify({ devServer: { port, uiPort }, postgres: { port: pgPort }, http: { port: httpPort } }));
   const env: NodeJS.ProcessEnv = { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: path.join(dataDir, 'data') };
   delete env.TEMPORAL_ADDRESS;
   delete env.DATABASE_URL;
-  return { env, temporalAddress: `127.0.0.1:${port}` };
+  return { env, temporalAddress: `127.0.0.1:${port}`, httpUrl: `http://127.0.0.1:${httpPort}` };
 }
 
 function groupAlive(pgid: number): boolean {
@@ -39,8 +41,12 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
-export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000): Promise<EngineProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'start'], {
+/** `dunning start` (the whole stack) or `dunning worker` (workers only, on external services). */
+export async function startEngine(setup: EngineSetup, opts: { command?: 'start' | 'worker'; readyTimeoutMs?: number } = {}): Promise<EngineProcess> {
+  const command = opts.command ?? 'start';
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 180_000;
+  const banner = command === 'start' ? 'Dunning engine is running.' : 'Dunning worker is running.';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', command], {
     cwd: projectRoot,
     env: setup.env,
     detached: true, // own process group, so the test can signal the whole tree like a terminal would
@@ -64,11 +70,11 @@ export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000):
     },
   };
   const started = Date.now();
-  while (!out.includes('Dunning engine is running.')) {
-    if (child.exitCode !== null) throw new Error(`dunning start exited with ${child.exitCode}:\n${out}`);
+  while (!out.includes(banner)) {
+    if (child.exitCode !== null) throw new Error(`dunning ${command} exited with ${child.exitCode}:\n${out}`);
     if (Date.now() - started > readyTimeoutMs) {
       engine.signal('SIGKILL');
-      throw new Error(`dunning start not ready after ${readyTimeoutMs} ms:\n${out}`);
+      throw new Error(`dunning ${command} not ready after ${readyTimeoutMs} ms:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -118,6 +118,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** A process cannot start (a port in use, a service unreachable): one sentence for its user. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
 function describeIssue(issue: z.core.$ZodIssue, where: string): string {
   const field = issue.path.map(String).join('.');
   return `${where}${field ? ` field "${field}"` : ''}: ${issue.message}.`;

@@ -1,15 +1,20 @@
-// The local stack `npm start` runs: PostgreSQL (embedded unless DATABASE_URL), migrations,
-// Temporal (the CLI dev server unless TEMPORAL_ADDRESS), and a worker, in one process tree.
+// The processes of the engine. `npm start` runs the whole local stack in one process tree:
+// PostgreSQL (embedded unless DATABASE_URL), migrations, Temporal (the CLI dev server unless
+// TEMPORAL_ADDRESS), the workers and the HTTP server. `dunning worker` and `dunning api` run one
+// part each against a cluster and database that are already there, so a team can run N of each.
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
-import { temporalAddress, type DunningConfig } from './config';
+import { StartupError, temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
 import { registerSearchAttributes } from './search-attributes';
 import { resolveTemporalCli } from './toolchain';
 import { mailerFromConfig } from './mailer';
 import { bundleWorkflows, connectWorker, startWorkers, type EngineWorkers } from './worker';
+import { createApi } from '../client/http/app';
+import { serveHttp } from '../client/http/server';
+import { embeddedDatabaseUrl } from '../db/embedded';
 
 export interface Stack {
   config: DunningConfig;
@@ -18,8 +23,9 @@ export interface Stack {
   mail: { kind: 'outbox' | 'resend'; where: string };
   client: Client;
   db: DatabaseHandle;
-  workers: EngineWorkers;
-  /** Settles when the workers stop (after shutdown, or on a fatal worker error). */
+  workers?: EngineWorkers;
+  http?: { url: string };
+  /** Settles when the workers or the server stop (after shutdown, or on a fatal worker error). */
   running: Promise<void>;
   timings: Record<string, number>;
   shutdown(): Promise<void>;
@@ -27,7 +33,19 @@ export interface Stack {
 
 type Log = (line: string) => void;
 
-export async function startStack(config: DunningConfig, log: Log): Promise<Stack> {
+/**
+ * What a process runs. `embedded` starts PostgreSQL and the Temporal dev server where none is
+ * configured (npm start); without it, the configured ones (or a running `npm start`'s) are used.
+ */
+export interface StackParts {
+  embedded: boolean;
+  workers: boolean;
+  api: boolean;
+}
+
+export const wholeStack: StackParts = { embedded: true, workers: true, api: true };
+
+export async function startStack(config: DunningConfig, log: Log, parts: StackParts = wholeStack): Promise<Stack> {
   const timings: Record<string, number> = {};
   const cleanups: Array<() => Promise<void>> = [];
   const time = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
@@ -44,7 +62,7 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
 
   try {
     // PostgreSQL first: the worker's activities need it, and migrations must land before them.
-    let databaseUrl = config.postgres.url;
+    let databaseUrl = config.postgres.url ?? (parts.embedded ? undefined : embeddedDatabaseUrl(config.postgres.port, config.postgres.database));
     if (!databaseUrl) {
       const pg = await time('postgres', () =>
         startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgres.port, database: config.postgres.database }),
@@ -52,13 +70,23 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
       cleanups.push(pg.stop);
       databaseUrl = pg.url;
     }
-    await time('migrations', () => migrateDatabase(databaseUrl));
+    await time('migrations', () =>
+      migrateDatabase(databaseUrl).catch((err: unknown) => {
+        throw (err as { code?: string }).code === 'ECONNREFUSED'
+          ? new StartupError(
+              config.postgres.url
+                ? 'Cannot reach PostgreSQL at DATABASE_URL.'
+                : `Cannot reach PostgreSQL on port ${config.postgres.port}; start the engine with \`npm start\` or set DATABASE_URL.`,
+            )
+          : err;
+      }),
+    );
     const db = connectDatabase(databaseUrl);
     cleanups.push(db.close);
 
     let temporal: Stack['temporal'];
-    if (config.temporal.address) {
-      temporal = { address: config.temporal.address, embedded: false };
+    if (config.temporal.address || !parts.embedded) {
+      temporal = { address: temporalAddress(config), embedded: false };
     } else {
       const cli = await time('temporal-cli', () => resolveTemporalCli(log));
       if (!cli) {
@@ -83,18 +111,38 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
       address: temporalAddress(config),
       tls: config.temporal.tls || undefined,
       apiKey: config.temporal.apiKey,
+      connectTimeout: 5000,
+    }).catch(() => {
+      throw new StartupError(`Cannot reach Temporal at ${temporalAddress(config)}; start the engine with \`npm start\` or set TEMPORAL_ADDRESS.`);
     });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
     if (!temporal.embedded) await registerSearchAttributes(connection, config, log);
 
-    const workflowBundle = await time('bundle', bundleWorkflows);
-    const nativeConnection: NativeConnection = await connectWorker(config, temporal.address);
-    cleanups.push(() => nativeConnection.close());
     const { mailer, kind, where } = mailerFromConfig(config);
-    const workers = await startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle });
-    // A worker's failure is reported through `running`; stopping the rest must still go on.
-    cleanups.push(() => workers.shutdown().catch(() => {}));
+    let workers: EngineWorkers | undefined;
+    if (parts.workers) {
+      const workflowBundle = await time('bundle', bundleWorkflows);
+      const nativeConnection: NativeConnection = await connectWorker(config, temporal.address);
+      cleanups.push(() => nativeConnection.close());
+      const started = await startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle });
+      workers = started;
+      // A worker's failure is reported through `running`; stopping the rest must still go on.
+      cleanups.push(() => started.shutdown().catch(() => {}));
+    }
+
+    let http: { url: string; closed: Promise<void> } | undefined;
+    if (parts.api) {
+      const api = createApi({
+        ctx: { client, db: db.db, config },
+        rateLimit: { perSecond: config.http.rateLimitPerSecond, burst: config.http.rateLimitBurst },
+        logError: (message, err) => log(`${message}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+      });
+      const server = await time('http', () => serveHttp(api, config.http));
+      // Stop taking requests before the workers and connections behind them go.
+      cleanups.push(server.close);
+      http = server;
+    }
 
     return {
       config,
@@ -104,7 +152,8 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
       client,
       db,
       workers,
-      running: workers.running,
+      http: http && { url: http.url },
+      running: Promise.all([workers?.running, http?.closed]).then(() => undefined),
       timings,
       shutdown,
     };

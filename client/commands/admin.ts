@@ -9,7 +9,15 @@ import { args, CliError, optional, required, type Command } from './args';
 import { table, when } from './output';
 
 // Imported lazily: only `start` needs the worker, PostgreSQL and the dev server.
-const start: Command = async () => (await import('../start')).runStart();
+const start: Command = async () => (await import('../start')).runStart('start');
+const worker: Command = async (argv) => {
+  args(argv, {}, []);
+  await (await import('../start')).runStart('worker');
+};
+const api: Command = async (argv) => {
+  args(argv, {}, []);
+  await (await import('../start')).runStart('api');
+};
 
 const check: Command = async (argv, out, session) => {
   const { values } = args(argv, { sleep: { type: 'string', default: '2s' } }, []);
@@ -101,4 +109,4 @@ const apikey: Command = async (argv, out, session) => {
   throw new CliError('Use `dunning apikey create --role billing|rep|ops --name NAME`, `dunning apikey list` or `dunning apikey revoke ID`.');
 };
 
-export const adminCommands: Record<string, Command> = { start, check, policy, template, apikey };
+export const adminCommands: Record<string, Command> = { start, worker, api, check, policy, template, apikey };
