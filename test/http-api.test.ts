@@ -169,3 +169,16 @@ describe('the HTTP API', () => {
     expect(retryAfter).toBe('1');
   });
 });
+
+describe('a POST without a body', () => {
+  it('reads as {} where every field is optional, and names the first missing field elsewhere', async () => {
+    const acct = `NOB-${randomUUID().slice(0, 6)}`;
+    expect((await call('POST', '/v1/plans', { body: account(acct) })).status).toBe(201);
+    const initiated = await call('POST', `/v1/plans/plan-${acct}/initiate`);
+    expect(initiated).toMatchObject({ status: 200, body: { alreadyRunning: false, policy: 'standard' } });
+    const paused = await call('POST', `/v1/plans/plan-${acct}/pause`, { as: 'rep', body: { reason: 'dispute' } });
+    expect(paused).toMatchObject({ status: 200, body: { status: 'on_hold' } });
+    expect(await call('POST', `/v1/plans/plan-${acct}/resume`, { as: 'rep' })).toMatchObject({ status: 200, body: { status: 'in_progress' } });
+    expect(await call('POST', `/v1/plans/plan-${acct}/payments`)).toMatchObject({ status: 422, body: { code: 'invalid', detail: 'paymentId is required.' } });
+  });
+});

@@ -54,6 +54,9 @@ function bodyRules(): MiddlewareHandler<ApiEnv> {
   const csv = limit(CSV_BODY_LIMIT);
   return async (c, next) => {
     if (c.req.method !== 'POST' && c.req.method !== 'PUT') return next();
+    // A POST with no body at all (resume, initiate under the default policy) reads as {}.
+    const length = c.req.header('content-length');
+    if (length === '0' || (length === undefined && !c.req.header('transfer-encoding'))) return next();
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const wants = c.req.path === '/v1/imports' ? 'text/csv' : 'application/json';
     if (type !== wants) return problem('unsupported_media_type', `Send the request body as ${wants}${type ? `, not ${type}` : ''}.`);
