@@ -426,4 +426,29 @@ describe('the dunning CLI, end to end', () => {
     const seqs = await stack.db.db.execute<{ seq: number }>(sql`select seq from timeline_events where plan_id = ${planId} order by seq`);
     expect(new Set(seqs.map((r) => r.seq)).size).toBe(seqs.length); // each entry its own place in the order
   });
+
+  it('creates an API key shown once, lists it without its secret, revokes it, and refuses a bad role or id with one sentence', async () => {
+    const name = `ledger ${randomUUID().slice(0, 6)}`;
+    const created = await json<{ id: string; name: string; role: string; key: string }>('apikey', 'create', '--role', 'billing', '--name', name);
+    expect(created).toMatchObject({ name, role: 'billing' });
+    expect(created.key).toMatch(new RegExp(`^dunning_${created.id}_[A-Za-z0-9_-]{43}$`));
+    const human = await dunning('apikey', 'create', '--role', 'rep', '--name', `${name} rep`);
+    expect(human.stdout).toMatch(/shown only now/);
+
+    const listed = await json<Array<Record<string, unknown>>>('apikey', 'list');
+    const row = listed.find((k) => k.id === created.id);
+    expect(row).toMatchObject({ name, role: 'billing', revokedAt: null });
+    expect(JSON.stringify(listed)).not.toContain(created.key.split('_').pop()!); // the secret is never shown again
+
+    const revoked = await dunning('apikey', 'revoke', created.id);
+    expect(revoked.stdout.trim()).toBe(`API key ${created.id} ("${name}") is revoked; requests with it are refused from now on.`);
+    expect((await json<Array<{ id: string; revokedAt: string | null }>>('apikey', 'list')).find((k) => k.id === created.id)?.revokedAt).not.toBeNull();
+
+    const badRole = await dunning('apikey', 'create', '--role', 'admin', '--name', 'x');
+    expect([badRole.code, badRole.stderr.trim()]).toEqual([1, 'The role must be one of billing, rep, ops, not "admin".']);
+    const unknown = await dunning('apikey', 'revoke', '0123456789abcdef');
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([1, 'Unknown API key "0123456789abcdef"; see `dunning apikey list`.']);
+    const noName = await dunning('apikey', 'create', '--role', 'ops');
+    expect([noName.code, noName.stderr.trim()]).toEqual([1, '--name is required.']);
+  });
 });
