@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../activities/clock';
 import type { Mailer } from '../activities/mail';
 import type { Database } from '../db/connection';
 import type { DunningConfig } from './config';
-import { engineLogger, type EngineLogOptions } from './logging';
+import { engineLogger, expectActivitiesOnly, type EngineLogOptions } from './logging';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -104,6 +104,7 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWor
           workflowBundle: requireBundle(opts.workflowBundle),
           maxCachedWorkflows: opts.maxCachedWorkflows ?? config.temporal.maxCachedWorkflows,
         });
+  if (opts.only !== 'dunning') expectActivitiesOnly(config.temporal.taskQueues.mail);
   const mail =
     opts.only === 'dunning'
       ? undefined
