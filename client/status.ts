@@ -3,7 +3,8 @@
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import { accounts, collectionPlans, orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
 import { nextOpenStep, openStepStatuses } from '../workflows/domain/statuses';
-import { workflowIdFor, type PlanStatus } from '../workflows/messages';
+import { workflowIdFor } from '../workflows/domain/workflow-id';
+import type { PlanStatus } from '../workflows/messages';
 import { requirePlan, type DatabaseContext } from './context';
 import type { Transaction } from '../db/connection';
 

@@ -12,6 +12,7 @@ import { planStatus } from '../client/status';
 import { projectRoot } from '../worker/config';
 import type { DunningPolicy } from '../workflows/domain/policy';
 import { workflowIdFor } from '../workflows/messages';
+import { dunningBin } from './engine-process';
 import { eventually, outboxFor, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
@@ -39,7 +40,7 @@ afterAll(async () => {
 
 async function dunning(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], { cwd: projectRoot, env });
+    const { stdout, stderr } = await run(process.execPath, [dunningBin, ...args], { cwd: projectRoot, env });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

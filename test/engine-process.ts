@@ -5,6 +5,9 @@ import path from 'node:path';
 import { projectRoot } from '../worker/config';
 import { freePort } from '../worker/dev-server';
 
+/** The `dunning` command as users run it (package.json's bin): the launcher of the compiled CLI. */
+export const dunningBin = path.join(projectRoot, 'client/launch.mjs');
+
 export interface EngineProcess {
   child: ChildProcess;
   output(): string;
@@ -40,7 +43,7 @@ function groupAlive(pgid: number): boolean {
 }
 
 export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000): Promise<EngineProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'start'], {
+  const child = spawn(process.execPath, [dunningBin, 'start'], {
     cwd: projectRoot,
     env: setup.env,
     detached: true, // own process group, so the test can signal the whole tree like a terminal would
