@@ -10,6 +10,7 @@ import { consoleOutput } from './commands/output';
 const usage = `Usage: dunning <command> [options]
 
   start                                     run the whole local stack (same as npm start)
+  demo                                      a sample portfolio imported and initiated under a seconds-long policy
   check [--sleep 2s]                        run a small workflow (timer + database read) on the running stack
   import <file.csv>                         accounts, contacts, invoices → one plan per account
   policy set <file.json> | policy list      create or replace a policy; list policies

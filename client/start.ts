@@ -1,13 +1,8 @@
 // `dunning start` (and `npm start`): run the whole local stack until Ctrl-C.
-import path from 'node:path';
 import { endChildrenNow } from '../worker/child-processes';
 import { loadConfig } from '../worker/config';
 import { startStack, type Stack } from '../worker/stack';
-
-function relative(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') ? rel : p;
-}
+import { shownPath } from './commands/output';
 
 const secs = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -15,7 +10,7 @@ export async function runStart(): Promise<void> {
   const started = Date.now();
   const config = loadConfig();
   const log = (line: string) => console.log(line);
-  console.log(`Starting the dunning engine (data dir ${relative(config.dataDir)}) …`);
+  console.log(`Starting the dunning engine (data dir ${shownPath(config.dataDir)}) …`);
 
   // Installed before anything starts, so that Ctrl-C during start-up too stops what has started,
   // in order, and the command returns only once those processes have exited: a second
@@ -80,10 +75,10 @@ export async function runStart(): Promise<void> {
       'Dunning engine is running.',
       `  Temporal      ${stack.temporal.embedded ? 'embedded dev server' : 'external'}  ${stack.temporal.address}  namespace ${config.temporal.namespace}`,
       ...(stack.temporal.uiUrl ? [`  Temporal UI   ${stack.temporal.uiUrl}`] : []),
-      ...(stack.temporal.cliSource ? [`  Temporal CLI  ${relative(stack.temporal.cliSource)}`] : []),
+      ...(stack.temporal.cliSource ? [`  Temporal CLI  ${shownPath(stack.temporal.cliSource)}`] : []),
       `  PostgreSQL    ${stack.database.embedded ? `embedded  127.0.0.1:${config.postgres.port}/${config.postgres.database}` : 'external (DATABASE_URL)'}`,
-      `  Mail          ${stack.mail.kind === 'outbox' ? `outbox  ${relative(stack.mail.where)} (.eml files)` : 'Resend'}`,
-      `  Data dir      ${relative(config.dataDir)}`,
+      `  Mail          ${stack.mail.kind === 'outbox' ? `outbox  ${shownPath(stack.mail.where)} (.eml files)` : 'Resend'}`,
+      `  Data dir      ${shownPath(config.dataDir)}`,
       `  Task queues   ${config.temporal.taskQueues.dunning}, ${config.temporal.taskQueues.mail} (mail, ${config.mail.ratePerSecond}/s)`,
       `  Ready in ${secs(Date.now() - started)} (PostgreSQL ${secs(t.postgres)}, migrations ${secs(t.migrations)}, ` +
         `Temporal ${secs((t['temporal-cli'] ?? 0) + (t.temporal ?? 0))}, workflow bundle ${secs(t.bundle)})`,

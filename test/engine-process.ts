@@ -1,12 +1,27 @@
-// Runs `dunning start` as a real process tree (its own process group) for tests that signal it.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Runs `dunning` as users do: one command to its end, or `dunning start` as a real process tree
+// (its own process group) for tests that signal it.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { projectRoot } from '../worker/config';
 import { freePort } from '../worker/dev-server';
 
 /** The `dunning` command as users run it (package.json's bin): the launcher of the compiled CLI. */
 export const dunningBin = path.join(projectRoot, 'client/launch.mjs');
+
+const execFileAsync = promisify(execFile);
+
+/** Runs one `dunning` command to its end: its exit code and what it printed. */
+export async function runDunning(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [dunningBin, ...args], { cwd: projectRoot, env });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
 
 export interface EngineProcess {
   child: ChildProcess;

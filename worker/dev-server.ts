@@ -35,6 +35,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where a browser finds the dev server's Web UI. */
+export function devServerUiUrl(devServer: { ip: string; uiPort: number }): string {
+  return `http://${devServer.ip === '0.0.0.0' ? 'localhost' : devServer.ip}:${devServer.uiPort}`;
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve()
@@ -139,7 +144,7 @@ export async function startDevServer(opts: {
 
   return {
     address,
-    uiUrl: `http://${opts.ip === '0.0.0.0' ? 'localhost' : opts.ip}:${opts.uiPort}`,
+    uiUrl: devServerUiUrl(opts),
     pid: child.pid!,
     stop,
   };

@@ -8,6 +8,7 @@ type Group = () => Promise<Record<string, Command>>;
 
 export const commandGroups = {
   admin: async () => (await import('./admin')).adminCommands,
+  demo: async () => (await import('./demo')).demoCommands,
   plans: async () => (await import('./plans')).planCommands,
   reads: async () => (await import('./reads')).readCommands,
   reps: async () => (await import('./reps')).repCommands,
@@ -31,6 +32,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   resume: 'reps',
   task: 'reps',
   consent: 'reps',
+  demo: 'demo',
 };
 
 /** The command of that name, its group loaded; undefined for a name no group has. */
