@@ -1,8 +1,9 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import]`: how fast the engine
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli]`: how fast the engine
 // initiates and moves plans, against bare Temporal (same server, a workflow of the same shape
-// whose activities do nothing) measured in the same run. Prints a table and appends the
-// figures to bench/results.jsonl.
-import { execFileSync, spawn } from 'node:child_process';
+// whose activities do nothing) measured in the same run, and how long a `dunning` command takes
+// to start, against node doing nothing. Prints a table and appends the figures to
+// bench/results.jsonl.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
@@ -21,13 +22,14 @@ import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
 import { mailerFromConfig } from '../worker/mailer';
 import { bundleWorkflows, installRuntime, startWorkers } from '../worker/worker';
+import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const runs = (section: 'initiation' | 'journey' | 'import') => !only || only.includes(section);
+const runs = (section: 'initiation' | 'journey' | 'import' | 'cli') => !only || only.includes(section);
 const sizes = quick
   ? { initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000] }
   : { initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000] };
@@ -263,6 +265,24 @@ try {
     }
   }
 
+  // --- cli: a command's start, five runs each, alternating with node starting and doing nothing ---
+  if (runs('cli')) {
+    const env = { ...process.env, DATABASE_URL: pg.url };
+    const commands = { node: ['-e', ''], help: [dunningBin, '--help'], status: [dunningBin, 'status', 'no-such-plan', '--json'] };
+    spawnSync(process.execPath, commands.help, { cwd: root, env }); // builds the CLI's bundle if a source changed
+    const ms: Record<keyof typeof commands, number[]> = { node: [], help: [], status: [] };
+    for (let i = 0; i < 5; i++) {
+      for (const [name, args] of Object.entries(commands) as Array<[keyof typeof commands, string[]]>) {
+        const t = performance.now();
+        spawnSync(process.execPath, args, { cwd: root, env, stdio: 'ignore' });
+        ms[name].push(performance.now() - t);
+      }
+    }
+    const median = (name: keyof typeof commands) => Math.round(percentile(ms[name], 50));
+    Object.assign(results, { cliNodeBaselineMs: median('node'), cliHelpMs: median('help'), cliStatusUnknownPlanMs: median('status') });
+    log(`cli: \`dunning --help\` ${median('help')} ms, \`dunning status <unknown plan>\` ${median('status')} ms (one query); \`node -e ""\` ${median('node')} ms (medians of 5)`);
+  }
+
   bareWorker.shutdown();
   await Promise.all([workers.shutdown(), bareRunning]);
   await native.close();
@@ -277,7 +297,7 @@ try {
 
 /** Runs `dunning import FILE --json` as a user would; its time and its peak memory (VmHWM). */
 async function importInChildProcess(file: string, databaseUrl: string): Promise<{ elapsedMs: number; peakRssMb: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'client/cli.ts'), 'import', file, '--json'], {
+  const child = spawn(process.execPath, [dunningBin, 'import', file, '--json'], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'inherit'],

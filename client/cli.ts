@@ -2,21 +2,16 @@
 // The `dunning` command line: argument parsing and output over the service layer (the HTTP API
 // calls the same verbs). Errors: one sentence on stderr and a non-zero exit, nothing
 // half-written. Every command takes --json for machine output.
-import { PolicyError } from '../db/policies';
-import { ConfigError, StartupError } from '../worker/config';
 import { taskOutcomeEffects } from '../workflows/domain/statuses';
-import { adminCommands } from './commands/admin';
-import { CliError, type Command } from './commands/args';
+import { CliError } from './commands/args';
+import { loadCommand } from './commands/index';
 import { consoleOutput } from './commands/output';
-import { planCommands } from './commands/plans';
-import { repCommands } from './commands/reps';
-import { Session } from './commands/session';
-import { DunningError } from './errors';
 
 const usage = `Usage: dunning <command> [options]
 
   start                                     run the whole local stack (same as npm start)
   worker | api                              one kind of process only, against a running cluster and database
+  demo                                      a sample portfolio imported and initiated under a seconds-long policy
   check [--sleep 2s]                        run a small workflow (timer + database read) on the running stack
   import <file.csv>                         accounts, contacts, invoices → one plan per account
   policy set <file.json> | policy list      create or replace a policy; list policies
@@ -38,30 +33,34 @@ const usage = `Usage: dunning <command> [options]
 Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is
 YYYY-MM-DD (end of that day in the account's time zone) or a date-time with an offset.`;
 
-const commands: Record<string, Command> = { ...adminCommands, ...planCommands, ...repCommands };
-
-async function main(argv: string[], session: Session): Promise<void> {
+async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     console.log(usage);
     return;
   }
-  const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  const run = await loadCommand(command);
   if (!run) throw new CliError(`Unknown command "${command}"; run \`dunning --help\` for the list.`);
-  await run(rest, consoleOutput(rest.includes('--json')), session);
+  // Loaded here, not at the top, so `--help` and a mistyped command load no database driver.
+  const { Session } = await import('./commands/session');
+  const session = new Session();
+  try {
+    await run(rest, consoleOutput(rest.includes('--json')), session);
+  } finally {
+    // The processes run until a signal ends them; they open nothing through the session.
+    if (!['start', 'worker', 'api'].includes(command)) await session.close();
+  }
 }
 
-const known = [CliError, ConfigError, PolicyError, DunningError, StartupError];
-const session = new Session();
-main(process.argv.slice(2), session)
-  .then(async () => {
-    if (['start', 'worker', 'api'].includes(process.argv[2] ?? '')) return;
-    await session.close();
-  })
-  .catch(async (err: unknown) => {
-    const message = err instanceof Error ? err.message : String(err);
-    const isKnown = known.some((k) => err instanceof k) || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    console.error(isKnown ? message.split('\n')[0] : `Unexpected error: ${message.split('\n')[0]}`);
-    await session.close();
-    process.exit(1);
-  });
+/**
+ * Refusals the user can act on, printed as their one sentence; anything else is unexpected.
+ * Known by name: their classes live in modules a command may not have loaded.
+ */
+const refusals = new Set(['CliError', 'ConfigError', 'PolicyError', 'DunningError', 'StartupError']);
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  const isKnown = (err instanceof Error && refusals.has(err.name)) || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  console.error(isKnown ? message.split('\n')[0] : `Unexpected error: ${message.split('\n')[0]}`);
+  process.exit(1);
+});

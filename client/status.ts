@@ -3,7 +3,8 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import { orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
 import { nextOpenStep, type TaskKind } from '../workflows/domain/statuses';
-import { workflowIdFor, type PlanStatus } from '../workflows/messages';
+import { workflowIdFor } from '../workflows/domain/workflow-id';
+import type { PlanStatus } from '../workflows/messages';
 import { requirePlan, type DatabaseContext } from './context';
 import { DunningError } from './errors';
 import type { Transaction } from '../db/connection';

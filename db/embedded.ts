@@ -7,6 +7,8 @@ import postgres from 'postgres';
 
 export interface EmbeddedPostgresHandle {
   url: string;
+  /** The server process (the postmaster), for a caller that must end it at once. */
+  process?: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startEmbeddedPostgres(opts: {
     onError: (m) => opts.log?.(String(m)),
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await pg.initialise();
+  const processOf = () => (pg as unknown as { process?: ChildProcess }).process;
   try {
     await pg.start();
   } catch (err) {
@@ -97,10 +100,11 @@ export async function startEmbeddedPostgres(opts: {
   }
   return {
     url: embeddedDatabaseUrl(opts.port, opts.database),
+    process: processOf(),
     async stop() {
       // Ctrl-C in a terminal signals PostgreSQL too, and it may be gone already; the library's
       // stop() would then wait forever for an exit event that has passed.
-      const child = (pg as unknown as { process?: ChildProcess }).process;
+      const child = processOf();
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       await pg.stop();
     },

@@ -1,21 +1,18 @@
 // End to end through the `dunning` CLI as a user runs it, on the real dev server and the real
 // PostgreSQL, with a policy in seconds: import → initiate (twice) → emails → escalation task →
 // payment → resolved. Bad input: one sentence, non-zero exit, nothing written.
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { planStatus } from '../client/status';
-import { projectRoot } from '../worker/config';
 import type { DunningPolicy } from '../workflows/domain/policy';
 import { workflowIdFor } from '../workflows/messages';
+import { runDunning } from './engine-process';
 import { eventually, outboxFor, secondsPolicy } from './fixtures';
-import { startTestStack, type TestStack } from './support';
+import { cliEnv, startTestStack, type TestStack } from './support';
 
-const run = promisify(execFile);
 let stack: TestStack;
 let env: NodeJS.ProcessEnv;
 let dir: string;
@@ -23,29 +20,13 @@ let dir: string;
 beforeAll(async () => {
   stack = await startTestStack('cli');
   dir = stack.config.dataDir;
-  const configFile = path.join(dir, 'temporal.config.json');
-  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: stack.config.temporal.taskQueues } }));
-  env = {
-    ...process.env,
-    DUNNING_CONFIG: configFile,
-    DUNNING_DATA_DIR: dir,
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
-    DATABASE_URL: inject('databaseUrl'),
-  };
+  env = cliEnv(stack);
 });
 afterAll(async () => {
   await stack?.close();
 });
 
-async function dunning(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], { cwd: projectRoot, env });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const dunning = (...args: string[]) => runDunning(args, env);
 
 async function json<T>(...args: string[]): Promise<T> {
   const r = await dunning(...args, '--json');

@@ -1,5 +1,6 @@
 // The worker's output as `dunning start` prints it: the engine's own INFO lines (activities log
-// through the SDK's activity logger) reach stderr, the SDK's own INFO chatter does not.
+// through the SDK's activity logger) reach stderr, the SDK's own INFO chatter does not, nor its
+// warning that the (activities-only) mail worker polls no workflow tasks.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initiateDunning } from '../client/dunning';
@@ -43,5 +44,7 @@ describe('the worker log', () => {
     expect(sent).toContain("sdkComponent: 'activity'");
     // The SDK logs "Worker state changed" at INFO as each worker starts: kept out.
     expect(entries().filter((e) => e.includes('[INFO]') && !e.includes("sdkComponent: 'activity'"))).toEqual([]);
+    // The mail worker runs activities only, on purpose: the SDK's WARN about it is kept out too.
+    expect(stderr).not.toContain('No workflows registered');
   });
 });

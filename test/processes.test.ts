@@ -14,6 +14,7 @@ import { createApi } from '../client/http/app';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { projectRoot } from '../worker/config';
 import { freePort } from '../worker/dev-server';
+import { dunningBin } from './engine-process';
 import { eventually, secondsPolicy } from './fixtures';
 import { testConfig } from './support';
 
@@ -24,7 +25,7 @@ interface Proc {
 }
 
 function dunningProcess(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [dunningBin, ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

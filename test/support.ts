@@ -1,6 +1,6 @@
 // Shared test wiring: a config pointing at the run's dev server and PostgreSQL, and a real
 // worker on a task queue of its own so suites never pick up each other's workflows.
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
@@ -99,6 +99,22 @@ export async function startTestStack(
       await connection.close();
       await db.close();
     },
+  };
+}
+
+/**
+ * The environment a `dunning` command needs to drive a test stack as a user drives theirs: a
+ * config naming the stack's task queues, its data dir (and outbox), the shared servers.
+ */
+export function cliEnv(stack: Pick<TestStack, 'config'>): NodeJS.ProcessEnv {
+  const configFile = path.join(stack.config.dataDir, 'temporal.config.json');
+  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: stack.config.temporal.taskQueues } }));
+  return {
+    ...process.env,
+    DUNNING_CONFIG: configFile,
+    DUNNING_DATA_DIR: stack.config.dataDir,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    DATABASE_URL: inject('databaseUrl'),
   };
 }
 

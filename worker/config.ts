@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { searchAttributeTypes } from '../workflows/search-attributes';
+import { searchAttributeTypes } from '../workflows/domain/search-attribute-types';
 
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 

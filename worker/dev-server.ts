@@ -6,6 +6,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { ownChild } from './child-processes';
 
 export interface DevServerHandle {
   address: string;
@@ -34,6 +35,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where a browser finds the dev server's Web UI. */
+export function devServerUiUrl(devServer: { ip: string; uiPort: number }): string {
+  return `http://${devServer.ip === '0.0.0.0' ? 'localhost' : devServer.ip}:${devServer.uiPort}`;
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null
     ? Promise.resolve()
@@ -51,6 +57,8 @@ export async function startDevServer(opts: {
   readyTimeoutMs?: number;
   /** false: keep history in memory (throw-away test servers); default: SQLite under dataDir. */
   persistent?: boolean;
+  /** Aborted (Ctrl-C during start-up): the server is stopped, and the call rejects once it has exited. */
+  signal?: AbortSignal;
 }): Promise<DevServerHandle> {
   for (const [what, port] of [
     ['gRPC', opts.port],
@@ -86,15 +94,32 @@ export async function startDevServer(opts: {
   ];
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ownChild(child);
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const address = `${opts.ip}:${opts.port}`;
+  /** SIGTERM, SIGKILL if it is still there 10 s later; resolves once it has exited. */
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const done = exited(child);
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await done;
+      clearTimeout(timer);
+    }
+    log.end();
+  };
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   let lastError: unknown;
   for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`The Temporal dev server exited with code ${child.exitCode} during start-up; see ${logFile}.`);
+    if (opts.signal?.aborted) {
+      await stop();
+      throw opts.signal.reason;
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      log.end();
+      throw new Error(`The Temporal dev server exited (${child.exitCode ?? child.signalCode}) during start-up; see ${logFile}.`);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -107,7 +132,10 @@ export async function startDevServer(opts: {
     } catch (err) {
       lastError = err;
       if (Date.now() > deadline) {
+        const done = exited(child);
         child.kill('SIGKILL');
+        await done;
+        log.end();
         throw new Error(`The Temporal dev server did not become ready at ${address}: ${String(lastError)}; see ${logFile}.`);
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -116,16 +144,8 @@ export async function startDevServer(opts: {
 
   return {
     address,
-    uiUrl: `http://${opts.ip === '0.0.0.0' ? 'localhost' : opts.ip}:${opts.uiPort}`,
+    uiUrl: devServerUiUrl(opts),
     pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const done = exited(child);
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await done;
-      clearTimeout(timer);
-      log.end();
-    },
+    stop,
   };
 }

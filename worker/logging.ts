@@ -9,6 +9,23 @@ export type LogWriter = (entry: LogEntry) => void;
 
 const sdkComponents: ReadonlySet<unknown> = new Set([SdkComponent.worker, SdkComponent.core]);
 
+/**
+ * The SDK warns when a worker has no workflows to poll for. The mail worker runs activities
+ * only by design, so on its task queue that line says nothing but looks like a fault to a
+ * newcomer reading `npm start`; any other worker without workflows still warns.
+ */
+const NO_WORKFLOWS_WARNING = 'No workflows registered, not polling for workflow tasks';
+const activityOnlyTaskQueues = new Set<string>();
+
+/** Declares a task queue whose worker runs activities only, on purpose (see above). */
+export function expectActivitiesOnly(taskQueue: string): void {
+  activityOnlyTaskQueues.add(taskQueue);
+}
+
+function isExpectedNoWorkflowsWarning(message: string, meta: LogMetadata | undefined): boolean {
+  return message === NO_WORKFLOWS_WARNING && typeof meta?.taskQueue === 'string' && activityOnlyTaskQueues.has(meta.taskQueue);
+}
+
 export interface EngineLogOptions {
   write?: LogWriter;
   /** The lowest level of the engine's own lines that comes out (default INFO). */
@@ -20,8 +37,10 @@ export function engineLogger(opts: EngineLogOptions = {}): Logger {
   const { write, engineLevel = 'INFO' } = opts;
   const engine = new DefaultLogger(engineLevel, write);
   const sdk = new DefaultLogger('WARN', write);
-  const log = (level: LogLevel, message: string, meta?: LogMetadata) =>
+  const log = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    if (isExpectedNoWorkflowsWarning(message, meta)) return;
     (sdkComponents.has(meta?.sdkComponent) ? sdk : engine).log(level, message, meta);
+  };
   return {
     log,
     trace: (message, meta) => log('TRACE', message, meta),

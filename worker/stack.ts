@@ -5,16 +5,16 @@
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/connection';
-import { startEmbeddedPostgres } from '../db/embedded';
+import { embeddedDatabaseUrl, startEmbeddedPostgres } from '../db/embedded';
+import { createApi } from '../client/http/app';
+import { serveHttp } from '../client/http/server';
+import { ownChild } from './child-processes';
 import { StartupError, temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
 import { registerSearchAttributes } from './search-attributes';
 import { resolveTemporalCli } from './toolchain';
 import { mailerFromConfig } from './mailer';
 import { bundleWorkflows, connectWorker, startWorkers, type EngineWorkers } from './worker';
-import { createApi } from '../client/http/app';
-import { serveHttp } from '../client/http/server';
-import { embeddedDatabaseUrl } from '../db/embedded';
 
 export interface Stack {
   config: DunningConfig;
@@ -45,10 +45,19 @@ export interface StackParts {
 
 export const wholeStack: StackParts = { embedded: true, workers: true, api: true };
 
-export async function startStack(config: DunningConfig, log: Log, parts: StackParts = wholeStack): Promise<Stack> {
+const seconds = (ms = 0) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Starts the stack step by step. Aborting `signal` (Ctrl-C during start-up) lets the step under
+ * way finish (the dev server's wait for readiness and a Go build stop at once), stops whatever
+ * has started, in reverse order, and rejects with the signal's reason once all of it has exited.
+ */
+export async function startStack(config: DunningConfig, log: Log, opts: { parts?: StackParts; signal?: AbortSignal } = {}): Promise<Stack> {
+  const { parts = wholeStack, signal } = opts;
   const timings: Record<string, number> = {};
   const cleanups: Array<() => Promise<void>> = [];
-  const time = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+  const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+    signal?.throwIfAborted();
     const started = Date.now();
     const result = await work();
     timings[label] = Date.now() - started;
@@ -64,13 +73,15 @@ export async function startStack(config: DunningConfig, log: Log, parts: StackPa
     // PostgreSQL first: the worker's activities need it, and migrations must land before them.
     let databaseUrl = config.postgres.url ?? (parts.embedded ? undefined : embeddedDatabaseUrl(config.postgres.port, config.postgres.database));
     if (!databaseUrl) {
-      const pg = await time('postgres', () =>
+      const pg = await step('postgres', () =>
         startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgres.port, database: config.postgres.database }),
       );
+      if (pg.process) ownChild(pg.process, 'SIGQUIT');
       cleanups.push(pg.stop);
       databaseUrl = pg.url;
+      log(`  PostgreSQL ready on 127.0.0.1:${config.postgres.port} (${seconds(timings.postgres)})`);
     }
-    await time('migrations', () =>
+    await step('migrations', () =>
       migrateDatabase(databaseUrl).catch((err: unknown) => {
         throw (err as { code?: string }).code === 'ECONNREFUSED'
           ? new StartupError(
@@ -88,44 +99,46 @@ export async function startStack(config: DunningConfig, log: Log, parts: StackPa
     if (config.temporal.address || !parts.embedded) {
       temporal = { address: temporalAddress(config), embedded: false };
     } else {
-      const cli = await time('temporal-cli', () => resolveTemporalCli(log));
+      const cli = await step('temporal-cli', () => resolveTemporalCli(log, process.env, signal));
       if (!cli) {
         throw new Error(
           'No Temporal CLI found: put `temporal` on PATH, set TEMPORAL_CLI_PATH, install Go (to build it), or set TEMPORAL_ADDRESS.',
         );
       }
-      const server = await time('temporal', () =>
+      const server = await step('temporal', () =>
         startDevServer({
           cliPath: cli.path,
           dataDir: config.dataDir,
           ...config.devServer,
           namespace: config.temporal.namespace,
           searchAttributes: config.searchAttributes,
+          signal,
         }),
       );
       cleanups.push(server.stop);
       temporal = { address: server.address, embedded: true, uiUrl: server.uiUrl, cliSource: `${cli.path} (${cli.source})` };
+      log(`  Temporal dev server ready at ${server.address}, Web UI ${server.uiUrl} (${seconds(timings.temporal)})`);
     }
 
-    const connection = await Connection.connect({
-      address: temporalAddress(config),
-      tls: config.temporal.tls || undefined,
-      apiKey: config.temporal.apiKey,
-      connectTimeout: 5000,
-    }).catch(() => {
-      throw new StartupError(`Cannot reach Temporal at ${temporalAddress(config)}; start the engine with \`npm start\` or set TEMPORAL_ADDRESS.`);
-    });
+    const connection = await step('connection', () =>
+      Connection.connect({ address: temporalAddress(config), tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey, connectTimeout: 5000 }).catch(
+        () => {
+          throw new StartupError(`Cannot reach Temporal at ${temporalAddress(config)}; start the engine with \`npm start\` or set TEMPORAL_ADDRESS.`);
+        },
+      ),
+    );
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    if (!temporal.embedded) await registerSearchAttributes(connection, config, log);
+    if (!temporal.embedded) await step('search-attributes', () => registerSearchAttributes(connection, config, log));
 
     const { mailer, kind, where } = mailerFromConfig(config);
     let workers: EngineWorkers | undefined;
     if (parts.workers) {
-      const workflowBundle = await time('bundle', bundleWorkflows);
-      const nativeConnection: NativeConnection = await connectWorker(config, temporal.address);
+      const workflowBundle = await step('bundle', bundleWorkflows);
+      log(`  Workflow code bundled (${seconds(timings.bundle)})`);
+      const nativeConnection: NativeConnection = await step('worker-connection', () => connectWorker(config, temporal.address));
       cleanups.push(() => nativeConnection.close());
-      const started = await startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle });
+      const started = await step('workers', () => startWorkers({ connection: nativeConnection, config, db: db.db, mailer, workflowBundle }));
       workers = started;
       // A worker's failure is reported through `running`; stopping the rest must still go on.
       cleanups.push(() => started.shutdown().catch(() => {}));
@@ -138,7 +151,7 @@ export async function startStack(config: DunningConfig, log: Log, parts: StackPa
         rateLimit: { perSecond: config.http.rateLimitPerSecond, burst: config.http.rateLimitBurst },
         logError: (message, err) => log(`${message}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
       });
-      const server = await time('http', () => serveHttp(api, config.http));
+      const server = await step('http', () => serveHttp(api, config.http));
       // Stop taking requests before the workers and connections behind them go.
       cleanups.push(server.close);
       http = server;

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
+import { ownChild } from './child-processes';
 import { projectRoot } from './config';
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1'; // newest tag whose go.mod has no `replace` (go install refuses those)
@@ -28,17 +29,27 @@ function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | un
   return undefined;
 }
 
-/** Runs a command, streaming nothing; resolves with its combined output or rejects with it. */
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+/**
+ * Runs a command, streaming nothing; resolves with its combined output or rejects with it.
+ * Aborted, it interrupts the command (SIGINT, which `go` passes on to its compilers) and
+ * rejects once the command has exited.
+ */
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    ownChild(child);
+    const interrupt = () => child.kill('SIGINT');
+    opts.signal?.addEventListener('abort', interrupt, { once: true });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`)),
-    );
+    child.on('close', (code) => {
+      opts.signal?.removeEventListener('abort', interrupt);
+      if (opts.signal?.aborted) reject(opts.signal.reason);
+      else if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}:\n${out.slice(-4000)}`));
+    });
   });
 }
 
@@ -65,7 +76,11 @@ export interface TemporalCli {
  * the cached build in .tools/bin → build it with Go. Undefined means none of these worked and
  * the caller should let the SDK download it.
  */
-export async function resolveTemporalCli(log: Log, env: NodeJS.ProcessEnv = process.env): Promise<TemporalCli | undefined> {
+export async function resolveTemporalCli(
+  log: Log,
+  env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
+): Promise<TemporalCli | undefined> {
   const fromPath = onPath('temporal', env);
   if (fromPath) return { path: fromPath, source: 'PATH' };
   if (env.TEMPORAL_CLI_PATH) {
@@ -86,6 +101,7 @@ export async function resolveTemporalCli(log: Log, env: NodeJS.ProcessEnv = proc
   await withProgress('go install temporal', log, () =>
     run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
       env: { ...env, GOBIN: binDir, CGO_ENABLED: '0' },
+      signal,
     }),
   );
   if (!isExecutable(cached)) throw new Error(`go install finished but ${cached} is missing.`);

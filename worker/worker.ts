@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../activities/clock';
 import type { Mailer } from '../activities/mail';
 import type { Database } from '../db/connection';
 import type { DunningConfig } from './config';
-import { engineLogger, type EngineLogOptions } from './logging';
+import { engineLogger, expectActivitiesOnly, type EngineLogOptions } from './logging';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -45,6 +45,9 @@ export function installRuntime(opts: EngineLogOptions = {}): void {
   Runtime.install({
     logger: engineLogger(opts),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    // The process that runs the workers handles signals (client/start.ts stops the workers, then
+    // Temporal and PostgreSQL, in order); the SDK's own handlers would race it.
+    shutdownSignals: [],
   });
 }
 
@@ -104,6 +107,7 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWor
           workflowBundle: requireBundle(opts.workflowBundle),
           maxCachedWorkflows: opts.maxCachedWorkflows ?? config.temporal.maxCachedWorkflows,
         });
+  if (opts.only !== 'dunning') expectActivitiesOnly(config.temporal.taskQueues.mail);
   const mail =
     opts.only === 'dunning'
       ? undefined

@@ -3,10 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PlanStatus, PromiseStatus, StepAction, StepStatus, TaskKind, TaskStatus } from './domain/statuses';
 
-/** Workflow id of a plan's journey: one workflow per plan. */
-export function workflowIdFor(planId: string): string {
-  return `dunning-${planId}`;
-}
+export { workflowIdFor } from './domain/workflow-id';
 
 export type { PlanStatus, StepStatus } from './domain/statuses';
 

@@ -1,5 +1,6 @@
 // Custom search attributes ops filter on in the Temporal UI. Defined once; the workflow
-// upserts them, the config registers them on the dev server, tests query by them.
+// upserts them, tests query by them. Their names and types as plain data, which the config
+// registers on the dev server, are in domain/search-attribute-types.ts.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 
 export const DunningStatus = defineSearchAttributeKey('DunningStatus', SearchAttributeType.KEYWORD);
@@ -7,12 +8,3 @@ export const DunningStep = defineSearchAttributeKey('DunningStep', SearchAttribu
 export const AccountId = defineSearchAttributeKey('AccountId', SearchAttributeType.KEYWORD);
 export const OutstandingAmount = defineSearchAttributeKey('OutstandingAmount', SearchAttributeType.DOUBLE);
 export const NextActionAt = defineSearchAttributeKey('NextActionAt', SearchAttributeType.DATETIME);
-
-/** The names and CLI type words (`--search-attribute Name=Type`) of the attributes above. */
-export const searchAttributeTypes = {
-  DunningStatus: 'Keyword',
-  DunningStep: 'Keyword',
-  AccountId: 'Keyword',
-  OutstandingAmount: 'Double',
-  NextActionAt: 'Datetime',
-} as const;

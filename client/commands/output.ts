@@ -1,4 +1,5 @@
 // What commands print: a sentence or a table for people, the same data as JSON with --json.
+import path from 'node:path';
 import { formatMoney } from '../../workflows/domain/money';
 import { utcMinute } from '../../workflows/domain/time';
 
@@ -25,4 +26,10 @@ export function when(iso: string | null | undefined): string {
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** A path as a person types it: relative to the working directory when inside it, else absolute. */
+export function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
 }

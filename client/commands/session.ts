@@ -1,10 +1,10 @@
 // The connections a command needs, opened on first use and closed at exit: `dunning status`
-// reads PostgreSQL only and never waits for Temporal.
+// reads PostgreSQL only and never waits for Temporal, nor loads its client.
 import type { Client } from '@temporalio/client';
 import { connectDatabase, type DatabaseHandle } from '../../db/connection';
 import { embeddedDatabaseUrl } from '../../db/embedded';
 import { loadConfig, type DunningConfig } from '../../worker/config';
-import { connectClient, type DunningClient } from '../connection';
+import type { DunningClient } from '../connection';
 import type { DatabaseContext, DunningContext } from '../context';
 import { CliError } from './args';
 
@@ -37,7 +37,10 @@ export class Session {
   }
 
   async temporal(): Promise<Client> {
-    this.#temporal ??= await connectClient(this.config());
+    if (!this.#temporal) {
+      const { connectClient } = await import('../connection');
+      this.#temporal = await connectClient(this.config());
+    }
     return this.#temporal.client;
   }
 
