@@ -70,7 +70,8 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result) => {
       if (result.success) return;
-      const { detail, errors } = validationProblem(result.error, result.target);
+      // The validator hands the hook what was sent (untyped): a field sent with a wrong type is not "required".
+      const { detail, errors } = validationProblem(result.error, result.target, (result as { data?: unknown }).data);
       return problem('invalid', detail, { errors });
     },
   });
