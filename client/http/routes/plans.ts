@@ -40,6 +40,16 @@ const CreatedPlanSchema = PlanViewSchema.extend({
   initiated: z.object({ workflowId: z.string(), alreadyRunning: z.boolean(), policy: z.string() }).optional(),
 }).openapi('CreatedPlan');
 
+/**
+ * The service's schema, named for the document. zod 4 copies methods onto a schema when it is
+ * made, so one made before @hono/zod-openapi extended zod (whenever client/create-plan is
+ * imported first) has no `.openapi` of its own: the extension's is called on it.
+ */
+const CreatePlanRequestSchema = (z.ZodType.prototype.openapi as (this: z.ZodType, refId: string) => typeof CreatePlanInputSchema).call(
+  CreatePlanInputSchema,
+  'CreatePlanRequest',
+);
+
 export function planRoutes(app: OpenAPIHono<ApiEnv>) {
   app.openapi(
     createRoute({
@@ -49,7 +59,7 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Create an account with its contacts and invoices (and optionally start its journey), in one call',
       security,
       middleware: [billing, idempotent] as const,
-      request: { query: NoQuery, body: jsonBody(CreatePlanInputSchema.openapi('CreatePlanRequest')) },
+      request: { query: NoQuery, body: jsonBody(CreatePlanRequestSchema) },
       responses: { 201: json(CreatedPlanSchema, 'The plan, as GET /v1/plans/{planId} gives it'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
     }),
     async (c) => c.json(await createPlan(c.var.ctx, c.req.valid('json')), 201),
