@@ -3,7 +3,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { CreatePlanInputSchema, createPlan } from '../../create-plan';
 import { initiateDunning, cancel, reportPayment } from '../../dunning';
-import { importCsv } from '../../import';
+import { fieldRules, importCsv } from '../../import';
 import { previewPlan } from '../../preview';
 import { listPlans, planStatus } from '../../status';
 import { allow, type ApiEnv } from '../auth';
@@ -90,7 +90,7 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       request: {
         query: z.strictObject({
           status: PlanStatusSchema.optional(),
-          accountId: z.string().min(1, 'accountId is empty').max(200, 'accountId is longer than 200 characters').optional(),
+          accountId: fieldRules.id('accountId').optional(),
           taskKind: TaskKindSchema.optional().openapi({ description: 'Plans with an open task of this kind' }),
           limit: z.coerce.number(limitRule).int(limitRule).min(1, limitRule).max(200, limitRule).optional(),
           cursor: z.string().max(1000, 'cursor is longer than 1000 characters').optional(),
