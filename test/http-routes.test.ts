@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
+import { DunningError, recordPromise } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { contacts } from '../db/schema';
 import { eventually, secondsPolicy } from './fixtures';
@@ -162,19 +163,18 @@ describe('reps: promises, escalations, pause and resume, tasks, consent', () => 
   it('records a promise; refusals are 422 with the journey\'s sentence, the same the CLI prints, and record nothing', async () => {
     const { acct, planId } = await newPlan('PR');
     const before = await rowCounts(h.ctx, { accounts: [acct] });
-    // The CLI's sentences for the same refusals (test/cli.test.ts), on a plan owing 500.00 USD.
-    expectProblem(
-      await h.call('POST', `/v1/plans/${planId}/promises`, { as: 'rep', body: { amountMinor: 10_000, dueAt: '2020-01-01T00:00:00Z' } }),
-      422,
-      'promise_refused',
-      'The promised date must be in the future.',
-    );
-    expectProblem(
-      await h.call('POST', `/v1/plans/${planId}/promises`, { as: 'rep', body: { amountMinor: 90_000, dueAt: inSeconds(3600) } }),
-      422,
-      'promise_refused',
-      'The promised amount is more than the 500.00 USD owed.',
-    );
+    // The sentences test/cli.test.ts expects `dunning promise` to print for the same refusals on a
+    // plan owing 500.00 USD; the CLI prints the service's refusal, so that is asked too.
+    const refusals: Array<[{ amountMinor: number; dueAt: string }, string]> = [
+      [{ amountMinor: 10_000, dueAt: '2020-01-01T00:00:00Z' }, 'The promised date must be in the future.'],
+      [{ amountMinor: 90_000, dueAt: inSeconds(3600) }, 'The promised amount is more than the 500.00 USD owed.'],
+    ];
+    for (const [body, sentence] of refusals) {
+      expectProblem(await h.call('POST', `/v1/plans/${planId}/promises`, { as: 'rep', body }), 422, 'promise_refused', sentence);
+      const cli = await recordPromise(h.ctx, { planId, ...body }).catch((err: unknown) => err);
+      expect(cli).toBeInstanceOf(DunningError);
+      expect(cli).toMatchObject({ message: sentence, code: 'promise_refused' });
+    }
     expectProblem(
       await h.call('POST', `/v1/plans/${planId}/promises`, {
         as: 'rep',
