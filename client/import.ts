@@ -62,11 +62,7 @@ const isRealDate = memoized((text) => {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
 }, 10_000);
 
-/**
- * The rules a field of an account, contact or invoice must meet, with the sentence that refuses
- * it. `name` is how the caller names the field: a CSV column, or a JSON path for the HTTP API's
- * composite create, so both doors apply the same rules in the same words.
- */
+/** Text a person typed as an id or a name: trimmed, bounded, no control characters. */
 const plain = (name: string, max: number) =>
   z
     .string()
@@ -79,6 +75,11 @@ const plain = (name: string, max: number) =>
 /** The characters of an id the engine makes others from, and names in URL paths. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$/;
 
+/**
+ * The rules a field of an account, contact or invoice must meet, with the sentence that refuses
+ * it. `name` is how the caller names the field: a CSV column, or a JSON path for the HTTP API's
+ * composite create, so both doors apply the same rules in the same words.
+ */
 export const fieldRules = {
   id: (name: string) => plain(name, 200),
   /** An id the engine makes a plan's id from: one a URL path can carry. */
