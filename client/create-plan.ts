@@ -93,12 +93,8 @@ export async function createPlan(
   if (!plan) throw new DunningError(`Nothing is owed on account ${account.id}: every invoice sent is already paid, so no plan was made.`, 'invalid');
   const initiated = input.initiate ? await initiateDunning(ctx, { planId: plan.planId, policyName: input.initiate.policy }) : undefined;
   const view = await planStatus(ctx, { planId: plan.planId });
-  // The journey marks its plan in_progress in its first activity, which may not have run yet;
-  // a plan whose journey this call started is under way, not not_started.
-  const status = initiated && view.status === 'not_started' ? 'in_progress' : view.status;
   return {
     ...view,
-    status,
     created: plan.created,
     ...(initiated ? { initiated: { workflowId: initiated.workflowId, alreadyRunning: initiated.alreadyRunning, policy: initiated.policy } } : {}),
   };

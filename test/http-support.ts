@@ -57,6 +57,8 @@ export async function startApiHarness(label: string): Promise<ApiHarness> {
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
     }
+    // As a client over the network sends it: the door reads a request without a length as one without a body.
+    if (body !== undefined) headers['content-length'] ??= String(Buffer.byteLength(body));
     const res = await api.request(path, { method, headers, body: body as RequestInit['body'] });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
