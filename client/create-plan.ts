@@ -9,17 +9,19 @@ import { requirePolicy } from './context';
 import { DunningError } from './errors';
 import { planStatus, type PlanStatusView } from './status';
 
+// The bound comes first: 1e300 is too large before it is anything else.
 const minor = (name: string) =>
   z
     .number({ message: `${name} must be a number of minor units` })
+    .max(Number.MAX_SAFE_INTEGER, `${name} is too large`)
     .int(`${name} must be a whole number of minor units`)
-    .positive(`${name} must be more than zero`)
-    .max(Number.MAX_SAFE_INTEGER, `${name} is too large`);
+    .positive(`${name} must be more than zero`);
 
 export const CreatePlanInputSchema = z
   .strictObject({
     account: z.strictObject({
-      id: fieldRules.id('account.id'),
+      // The plan's id is made from the account's: the HTTP API must be able to name it in a path.
+      id: fieldRules.key('account.id'),
       name: fieldRules.name('account.name'),
       timezone: fieldRules.timezone('account.timezone'),
       currency: fieldRules.currency('account.currency'),

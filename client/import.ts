@@ -56,10 +56,24 @@ const isLocale = memoized((tag) => {
 }, 1_000);
 
 const isRealDate = memoized((text) => {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  // PostgreSQL has no year 0; the COPY would refuse it.
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || text.startsWith('0000')) return false;
   const d = new Date(`${text}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
 }, 10_000);
+
+/** Text a person typed as an id or a name: trimmed, bounded, no control characters. */
+const plain = (name: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${name} is empty`)
+    .max(max, `${name} is longer than ${max} characters`)
+    // PostgreSQL stores no NUL (and the COPY would fail on one); the rest garble mail and logs.
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), `${name} must not contain control characters`);
+
+/** The characters of an id the engine makes others from, and names in URL paths. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$/;
 
 /**
  * The rules a field of an account, contact or invoice must meet, with the sentence that refuses
@@ -67,8 +81,10 @@ const isRealDate = memoized((text) => {
  * composite create, so both doors apply the same rules in the same words.
  */
 export const fieldRules = {
-  id: (name: string) => z.string().trim().min(1, `${name} is empty`).max(200, `${name} is longer than 200 characters`),
-  name: (name: string) => z.string().trim().min(1, `${name} is empty`).max(500, `${name} is longer than 500 characters`),
+  id: (name: string) => plain(name, 200),
+  /** An id the engine makes a plan's id from: one a URL path can carry. */
+  key: (name: string) => plain(name, 200).regex(ID_PATTERN, `${name} may hold letters, digits and - _ . : @ + only`),
+  name: (name: string) => plain(name, 500),
   email: (name: string) => z.string().trim().max(320, `${name} is longer than 320 characters`).email(`${name} is not an email address`),
   timezone: (name: string) => z.string().trim().refine(isValidTimeZone, `${name} is not an IANA time zone like Europe/Berlin`),
   currency: (name: string) =>
@@ -245,7 +261,9 @@ export async function importRows(
     ) on commit drop`;
     // The de-duplicating sorts below hold a whole file's keys: let them sort in memory.
     await tx`set local work_mem = '64MB'`;
-    const copy = await tx`copy import_rows from stdin`.writable();
+    const query = tx`copy import_rows from stdin`;
+    const refused = copyRefusal(query);
+    const copy = await query.writable();
     let copyError: Error | undefined; // e.g. the connection dropped: reported below, not left unhandled
     copy.on('error', (err: Error) => (copyError = err));
     let count = 0;
@@ -261,7 +279,7 @@ export async function importRows(
         }
       }
       copy.end(buffer);
-      await finished(copy);
+      await Promise.race([finished(copy), refused]);
     } catch (err) {
       copy.destroy();
       throw err;
@@ -338,6 +356,25 @@ export async function importRows(
     result.plans = [...plans];
     return result;
   }) as Promise<ImportResult>;
+}
+
+/**
+ * The server's refusal of a COPY, as a promise that rejects with it. postgres.js settles the
+ * COPY's stream only when the COPY succeeds: one the server refuses after the last write leaves
+ * `finished` pending for ever, its transaction open and its connection lost (porsager/postgres
+ * #1173). The refusal still reaches the query's `reject`, so it is taken from there.
+ */
+function copyRefusal(query: object): Promise<never> {
+  const q = query as { reject: (err: unknown) => void };
+  const reject = q.reject;
+  const refused = new Promise<never>((_, fail) => {
+    q.reject = (err) => {
+      fail(err);
+      reject(err);
+    };
+  });
+  refused.catch(() => {}); // awaited only once the rows are written; a refusal mid-stream surfaces as the stream's error
+  return refused;
 }
 
 /** The checks that span rows or meet existing data; the first failing line, in file order, is reported. */

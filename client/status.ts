@@ -133,7 +133,8 @@ function encodeCursor(micros: string, id: string): string {
 function decodeCursor(cursor: string): { micros: string; id: string } {
   try {
     const [micros, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof micros === 'string' && /^\d{1,18}$/.test(micros) && typeof id === 'string') return { micros, id };
+    // PostgreSQL text holds no NUL: such an id was never one of ours, and would fail the query.
+    if (typeof micros === 'string' && /^\d{1,18}$/.test(micros) && typeof id === 'string' && !id.includes('\u0000')) return { micros, id };
   } catch {
     // falls through to the refusal
   }

@@ -51,9 +51,27 @@ export class PolicyError extends Error {
   override name = 'PolicyError';
 }
 
+/** zod's generic messages in plain words; the schema's own messages are kept. */
+function plainIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`;
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    default:
+      return undefined;
+  }
+}
+
 /** Validates policy JSON; throws PolicyError with one sentence naming the field. */
 export function parsePolicy(raw: unknown): DunningPolicy {
-  const parsed = policySchema.safeParse(raw);
+  const parsed = policySchema.safeParse(raw, { error: plainIssue });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.map(String).join('.');

@@ -1,5 +1,6 @@
 // The HTTP API on the real dev server and PostgreSQL, through Hono's app.request (the same app
 // `dunning api` serves): a billing system's whole conversation, paging, idempotency, keys.
+// Every answer is checked against the committed OpenAPI document (test/http-support.ts).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,44 +11,23 @@ import { createApi, openApiDocument } from '../client/http/app';
 import { openApiPath } from '../client/http/openapi';
 import { collectionPlans } from '../db/schema';
 import { eventually, secondsPolicy } from './fixtures';
-import { startTestStack, type TestStack } from './support';
+import { compositePlan, startApiHarness, type ApiHarness } from './http-support';
+import type { TestStack } from './support';
 
+let h: ApiHarness;
 let stack: TestStack;
-let api: ReturnType<typeof createApi>;
-const keys = { billing: '', rep: '', ops: '' };
+let api: ApiHarness['api'];
+let call: ApiHarness['call'];
 
 beforeAll(async () => {
-  stack = await startTestStack('http');
-  const ctx = { client: stack.client, db: stack.db.db, config: stack.config };
-  api = createApi({ ctx, rateLimit: { perSecond: 10_000, burst: 10_000 } });
-  for (const role of ['billing', 'rep', 'ops'] as const) keys[role] = (await createApiKey(ctx, { name: `test ${role}`, role })).key;
+  h = await startApiHarness('http');
+  ({ stack, api, call } = h);
 });
 afterAll(async () => {
-  await stack?.close();
+  await h?.close();
 });
 
-type Role = keyof typeof keys;
-
-async function call(method: string, path: string, opts: { as?: Role | string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const key = opts.as === undefined ? keys.billing : opts.as in keys ? keys[opts.as as Role] : opts.as;
-  const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...opts.headers };
-  let body: string | undefined;
-  if (opts.body !== undefined) {
-    body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  const res = await api.request(path, { method, headers, body });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
-}
-
-function account(acct: string, invoices: Array<{ number: string; amountMinor: number }> = [{ number: `${acct}-1`, amountMinor: 50_000 }]) {
-  return {
-    account: { id: acct, name: 'Acme Anvils Ltd', timezone: 'America/Phoenix', currency: 'USD', locale: 'en-US' },
-    contacts: [{ name: 'Wile Coyote', email: `wile+${acct.toLowerCase()}@acme.test`, emailConsent: 'opted_in' }],
-    invoices: invoices.map((i) => ({ ...i, issuedOn: '2026-10-01', dueOn: '2026-11-01' })),
-  };
-}
+const account = compositePlan;
 
 describe('the HTTP API', () => {
   it('answers /health with both parts reachable', async () => {

@@ -12,7 +12,7 @@ import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { authenticate, rateLimit, type ApiEnv } from './auth';
-import { problem } from './problems';
+import { problem, type ProblemCode } from './problems';
 import { opsRoutes } from './routes/ops';
 import { planRoutes } from './routes/plans';
 import { repRoutes } from './routes/reps';
@@ -46,6 +46,9 @@ export const openApiInfo = {
 
 const grpcUnavailable = 14;
 
+/** Hono's own refusals that get past the door's checks, by status (others are faults). */
+const httpExceptionCodes: Partial<Record<number, ProblemCode>> = { 413: 'body_too_large', 415: 'unsupported_media_type', 422: 'invalid' };
+
 /** Bodies are JSON except the CSV import's; a body of another type is refused before it is read. */
 function bodyRules(): MiddlewareHandler<ApiEnv> {
   const limit = (maxSize: number) =>
@@ -57,9 +60,12 @@ function bodyRules(): MiddlewareHandler<ApiEnv> {
     // A POST with no body at all (resume, initiate under the default policy) reads as {}.
     const length = c.req.header('content-length');
     if (length === '0' || (length === undefined && !c.req.header('transfer-encoding'))) return next();
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const [essence, ...params] = (c.req.header('content-type') ?? '').split(';');
+    const type = essence!.trim().toLowerCase();
     const wants = c.req.path === '/v1/imports' ? 'text/csv' : 'application/json';
     if (type !== wants) return problem('unsupported_media_type', `Send the request body as ${wants}${type ? `, not ${type}` : ''}.`);
+    // Parameters as the route's own media type check reads them ("; charset=utf-8"), so a stray ";" is refused here.
+    if (params.some((p) => !/^\s*[a-zA-Z0-9-]+=[^;]+$/.test(p))) return problem('unsupported_media_type', `Send the request body as ${wants}.`);
     return (wants === 'text/csv' ? csv : json)(c, next);
   };
 }
@@ -70,7 +76,8 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result) => {
       if (result.success) return;
-      const { detail, errors } = validationProblem(result.error, result.target);
+      // The validator hands the hook what was sent (untyped): a field sent with a wrong type is not "required".
+      const { detail, errors } = validationProblem(result.error, result.target, (result as { data?: unknown }).data);
       return problem('invalid', detail, { errors });
     },
   });
@@ -87,7 +94,10 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   app.onError((err, c) => {
     if (err instanceof DunningError) return problem(err.code, err.message);
     if (err instanceof HTTPException && err.status === 400) return problem('malformed_json', 'The request body is not valid JSON.');
-    if (err instanceof HTTPException) return problem(err.status === 413 ? 'body_too_large' : 'invalid', err.message);
+    if (err instanceof HTTPException) {
+      const code = httpExceptionCodes[err.status];
+      if (code) return problem(code, `The request was refused: ${err.message.replace(/\.$/, '').toLowerCase()}.`);
+    }
     if (err instanceof ServiceError && isGrpcServiceError(err.cause) && err.cause.code === grpcUnavailable) {
       return problem('unavailable', 'Temporal cannot be reached right now; retry in a moment.', { headers: { 'retry-after': '5' } });
     }

@@ -91,8 +91,8 @@ export function problem(code: ProblemCode, detail: string, init: { errors?: Prob
   });
 }
 
-/** The problem responses a route may give, for its OpenAPI entry. */
+/** The problem responses a route may give, for its OpenAPI entry; any route may fail with a 500. */
 export function problemResponses(...statuses: ContentfulStatusCode[]) {
   const content = { 'application/problem+json': { schema: ProblemSchema } };
-  return Object.fromEntries(statuses.map((s) => [s, { description: titles[s] ?? 'Error', content }]));
+  return Object.fromEntries([...statuses, 500 as const].map((s) => [s, { description: titles[s] ?? 'Error', content }]));
 }

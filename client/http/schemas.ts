@@ -2,6 +2,7 @@
 // the OpenAPI document is generated from them. Objects are strict: an unknown field is refused.
 import { z } from '@hono/zod-openapi';
 import { apiKeyRoles } from '../../db/schema';
+import { ID_PATTERN } from '../import';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
 
 /** Free text a person types (reasons, outcomes, names): bounded, no control characters. */
@@ -13,20 +14,30 @@ export const text = (max: number) =>
     .max(max, `must be at most ${max} characters`)
     .refine((v) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(v), 'must not contain control characters');
 
-/** Ids in paths: what the engine itself makes (letters, digits, - _ . :), never a path. */
+/**
+ * The longest id in a path: the longest the engine makes from a 200-character account id
+ * (`plan-<account>-<n>:email_failed:<step key>` for a task) still fits.
+ */
+const PATH_ID_MAX = 300;
+
+/** Ids in paths: what the engine itself makes (letters, digits, - _ . : @ +), never a path. */
 export const id = (name: string, example: string) =>
   z
     .string()
-    .min(1)
-    .max(200)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]*$/, `${name} may hold letters, digits and - _ . : @ + only`)
+    .min(1, `${name} is empty`)
+    .max(PATH_ID_MAX, `${name} is longer than ${PATH_ID_MAX} characters`)
+    .regex(ID_PATTERN, `${name} may hold letters, digits and - _ . : @ + only`)
     .openapi({ param: { name, in: 'path' }, example });
 
+/** Routes that take no query: an unknown parameter is refused, as on GET /v1/plans. */
+export const NoQuery = z.strictObject({});
+
+// The bound comes first: 1e300 is too large before it is anything else.
 export const minorUnits = z
   .number()
+  .max(Number.MAX_SAFE_INTEGER, 'is too large')
   .int('must be a whole number of minor units')
   .positive('must be more than zero')
-  .max(Number.MAX_SAFE_INTEGER, 'is too large')
   .openapi({ example: 12500, description: 'Integer minor units of the plan currency (cents for USD).' });
 
 export const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with an offset, like 2026-12-15T17:00:00Z' });

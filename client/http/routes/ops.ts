@@ -4,7 +4,7 @@ import { listPolicies, setPolicy } from '../../policies';
 import { allow, type ApiEnv } from '../auth';
 import { DunningError } from '../../errors';
 import { problemResponses } from '../problems';
-import { PolicyParams, PolicyVersionSchema } from '../schemas';
+import { NoQuery, PolicyParams, PolicyVersionSchema } from '../schemas';
 
 const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
 const security = [{ bearer: [] }];
@@ -19,7 +19,8 @@ export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Policies with their current version',
       security,
       middleware: [ops] as const,
-      responses: { 200: json(z.object({ data: z.array(PolicyVersionSchema) }), 'The policies'), ...problemResponses(401, 403, 429) },
+      request: { query: NoQuery },
+      responses: { 200: json(z.object({ data: z.array(PolicyVersionSchema) }), 'The policies'), ...problemResponses(401, 403, 422, 429) },
     }),
     async (c) => c.json({ data: await listPolicies(c.var.ctx) }, 200),
   );
@@ -33,6 +34,7 @@ export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
       security,
       middleware: [ops] as const,
       request: {
+        query: NoQuery,
         params: PolicyParams,
         body: { required: true, content: { 'application/json': { schema: z.record(z.string(), z.unknown()).openapi('PolicyRequest', { description: 'A policy as `dunning policy set` reads it' }) } } },
       },

@@ -3,7 +3,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { CreatePlanInputSchema, createPlan } from '../../create-plan';
 import { initiateDunning, cancel, reportPayment } from '../../dunning';
-import { importCsv } from '../../import';
+import { fieldRules, importCsv } from '../../import';
 import { previewPlan } from '../../preview';
 import { listPlans, planStatus } from '../../status';
 import { allow, type ApiEnv } from '../auth';
@@ -21,6 +21,7 @@ import {
   PlanStateSchema,
   PlanStatusSchema,
   PlanViewSchema,
+  NoQuery,
   PreviewSchema,
   ReasonBodySchema,
   TaskKindSchema,
@@ -32,11 +33,22 @@ const jsonBody = <S extends z.ZodType>(schema: S) => ({ required: true, content:
 const security = [{ bearer: [] }];
 const everyone = allow('billing', 'rep', 'ops');
 const billing = allow('billing', 'ops');
+const limitRule = 'limit must be a whole number from 1 to 200';
 
 const CreatedPlanSchema = PlanViewSchema.extend({
   created: z.boolean().openapi({ description: 'False when the account already had an open plan, which took the new invoices.' }),
   initiated: z.object({ workflowId: z.string(), alreadyRunning: z.boolean(), policy: z.string() }).optional(),
 }).openapi('CreatedPlan');
+
+/**
+ * The service's schema, named for the document. zod 4 copies methods onto a schema when it is
+ * made, so one made before @hono/zod-openapi extended zod (whenever client/create-plan is
+ * imported first) has no `.openapi` of its own: the extension's is called on it.
+ */
+const CreatePlanRequestSchema = (z.ZodType.prototype.openapi as (this: z.ZodType, refId: string) => typeof CreatePlanInputSchema).call(
+  CreatePlanInputSchema,
+  'CreatePlanRequest',
+);
 
 export function planRoutes(app: OpenAPIHono<ApiEnv>) {
   app.openapi(
@@ -47,8 +59,8 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Create an account with its contacts and invoices (and optionally start its journey), in one call',
       security,
       middleware: [billing, idempotent] as const,
-      request: { body: jsonBody(CreatePlanInputSchema.openapi('CreatePlanRequest')) },
-      responses: { 201: json(CreatedPlanSchema, 'The plan, as GET /v1/plans/{planId} gives it'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+      request: { query: NoQuery, body: jsonBody(CreatePlanRequestSchema) },
+      responses: { 201: json(CreatedPlanSchema, 'The plan, as GET /v1/plans/{planId} gives it'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
     }),
     async (c) => c.json(await createPlan(c.var.ctx, c.req.valid('json')), 201),
   );
@@ -61,8 +73,8 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Import accounts, contacts and invoices from a CSV (the `dunning import` format); one bad row writes nothing',
       security,
       middleware: [billing, idempotent] as const,
-      request: { body: { required: true, content: { 'text/csv': { schema: z.string().openapi({ example: 'account_id,account_name,…' }) } } } },
-      responses: { 201: json(ImportResultSchema, 'What the import wrote'), ...problemResponses(401, 403, 413, 415, 422, 429) },
+      request: { query: NoQuery, body: { required: true, content: { 'text/csv': { schema: z.string().openapi({ example: 'account_id,account_name,…' }) } } } },
+      responses: { 201: json(ImportResultSchema, 'What the import wrote'), ...problemResponses(401, 403, 409, 413, 415, 422, 429) },
     }),
     async (c) => c.json(await importCsv(c.var.ctx, { source: csvBody(c) }), 201),
   );
@@ -78,10 +90,10 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       request: {
         query: z.strictObject({
           status: PlanStatusSchema.optional(),
-          accountId: z.string().min(1).max(200).optional(),
+          accountId: fieldRules.id('accountId').optional(),
           taskKind: TaskKindSchema.optional().openapi({ description: 'Plans with an open task of this kind' }),
-          limit: z.coerce.number().int('limit must be a whole number from 1 to 200').min(1, 'limit must be a whole number from 1 to 200').max(200, 'limit must be a whole number from 1 to 200').optional(),
-          cursor: z.string().max(1000).optional(),
+          limit: z.coerce.number(limitRule).int(limitRule).min(1, limitRule).max(200, limitRule).optional(),
+          cursor: z.string().max(1000, 'cursor is longer than 1000 characters').optional(),
         }),
       },
       responses: { 200: json(PlanListSchema, 'A page of plans'), ...problemResponses(401, 403, 422, 429) },
@@ -97,7 +109,7 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'A plan: steps, amounts, promises, tasks and timeline (what `dunning status --json` prints)',
       security,
       middleware: [everyone] as const,
-      request: { params: PlanIdParams },
+      request: { query: NoQuery, params: PlanIdParams },
       responses: { 200: json(PlanViewSchema, 'The plan'), ...problemResponses(401, 403, 404, 422, 429) },
     }),
     async (c) => c.json(await planStatus(c.var.ctx, c.req.valid('param')), 200),
@@ -125,8 +137,8 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: "Start the plan's journey, or find the one already running (never a second one)",
       security,
       middleware: [billing, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(InitiateBodySchema) },
-      responses: { 200: json(InitiatedSchema, 'The journey'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(InitiateBodySchema) },
+      responses: { 200: json(InitiatedSchema, 'The journey'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
     }),
     async (c) => {
       const { planId } = c.req.valid('param');
@@ -143,8 +155,8 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Report a payment (idempotent by paymentId); nothing owed any more resolves the plan',
       security,
       middleware: [billing, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(PaymentBodySchema) },
-      responses: { 202: json(PaymentReportSchema, 'Accepted: the journey applies it'), ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(PaymentBodySchema) },
+      responses: { 202: json(PaymentReportSchema, 'Accepted: the journey applies it'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
     }),
     async (c) => c.json(await reportPayment(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 202),
   );
@@ -157,8 +169,8 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'End the journey cleanly: steps cancelled, tasks closed',
       security,
       middleware: [everyone, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
-      responses: { 200: json(PlanStateSchema, "The journey's state"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
+      responses: { 200: json(PlanStateSchema, "The journey's state"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
     }),
     async (c) => c.json(await cancel(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
   );

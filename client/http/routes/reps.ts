@@ -13,6 +13,7 @@ import {
   ConsentSchema,
   EmptyBodySchema,
   EscalatedSchema,
+  NoQuery,
   PlanIdParams,
   PlanStateSchema,
   PromiseBodySchema,
@@ -25,7 +26,8 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({ descrip
 const jsonBody = <S extends z.ZodType>(schema: S) => ({ required: true, content: { 'application/json': { schema } } });
 const security = [{ bearer: [] }];
 const reps = allow('rep', 'ops');
-const refusals = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429);
+/** What a route that calls the plan's journey may answer besides its own result. */
+const refusals = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503);
 
 export function repRoutes(app: OpenAPIHono<ApiEnv>) {
   app.openapi(
@@ -36,7 +38,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Record a promise to pay: one date, or installments',
       security,
       middleware: [reps, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(PromiseBodySchema) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(PromiseBodySchema) },
       responses: { 201: json(PromiseRecordedSchema, 'The promise, now monitored'), ...refusals },
     }),
     async (c) => {
@@ -55,7 +57,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Escalate now: a task for a rep',
       security,
       middleware: [reps, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
       responses: { 201: json(EscalatedSchema, 'The task created'), ...refusals },
     }),
     async (c) => {
@@ -72,7 +74,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Pause the journey (e.g. a dispute): nothing is sent until it resumes',
       security,
       middleware: [reps, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
     async (c) => c.json(await pause(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
@@ -86,7 +88,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Resume a paused journey',
       security,
       middleware: [reps, idempotent] as const,
-      request: { params: PlanIdParams, body: jsonBody(EmptyBodySchema) },
+      request: { query: NoQuery, params: PlanIdParams, body: jsonBody(EmptyBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
     async (c) => c.json(await resume(c.var.ctx, c.req.valid('param')), 200),
@@ -100,7 +102,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: 'Close a task with its outcome (write_off, dispute, promise, contacted, …)',
       security,
       middleware: [reps, idempotent] as const,
-      request: { params: TaskParams, body: jsonBody(CompleteTaskBodySchema) },
+      request: { query: NoQuery, params: TaskParams, body: jsonBody(CompleteTaskBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
     async (c) => c.json(await completeTask(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
@@ -114,8 +116,8 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       summary: "Record a contact's email consent; an opted-out contact gets no dunning email",
       security,
       middleware: [reps, idempotent] as const,
-      request: { params: ConsentParams, body: jsonBody(ConsentBodySchema) },
-      responses: { 200: json(ConsentSchema, 'The consent recorded'), ...refusals },
+      request: { query: NoQuery, params: ConsentParams, body: jsonBody(ConsentBodySchema) },
+      responses: { 200: json(ConsentSchema, 'The consent recorded'), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429) },
     }),
     async (c) => {
       const { contactId } = c.req.valid('param');
