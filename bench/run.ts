@@ -1,8 +1,8 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli]`: how fast the engine
-// initiates and moves plans, against bare Temporal (same server, a workflow of the same shape
-// whose activities do nothing) measured in the same run, and how long a `dunning` command takes
-// to start, against node doing nothing. Prints a table and appends the figures to
-// bench/results.jsonl.
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http]`: how fast the
+// engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
+// shape whose activities do nothing) measured in the same run; how long a `dunning` command
+// takes to start, against node doing nothing; and the HTTP API against the typed client, and its
+// reads over a large portfolio. Prints a table and appends the figures to bench/results.jsonl.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
@@ -12,8 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
+import { createApiKey } from '../client/api-keys';
 import { initiateDunning, reportPayment } from '../client/dunning';
+import { createApi } from '../client/http/app';
+import { serveHttp } from '../client/http/server';
 import { importRows, type ParsedRow } from '../client/import';
+import { listPlans, type PlanListFilter, type PlanPage } from '../client/status';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -24,15 +28,18 @@ import { mailerFromConfig } from '../worker/mailer';
 import { bundleWorkflows, installRuntime, startWorkers } from '../worker/worker';
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
+import { apiCaller } from './api-caller';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
+import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
+import { seededPlanId, seedPlans } from './seed-plans';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const runs = (section: 'initiation' | 'journey' | 'import' | 'cli') => !only || only.includes(section);
+const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http') => !only || only.includes(section);
 const sizes = quick
-  ? { initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000] }
-  : { initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000] };
+  ? { initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000], http: { initiate: 200, rounds: 2, seedPlans: 20_000, reads: 200 } }
+  : { initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000], http: { initiate: 1_000, rounds: 3, seedPlans: 100_000, reads: 500 } };
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -58,6 +65,10 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+/** Adds the CPU seconds each process group used since `before` (a cpuByProcess reading) to `into`. */
+const addCpuSince = (before: Record<string, number>, into: Record<string, number>) => {
+  for (const [group, sec] of Object.entries(cpuDelta(before, cpuByProcess()))) into[group] = (into[group] ?? 0) + sec;
+};
 const rssMb = () => Math.round(process.memoryUsage().rss / 1e6);
 /** Live JavaScript heap after a full collection (`npm run bench` runs node with --expose-gc). */
 const liveHeapMb = () => {
@@ -65,6 +76,8 @@ const liveHeapMb = () => {
   return Math.round(process.memoryUsage().heapUsed / 1e6);
 };
 
+// Other work on the machine before the bench adds its own (1, 5 and 15 minute averages).
+const loadBefore = os.loadavg().map((l) => +l.toFixed(2));
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-bench-'));
 chmodSync(tmp, 0o755);
 // The table is the bench's output: a line per email sent would bury it (and WARN is what the
@@ -122,12 +135,21 @@ try {
   };
   const startBare = (workflowId: string, journey: BareJourney) =>
     client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId, args: [journey] });
+  // Plans initiated under 'bench-later' sleep 30 days before their first step: only the
+  // initiation (and the journey's first writes) is measured, no email.
+  const laterOffsets = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
+  const setLaterPolicy = () =>
+    setPolicy(db.db, secondsPolicy('bench-later', Object.fromEntries(Object.entries(laterOffsets).map(([k, d]) => [k, d * 86_400]))));
+  /** Until each of the n plans imported under `prefix` has begun and waits on its first step. */
+  const untilEveryPlanWaits = (prefix: string, n: number) => {
+    const waiting = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-${prefix}-%`} and status = 'waiting'`;
+    return until(async () => (await db.db.execute<{ n: number }>(waiting))[0]!.n === n, 600_000, 'every initiated plan to wait');
+  };
 
   // --- initiation: plans started from the client, left sleeping until their first step -------
   if (runs('initiation')) {
-    const offsets = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
-    await setPolicy(db.db, secondsPolicy('bench-later', Object.fromEntries(Object.entries(offsets).map(([k, d]) => [k, d * 86_400]))));
-    const bare: BareJourney = { steps: Object.entries(offsets).map(([k, d]) => ({ offsetMs: d * 86_400_000, email: k !== 'manual_escalation' })) };
+    await setLaterPolicy();
+    const bare: BareJourney = { steps: Object.entries(laterOffsets).map(([k, d]) => ({ offsetMs: d * 86_400_000, email: k !== 'manual_escalation' })) };
     let inFlight = 0;
     for (const n of sizes.initiation) {
       const planIds = await importPlans(n, `init${n}`);
@@ -138,8 +160,7 @@ try {
       await withConcurrency(planIds, concurrency, (planId) => startBare(`bare-init-${planId}`, bare));
       const bareRate = n / ((Date.now() - t) / 1000);
       // Let every plan reach its first timer before reading memory.
-      const waiting = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-init${n}-%`} and status = 'waiting'`;
-      await until(async () => (await db.db.execute<{ n: number }>(waiting))[0]!.n === n, 600_000, 'every initiated plan to wait');
+      await untilEveryPlanWaits(`init${n}`, n);
       inFlight += n;
       Object.assign(results, {
         [`initiation${n}PlansPerSec`]: Math.round(ours),
@@ -283,6 +304,122 @@ try {
     log(`cli: \`dunning --help\` ${median('help')} ms, \`dunning status <unknown plan>\` ${median('status')} ms (one query); \`node -e ""\` ${median('node')} ms (medians of 5)`);
   }
 
+  // --- http: the API on a real socket against the typed client in-process; reads at scale ----
+  if (runs('http')) {
+    await setLaterPolicy();
+    // Served as `dunning api` serves it; the rate limit is not what is measured, so it never refuses.
+    const served = await serveHttp(createApi({ ctx, rateLimit: { perSecond: 1e9, burst: 1e9 } }), { host: '127.0.0.1', port: 0 });
+    const call = apiCaller(served.url, (await createApiKey(ctx, { name: 'bench billing', role: 'billing' })).key);
+    const body = { policy: 'bench-later' };
+    const ways = {
+      typed: (planId: string) => initiateDunning(ctx, { planId, policyName: body.policy }),
+      http: (planId: string) => call('POST', `/v1/plans/${planId}/initiate`, { body }),
+      // What a careful billing system sends: the key is claimed before and the answer kept after, two more writes.
+      httpIdempotent: (planId: string) => call('POST', `/v1/plans/${planId}/initiate`, { body, headers: { 'idempotency-key': `initiate-${planId}` } }),
+    };
+    type Way = keyof typeof ways;
+    const { initiate: n, rounds } = sizes.http;
+    const rates: Record<Way, number[]> = { typed: [], http: [], httpIdempotent: [] };
+    const cpuSeconds: Record<Way, Record<string, number>> = { typed: {}, http: {}, httpIdempotent: {} };
+    // Each way on fresh plans of its own, 50 callers at a time, the order reversed every other
+    // round, and each run starting once the plans before it are asleep: the machine's drift
+    // shows as the spread between rounds, not as a difference between ways. CPU is counted until
+    // the plans sleep, so it includes the journeys' first writes, the same for every way.
+    for (let round = 1; round <= rounds; round++) {
+      const order = Object.keys(ways) as Way[];
+      if (round % 2 === 0) order.reverse();
+      for (const way of order) {
+        const prefix = `http-${way}-${round}`;
+        const planIds = await importPlans(n, prefix);
+        const cpu0 = cpuByProcess();
+        const t = performance.now();
+        await withConcurrency(planIds, concurrency, ways[way]);
+        rates[way].push(n / ((performance.now() - t) / 1000));
+        await untilEveryPlanWaits(prefix, n);
+        addCpuSince(cpu0, cpuSeconds[way]);
+      }
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const perRound = (xs: number[], digits = 0) => xs.map((x) => x.toFixed(digits)).join(' / ');
+    const ratios = (way: Way) => rates[way].map((r, i) => r / rates.typed[i]!);
+    const cpuPerPlan = (way: Way, group: string) => (((cpuSeconds[way][group] ?? 0) * 1000) / (rounds * n)).toFixed(1);
+    const wayLabels: Record<Way, string> = { typed: 'typed client, in-process', http: 'POST /v1/plans/{planId}/initiate', httpIdempotent: 'the same with an Idempotency-Key' };
+    log(`\n| initiation, ${n} fresh plans per way and round, ${concurrency} at a time | plans/s, round by round | ratio to the typed client | CPU ms per plan: bench process / Temporal / PostgreSQL |\n|---|---|---|---|`);
+    for (const way of Object.keys(ways) as Way[]) {
+      log(`| ${wayLabels[way]} | ${perRound(rates[way])} | ${way === 'typed' ? '' : perRound(ratios(way), 2)} | ${['bench (client + workers)', 'temporal', 'postgres'].map((g) => cpuPerPlan(way, g)).join(' / ')} |`);
+    }
+    Object.assign(results, {
+      [`httpInitiation${n}TypedPerSec`]: Math.round(mean(rates.typed)),
+      [`httpInitiation${n}HttpPerSec`]: Math.round(mean(rates.http)),
+      [`httpInitiation${n}IdempotentPerSec`]: Math.round(mean(rates.httpIdempotent)),
+      [`httpInitiation${n}Ratio`]: +(mean(rates.http) / mean(rates.typed)).toFixed(2),
+      [`httpInitiation${n}IdempotentRatio`]: +(mean(rates.httpIdempotent) / mean(rates.typed)).toFixed(2),
+      [`httpInitiation${n}RatioPerRound`]: perRound(ratios('http'), 2),
+      [`httpInitiation${n}BenchCpuMsPerPlan`]: (Object.keys(ways) as Way[]).map((w) => cpuPerPlan(w, 'bench (client + workers)')).join(' / '),
+    });
+
+    // Reads over a large portfolio, seeded in bulk (bench/seed-plans.ts).
+    const seeded = sizes.http.seedPlans;
+    let t = performance.now();
+    await seedPlans(db.sql, seeded);
+    log(`\nseeded ${seeded} plans in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const query = (filter: PlanListFilter) => {
+      const params = new URLSearchParams(Object.entries(filter).map(([k, v]): [string, string] => [k, String(v)]));
+      return `/v1/plans${params.size ? `?${params}` : ''}`;
+    };
+    // The whole list, 200 a time: keyset paging makes the last page cost what the first does.
+    const pageMs: number[] = [];
+    const cursors: string[] = [];
+    t = performance.now();
+    for (let cursor: string | null = null; ; ) {
+      const page = await call('GET', query({ limit: 200, ...(cursor ? { cursor } : {}) }));
+      pageMs.push(page.ms);
+      cursor = (page.body as PlanPage).nextCursor;
+      if (!cursor) break;
+      cursors.push(cursor);
+    }
+    log(`the whole list, ${pageMs.length} pages of 200: ${((performance.now() - t) / 1000).toFixed(1)} s; per page p50 ${percentile(pageMs, 50).toFixed(1)} ms, p95 ${percentile(pageMs, 95).toFixed(1)} ms, last ${pageMs.at(-1)!.toFixed(1)} ms`);
+    const lists: Record<string, { label: string; filter: PlanListFilter }> = {
+      listFirstPage: { label: 'GET /v1/plans', filter: {} },
+      listStatus: { label: 'GET /v1/plans?status=escalated', filter: { status: 'escalated' } },
+      listTaskKind: { label: 'GET /v1/plans?taskKind=manual_escalation (9 % of plans)', filter: { taskKind: 'manual_escalation' } },
+      listScarceTaskKind: { label: 'GET /v1/plans?taskKind=promise_broken (1 %)', filter: { taskKind: 'promise_broken' } },
+      listRareTaskKind: { label: 'GET /v1/plans?taskKind=opted_out (0.1 %)', filter: { taskKind: 'opted_out' } },
+      listDeepPage: { label: 'GET /v1/plans?cursor=… (90 % down the list)', filter: { cursor: cursors[Math.floor(cursors.length * 0.9)]! } },
+    };
+    log('\nWhat PostgreSQL does for each list query (EXPLAIN ANALYZE: top node, scans of plans and tasks, time)');
+    for (const { label, filter } of Object.values(lists)) {
+      const [plan] = await explainRead(db.db, (readCtx) => listPlans(readCtx, filter));
+      log(`${label}\n${planOutline(plan!, ['collection_plans', 'tasks']).map((line) => `    ${line}`).join('\n')}`);
+    }
+    const reads: Record<string, { label: string; path: () => string }> = {
+      planView: { label: 'GET /v1/plans/{planId} (a random plan)', path: () => `/v1/plans/${seededPlanId(1 + Math.floor(Math.random() * seeded))}` },
+      ...Object.fromEntries(Object.entries(lists).map(([key, { label, filter }]) => [key, { label, path: () => query(filter) }])),
+    };
+    // With 10 callers on two cores a request mostly waits for CPU, so the CPU each costs (this
+    // process: fetch client, server, handler; and PostgreSQL) says what the latency is made of.
+    log(`\n| read, ${sizes.http.reads} requests over HTTP | 1 at a time p50 / p95 ms | 10 at a time p50 / p95 ms | CPU ms per request: bench process / PostgreSQL |\n|---|---|---|---|`);
+    for (const [key, read] of Object.entries(reads)) {
+      const cells: string[] = [];
+      const cpu: Record<string, number> = {};
+      for (const callers of [1, 10]) {
+        await withConcurrency(Array.from({ length: 20 }), callers, () => call('GET', read.path())); // warm the connections and the JIT
+        const ms: number[] = [];
+        const cpu0 = cpuByProcess();
+        await withConcurrency(Array.from({ length: sizes.http.reads }), callers, async () => ms.push((await call('GET', read.path())).ms));
+        addCpuSince(cpu0, cpu);
+        const [p50, p95] = [percentile(ms, 50), percentile(ms, 95)];
+        cells.push(`${p50.toFixed(1)} / ${p95.toFixed(1)}`);
+        Object.assign(results, { [`${key}C${callers}P50Ms`]: +p50.toFixed(1), [`${key}C${callers}P95Ms`]: +p95.toFixed(1) });
+      }
+      const cpuPerRequest = ['bench (client + workers)', 'postgres'].map((group) => (((cpu[group] ?? 0) * 1000) / (2 * sizes.http.reads)).toFixed(1)).join(' / ');
+      results[`${key}CpuMsPerRequest`] = cpuPerRequest;
+      log(`| ${read.label} | ${cells.join(' | ')} | ${cpuPerRequest} |`);
+    }
+    results.httpSeededPlans = seeded;
+    await served.close();
+  }
+
   bareWorker.shutdown();
   await Promise.all([workers.shutdown(), bareRunning]);
   await native.close();
@@ -331,7 +468,7 @@ const record = {
   commit: git(['rev-parse', '--short', 'HEAD']),
   quick,
   only,
-  machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown' },
+  machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown', loadBefore },
   versions: {
     node: process.version,
     temporalCli: execFileSync(cli.path, ['--version'], { encoding: 'utf8' }).trim(),
@@ -342,4 +479,4 @@ const record = {
 appendFileSync(path.join(here, 'results.jsonl'), `${JSON.stringify(record)}\n`);
 console.log('\n| measure | value |\n|---|---|');
 for (const [k, v] of Object.entries(results)) console.log(`| ${k} | ${v} |`);
-console.log(`\n${record.machine.cores} cores, ${record.machine.memoryGb} GiB, ${record.versions.temporalCli}, SDK ${record.versions.sdk}, commit ${record.commit}; appended to bench/results.jsonl`);
+console.log(`\n${record.machine.cores} cores, ${record.machine.memoryGb} GiB, load ${loadBefore.join(' / ')} before the run, ${record.versions.temporalCli}, SDK ${record.versions.sdk}, commit ${record.commit}; appended to bench/results.jsonl`);

@@ -143,7 +143,9 @@ function decodeCursor(cursor: string): { micros: string; id: string } {
 
 /**
  * Plans newest first, a page at a time. Keyset paging on (created_at, id) over an index per
- * filter, so page 1,000 costs what page 1 does; the amount owed and next step come per row.
+ * filter, so page 1,000 costs what page 1 does. The page's ids are chosen first, from indexes
+ * alone, and the account, amount owed and next step read for those rows only (joined before
+ * the limit, they were read for every plan a scarce task kind matched).
  */
 export async function listPlans({ db }: DatabaseContext, filter: PlanListFilter = {}): Promise<PlanPage> {
   const limit = filter.limit ?? 50;
@@ -173,15 +175,19 @@ export async function listPlans({ db }: DatabaseContext, filter: PlanListFilter 
         where ci.plan_id = p.id and ci.status = 'open')::text as owed,
       n.key as "nextStep", n.at as "nextActionAt", p.created_at as "createdAt",
       (extract(epoch from p.created_at) * 1000000)::bigint::text as micros
-    from collection_plans p
+    from (
+      select p.id from collection_plans p
+      ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
+      order by p.created_at desc nulls last, p.id desc nulls last
+      limit ${limit + 1}
+    ) page
+    join collection_plans p on p.id = page.id
     join accounts a on a.id = p.account_id
     left join lateral (
       select s.key, s.scheduled_for as at from orchestration_steps s
       where s.plan_id = p.id and s.status in ('pending', 'waiting') order by s.ordinal limit 1
     ) n on true
-    ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
-    order by p.created_at desc nulls last, p.id desc nulls last
-    limit ${limit + 1}`);
+    order by p.created_at desc nulls last, p.id desc nulls last`);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {

@@ -135,6 +135,9 @@ export const collectionPlans = pgTable(
     index('collection_plans_page').on(t.createdAt.desc(), t.id.desc()),
     index('collection_plans_status_page').on(t.status, t.createdAt.desc(), t.id.desc()),
     index('collection_plans_account_page').on(t.accountId, t.createdAt.desc(), t.id.desc()),
+    // A plan's page position by its id, read from the index alone: GET /v1/plans?taskKind= of a
+    // scarce kind starts from the open tasks and sorts their plans without reading plan rows.
+    index('collection_plans_id_created').on(t.id, t.createdAt),
   ],
 );
 
@@ -203,17 +206,22 @@ export const paymentPromises = pgTable(
 );
 
 /** A promise paid in installments (a hardship plan). */
-export const paymentSchedules = pgTable('payment_schedules', {
-  id: text('id').primaryKey(),
-  promiseId: text('promise_id')
-    .notNull()
-    .unique()
-    .references(() => paymentPromises.id, { onDelete: 'cascade' }),
-  planId: text('plan_id')
-    .notNull()
-    .references(() => collectionPlans.id, { onDelete: 'cascade' }),
-  createdAt: createdAt(),
-});
+export const paymentSchedules = pgTable(
+  'payment_schedules',
+  {
+    id: text('id').primaryKey(),
+    promiseId: text('promise_id')
+      .notNull()
+      .unique()
+      .references(() => paymentPromises.id, { onDelete: 'cascade' }),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  // The plan view reads a plan's schedules by plan; without this it scans every schedule.
+  (t) => [index('payment_schedules_plan').on(t.planId)],
+);
 
 export const paymentScheduleItems = pgTable(
   'payment_schedule_items',
@@ -269,6 +277,11 @@ export const tasks = pgTable(
     check('tasks_kind', oneOf('kind', taskKinds)),
     check('tasks_status', oneOf('status', taskStatuses)),
     index('tasks_plan').on(t.planId),
+    // Open tasks by kind (GET /v1/plans?taskKind=): closed tasks pile up forever, open ones stay
+    // as many as reps have work, so the filter never reads the closed ones.
+    index('tasks_open_kind')
+      .on(t.kind, t.planId)
+      .where(sql`status = 'open'`),
   ],
 );
 

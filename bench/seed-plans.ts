@@ -1,0 +1,84 @@
+// A portfolio for the read benchmarks, written straight into the tables: what about a year of
+// dunning leaves behind (plans in every status, their items, steps, tasks, promises and
+// timelines), in a few set-based statements, so 100,000 plans take seconds instead of an
+// import and 100,000 journeys. Only bench/run.ts uses it.
+import type postgres from 'postgres';
+
+/** Seeded plans are `plan-SEED-<i>`, i from 1 (the newest) to n (a year old). */
+export const seededPlanId = (i: number) => `plan-SEED-${i}`;
+
+/**
+ * The mix, by i % 100: 5 % not started, 60 % in progress (0–3 steps done), 10 % escalated with
+ * an open task, 5 % promised, 2 % on hold, 15 % resolved, 3 % cancelled. Open tasks are mostly
+ * manual escalations; 1 % of plans have a broken promise and 0.1 % an opted-out contact, so the
+ * task-kind filter is tried on a common kind and on rare ones.
+ */
+export async function seedPlans(sql: postgres.Sql, n: number): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`create temp table seed on commit drop as
+      select i, 'SEED-' || i as account_id, 'plan-SEED-' || i as plan_id, s.status,
+        -- steps done: escalated and promised plans (and some resolved ones) went through all four
+        case when s.status in ('escalated', 'promised') or (s.status = 'resolved' and i % 100 < 87) then 4
+          when s.status = 'not_started' then 0 else i % 4 end as done,
+        now() - interval '365 days' * i / ${n}::int as created_at
+      from generate_series(1, ${n}::int) i
+      cross join lateral (select case
+        when i % 100 < 5 then 'not_started' when i % 100 < 65 then 'in_progress' when i % 100 < 75 then 'escalated'
+        when i % 100 < 80 then 'promised' when i % 100 < 82 then 'on_hold' when i % 100 < 97 then 'resolved'
+        else 'cancelled' end as status) s`;
+    await tx`insert into accounts (id, name, timezone, currency, locale, created_at, updated_at)
+      select account_id, 'Seeded account ' || i, 'Europe/Berlin', 'EUR', 'de-DE', created_at, created_at from seed`;
+    await tx`insert into contacts (account_id, name, email) select account_id, 'Contact ' || i, 'c' || i || '@seed.example' from seed`;
+    await tx`insert into invoices (account_id, number, amount_minor, open_minor, currency, issued_on, due_on, status, created_at)
+      select account_id, account_id || '-' || k, amount, case when status = 'resolved' then 0 else amount end, 'EUR',
+        (created_at - interval '30 days')::date, (created_at + interval '10 days')::date,
+        case when status = 'resolved' then 'paid' else 'open' end, created_at
+      from seed cross join lateral (values (1, 10000 + (i % 90) * 1000), (2, 2500)) v(k, amount)`;
+    await tx`insert into collection_plans (id, account_id, policy_name, status, currency, workflow_id, initiated_at, closed_at, created_at, updated_at)
+      select plan_id, account_id, case when status <> 'not_started' then 'standard' end, status, 'EUR',
+        case when status <> 'not_started' then 'dunning-' || plan_id end,
+        case when status <> 'not_started' then created_at + interval '1 minute' end,
+        case when status in ('resolved', 'cancelled') then least(now(), created_at + interval '40 days') end, created_at, created_at
+      from seed`;
+    await tx`insert into collection_plan_items (plan_id, invoice_id, status)
+      select s.plan_id, inv.id, case when s.status = 'resolved' then 'paid' else 'open' end
+      from seed s join invoices inv on inv.account_id = s.account_id`;
+    await tx`insert into orchestration_steps (plan_id, key, ordinal, action, status, scheduled_for, completed_at, reason, updated_at)
+      select s.plan_id, st.key, st.ordinal, st.action,
+        case when st.ordinal < s.done then 'completed' when s.status in ('resolved', 'cancelled') then 'cancelled'
+          when st.ordinal = s.done then 'waiting' else 'pending' end,
+        s.created_at + st.after,
+        case when st.ordinal < s.done then s.created_at + st.after + interval '1 minute'
+          when s.status in ('resolved', 'cancelled') then s.created_at + interval '40 days' end,
+        case when st.ordinal >= s.done and s.status in ('resolved', 'cancelled') then 'plan ' || s.status end,
+        s.created_at
+      from seed s
+      cross join (values ('upcoming_notice', 0, 'email', interval '0 days'), ('first_reminder', 1, 'email', interval '13 days'),
+        ('second_reminder', 2, 'email', interval '20 days'), ('manual_escalation', 3, 'task', interval '30 days')) st(key, ordinal, action, after)
+      where s.status <> 'not_started'`;
+    await tx`insert into tasks (id, plan_id, kind, status, reason, outcome, created_at, closed_at)
+      select 'task-' || plan_id || '-escalation', plan_id,
+        case when i % 1000 = 70 then 'opted_out' when i % 100 = 65 then 'promise_broken' else 'manual_escalation' end,
+        case when status = 'escalated' then 'open' else 'done' end, 'Seeded: still owed after the second reminder',
+        case when status = 'escalated' then null else 'promise' end,
+        created_at + interval '30 days', case when status <> 'escalated' then created_at + interval '31 days' end
+      from seed where done = 4`;
+    await tx`insert into payment_promises (id, plan_id, amount_minor, due_on, status, rep, created_at)
+      select 'promise-' || plan_id, plan_id, 5000, now() + interval '7 days', 'open', 'Seeded rep', created_at + interval '31 days'
+      from seed where status = 'promised'`;
+    // Every other promise is paid in installments, so the plan view's schedule query has rows to find.
+    await tx`insert into payment_schedules (id, promise_id, plan_id, created_at)
+      select 'promise-' || plan_id, 'promise-' || plan_id, plan_id, created_at + interval '31 days' from seed where status = 'promised' and i % 2 = 0`;
+    await tx`insert into payment_schedule_items (schedule_id, seq, amount_minor, due_on)
+      select 'promise-' || plan_id, k, 2500, now() + k * interval '7 days' from seed cross join generate_series(1, 2) k
+      where status = 'promised' and i % 2 = 0`;
+    await tx`insert into timeline_events (plan_id, event_key, seq, at, kind, summary)
+      select s.plan_id, 'seed:' || g, g, s.created_at + (g - 1) * interval '1 day',
+        case when g = 1 then 'initiated' else 'email_sent' end, 'Seeded event ' || g
+      from seed s cross join lateral generate_series(1, s.done + 1) g where s.status <> 'not_started'`;
+  });
+  // What autovacuum would have done to a database that grew over a year: planner statistics
+  // and the visibility map (index-only scans), so the plans measured are the ones users get.
+  await sql`vacuum (analyze) accounts, contacts, invoices, collection_plans, collection_plan_items, orchestration_steps,
+    tasks, payment_promises, payment_schedules, payment_schedule_items, timeline_events`;
+}
