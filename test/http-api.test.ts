@@ -127,6 +127,16 @@ describe('the HTTP API', () => {
     const again = await call('POST', `/v1/plans/${planId}/payments`, pay);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect((await call('GET', `/v1/plans/${planId}`)).body).toMatchObject({ outstandingMinor: 49_000 });
+
+    // The same payment sent twice at once with one key: one effect, whichever answers first.
+    const twice = { body: { paymentId: `${acct}-p2`, amountMinor: 1_000 }, headers: { 'idempotency-key': `pay2-${acct}` } };
+    const both = await Promise.all([call('POST', `/v1/plans/${planId}/payments`, twice), call('POST', `/v1/plans/${planId}/payments`, twice)]);
+    expect([[202, 202], [202, 409]]).toContainEqual(both.map((r) => r.status).sort());
+    // Two 202s only when the second was a replay of the first, not a second run.
+    if (both.every((r) => r.status === 202)) expect(both.map((r) => r.headers.get('idempotent-replayed'))).toContain('true');
+    const after = (await call('GET', `/v1/plans/${planId}`)).body!;
+    expect(after.outstandingMinor).toBe(48_000);
+    expect(after.timeline.filter((e: { summary: string }) => e.summary.includes(`${acct}-p2`))).toHaveLength(1);
   });
 
   it('refuses a revoked key at once, and a key over its rate with 429 and Retry-After', async () => {
