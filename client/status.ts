@@ -157,19 +157,8 @@ export async function listPlans({ db }: DatabaseContext, filter: PlanListFilter 
     filter.taskKind ? sql`exists (select 1 from tasks t where t.plan_id = p.id and t.kind = ${filter.taskKind} and t.status = 'open')` : undefined,
     after ? sql`(p.created_at, p.id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id})` : undefined,
   ].filter((w) => w !== undefined);
-  const rows = await db.execute<{
-    planId: string;
-    accountId: string;
-    accountName: string;
-    status: PlanStatus;
-    currency: string;
-    locale: string;
-    owed: string;
-    nextStep: string | null;
-    nextActionAt: string | null;
-    createdAt: string;
-    micros: string;
-  }>(sql`
+  // Amount and page position come as text: bigints, exact.
+  const rows = await db.execute<Omit<PlanListRow, 'outstandingMinor'> & { owed: string; micros: string }>(sql`
     select p.id as "planId", p.account_id as "accountId", a.name as "accountName", p.status, p.currency, a.locale,
       (select coalesce(sum(i.open_minor), 0) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
         where ci.plan_id = p.id and ci.status = 'open')::text as owed,

@@ -4,10 +4,9 @@ import { listPolicies, setPolicy } from '../../policies';
 import { allow, type ApiEnv } from '../auth';
 import { DunningError } from '../../errors';
 import { problemResponses } from '../problems';
+import { json, security } from '../route-parts';
 import { NoQuery, PolicyParams, PolicyVersionSchema } from '../schemas';
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ bearer: [] }];
 const ops = allow('ops');
 
 export function opsRoutes(app: OpenAPIHono<ApiEnv>) {

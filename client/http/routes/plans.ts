@@ -10,6 +10,7 @@ import { allow, type ApiEnv } from '../auth';
 import { idempotent } from '../idempotency';
 import { csvBody } from '../csv-body';
 import { problemResponses } from '../problems';
+import { json, jsonBody, security } from '../route-parts';
 import {
   ImportResultSchema,
   InitiateBodySchema,
@@ -28,9 +29,6 @@ import {
   id,
 } from '../schemas';
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
-const jsonBody = <S extends z.ZodType>(schema: S) => ({ required: true, content: { 'application/json': { schema } } });
-const security = [{ bearer: [] }];
 const everyone = allow('billing', 'rep', 'ops');
 const billing = allow('billing', 'ops');
 const limitRule = 'limit must be a whole number from 1 to 200';

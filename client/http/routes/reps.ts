@@ -1,11 +1,12 @@
 // What collections reps do on a plan: promises, escalations, pause and resume, tasks, consent.
 // A refusal is the journey's own sentence; the rep is the API key's name unless given.
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { setConsent } from '../../consent';
 import { completeTask, escalate, pause, recordPromise, resume } from '../../dunning';
 import { allow, type ApiEnv } from '../auth';
 import { idempotent } from '../idempotency';
 import { problemResponses } from '../problems';
+import { json, jsonBody, security } from '../route-parts';
 import {
   CompleteTaskBodySchema,
   ConsentBodySchema,
@@ -22,9 +23,6 @@ import {
   TaskParams,
 } from '../schemas';
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
-const jsonBody = <S extends z.ZodType>(schema: S) => ({ required: true, content: { 'application/json': { schema } } });
-const security = [{ bearer: [] }];
 const reps = allow('rep', 'ops');
 /** What a route that calls the plan's journey may answer besides its own result. */
 const refusals = problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503);
