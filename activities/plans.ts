@@ -2,7 +2,7 @@
 // keys (plan + step, task id, payment id, timeline event key).
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { applyPayment, lastTimelineSeq, loadPlanContext, loadScheduleAnchors, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
+import { applyPayment, lastTimelineSeq, loadPlanContext, loadScheduleAnchors, statusOnInitiation, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
 import { collectionPlans } from '../db/schema';
 import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
@@ -47,7 +47,7 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
           policyName: input.policy.name,
           policySnapshot: input.policy,
           workflowId: workflowIdFor(input.planId),
-          status: sql`case when ${collectionPlans.status} = 'not_started' then 'in_progress' else ${collectionPlans.status} end`,
+          status: statusOnInitiation,
           // postgres.js binds Dates only as typed columns, not inside raw sql: pass ISO text.
           initiatedAt: sql`coalesce(${collectionPlans.initiatedAt}, ${initiatedAt.toISOString()}::timestamptz)`,
           updatedAt: clock.now(),

@@ -72,6 +72,9 @@ export async function loadPlanContext(q: Pick<Database, 'execute'>, planId: stri
   };
 }
 
+/** A plan's status once its journey starts: not_started moves on; a status the journey wrote stays. */
+export const statusOnInitiation = sql<PlanStatus>`case when ${collectionPlans.status} = 'not_started' then 'in_progress' else ${collectionPlans.status} end`;
+
 /**
  * A journey was started for the plan: it reads in_progress under its policy from now on, not
  * only once the journey's first activity has run. A status the journey already wrote stays.
@@ -80,7 +83,7 @@ export async function markInitiated(db: Database, planId: string, policyName: st
   await db
     .update(collectionPlans)
     .set({
-      status: sql`case when ${collectionPlans.status} = 'not_started' then 'in_progress' else ${collectionPlans.status} end`,
+      status: statusOnInitiation,
       policyName: sql`coalesce(${collectionPlans.policyName}, ${policyName})`,
     })
     .where(eq(collectionPlans.id, planId));
