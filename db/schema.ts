@@ -373,3 +373,23 @@ export const idempotentRequests = pgTable(
   },
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotent_requests_created').on(t.createdAt)],
 );
+
+/**
+ * Rep console sign-ins: the browser holds a random session id, the row only its SHA-256, so a
+ * copy of this table signs nobody in. The key is checked again on every request (a revoked key's
+ * session ends at once); forms carry `csrf_token`.
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    /** SHA-256 of the cookie's session id, hex. */
+    idHash: text('id_hash').primaryKey(),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: createdAt(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [index('console_sessions_expires').on(t.expiresAt)],
+);
