@@ -28,7 +28,7 @@ function sandboxImports(extra) {
 export default tseslint.config(
   { ignores: ['node_modules/', '.data/', '.tools/', 'db/migrations/', 'bench/results/'] },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     extends: [tseslint.configs.base],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

@@ -9,6 +9,7 @@ import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
+import { consoleRoutes } from '../console/routes';
 import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { authenticate, rateLimit, type ApiEnv } from './auth';
@@ -109,6 +110,8 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   planRoutes(app);
   repRoutes(app);
   opsRoutes(app);
+  // The rep console's pages, on the same door (session cookie instead of a bearer key).
+  consoleRoutes(app);
 
   app.openapi(
     {

@@ -1,0 +1,189 @@
+// The rep console's pages as Hono JSX: plain HTML forms that work without script, labelled
+// fields, one sentence for every refusal.
+import type { Child } from 'hono/jsx';
+import { formatMoney } from '../../workflows/domain/money';
+import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
+import { priorityRule, type Worklist, type WorklistFilter } from '../worklist';
+
+const style = `
+body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 1rem; color: #1b1b1b; }
+header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ddd; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+form.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin: 1rem 0; }
+label { display: flex; flex-direction: column; font-size: .9rem; }
+.refusal { color: #a00000; font-weight: 600; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+:focus-visible { outline: 3px solid #0b5fff; outline-offset: 2px; }
+`;
+
+export function Layout(props: { title: string; signedInAs?: { name: string; csrfToken: string }; children: Child }) {
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{props.title} · Dunning console</title>
+        <style>{style}</style>
+      </head>
+      <body>
+        <header>
+          <h1>{props.title}</h1>
+          {props.signedInAs && (
+            <form method="post" action="/sign-out">
+              <input type="hidden" name="csrf" value={props.signedInAs.csrfToken} />
+              <span>Signed in as {props.signedInAs.name} </span>
+              <button type="submit">Sign out</button>
+            </form>
+          )}
+        </header>
+        <main>{props.children}</main>
+      </body>
+    </html>
+  );
+}
+
+export function SignInPage(props: { refusal?: string }) {
+  return (
+    <Layout title="Sign in">
+      <form method="post" action="/sign-in">
+        <p>
+          <label for="key">
+            API key (a rep or ops key from <code>dunning apikey create</code>)
+            <input id="key" name="key" type="password" autocomplete="off" required autofocus size={60} aria-describedby={props.refusal ? 'refusal' : undefined} />
+          </label>
+        </p>
+        {props.refusal && (
+          <p id="refusal" class="refusal" role="alert">
+            {props.refusal}
+          </p>
+        )}
+        <button type="submit">Sign in</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function RefusalPage(props: { title: string; sentence: string }) {
+  return (
+    <Layout title={props.title}>
+      <p class="refusal" role="alert">
+        {props.sentence}
+      </p>
+      <p>
+        <a href="/">Back to the worklist</a>
+      </p>
+    </Layout>
+  );
+}
+
+const kindLabel = (kind: string) => kind.replace(/_/g, ' ');
+
+/** The query string of the current filters, with `changes` applied (undefined removes one). */
+function hrefWith(filter: WorklistFilter, changes: Partial<Record<'taskKind' | 'status' | 'currency' | 'search' | 'cursor', string | undefined>>): string {
+  const params = new URLSearchParams();
+  const merged = { taskKind: filter.taskKind, status: filter.status, currency: filter.currency, search: filter.search, ...changes };
+  for (const [k, v] of Object.entries(merged)) if (v) params.set(k, v);
+  const q = params.toString();
+  return q ? `/?${q}` : '/';
+}
+
+export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; signedInAs: { name: string; csrfToken: string } }) {
+  const { list, filter } = props;
+  const filtered = Boolean(filter.taskKind || filter.status || filter.currency || filter.search);
+  return (
+    <Layout title="Worklist" signedInAs={props.signedInAs}>
+      <p id="priority">{priorityRule}</p>
+      <nav aria-label="Queues">
+        <ul>
+          {taskKinds.map((kind) => (
+            <li>
+              <a href={hrefWith(filter, { taskKind: kind, cursor: undefined })} aria-current={filter.taskKind === kind ? 'page' : undefined}>
+                {kindLabel(kind)}
+              </a>{' '}
+              <span data-queue={kind}>{list.queues[kind]}</span>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <form class="filters" method="get" action="/" role="search">
+        <label for="search">
+          Account name or id
+          <input id="search" name="search" type="search" value={filter.search ?? ''} />
+        </label>
+        <label for="taskKind">
+          Task kind
+          <select id="taskKind" name="taskKind">
+            <option value="">any</option>
+            {taskKinds.map((k) => (
+              <option value={k} selected={filter.taskKind === k}>
+                {kindLabel(k)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label for="status">
+          Status
+          <select id="status" name="status">
+            <option value="">any</option>
+            {planStatuses.map((s) => (
+              <option value={s} selected={filter.status === s}>
+                {kindLabel(s)}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label for="currency">
+          Currency
+          <input id="currency" name="currency" size={4} maxlength={3} pattern="[A-Za-z]{3}" value={filter.currency ?? ''} />
+        </label>
+        <button type="submit">Filter</button>
+        {filtered && <a href="/">Clear filters</a>}
+      </form>
+      {list.rows.length === 0 ? (
+        <p id="empty">
+          {filtered
+            ? 'No plan that needs a person matches these filters; clear them or search for another account.'
+            : 'No plan needs a person right now: every open task is done. New escalations, broken promises and failed emails appear here as they happen.'}
+        </p>
+      ) : (
+        <table>
+          <caption class="visually-hidden">Plans that need a person, highest priority first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Account</th>
+              <th scope="col">Status</th>
+              <th scope="col">Open tasks</th>
+              <th scope="col">Owed</th>
+              <th scope="col">Days past due</th>
+              <th scope="col">Plan</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.rows.map((r) => (
+              <tr data-plan={r.planId}>
+                <td>
+                  {r.accountName} <small>({r.accountId})</small>
+                </td>
+                <td>{kindLabel(r.status)}</td>
+                <td>{r.taskKinds.map(kindLabel).join(', ')}</td>
+                <td class="num">{formatMoney(r.owedMinor, r.currency, r.locale)}</td>
+                <td class="num">{r.daysPastDue}</td>
+                <td>
+                  <a href={`/plans/${encodeURIComponent(r.planId)}`}>{r.planId}</a>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {list.nextCursor && (
+        <p>
+          <a rel="next" href={hrefWith(filter, { cursor: list.nextCursor })}>
+            Next page
+          </a>
+        </p>
+      )}
+    </Layout>
+  );
+}

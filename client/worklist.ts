@@ -1,0 +1,136 @@
+// The rep console's worklist: plans that need a person (at least one open task), most urgent
+// first. The priority is computed in SQL so paging and filters agree with the order; the page
+// explains it with `priorityRule`.
+import { sql, type SQL } from 'drizzle-orm';
+import { planStatuses, taskKinds, type PlanStatus, type TaskKind } from '../workflows/domain/statuses';
+import type { DatabaseContext } from './context';
+import { DunningError } from './errors';
+
+export const priorityRule =
+  'Plans with a broken promise come first; the rest are ordered by amount owed × days past due (days since the earliest open invoice fell due).';
+
+export interface WorklistFilter {
+  taskKind?: TaskKind;
+  status?: PlanStatus;
+  currency?: string;
+  /** Part of the account's name or id, any case. */
+  search?: string;
+  /** 1–200, default 50. */
+  limit?: number;
+  cursor?: string;
+}
+
+export interface WorklistRow {
+  planId: string;
+  accountId: string;
+  accountName: string;
+  status: PlanStatus;
+  currency: string;
+  locale: string;
+  taskKinds: TaskKind[];
+  brokenPromise: boolean;
+  owedMinor: number;
+  daysPastDue: number;
+}
+
+export interface Worklist {
+  rows: WorklistRow[];
+  /** Plans per open task kind, under every filter except the kind itself. */
+  queues: Record<TaskKind, number>;
+  nextCursor: string | null;
+}
+
+/** `%` and `_` in what a rep types match themselves, not any text. */
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+function encodeCursor(broken: boolean, score: string, planId: string): string {
+  return Buffer.from(JSON.stringify([broken ? 1 : 0, score, planId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { broken: number; score: string; planId: string } {
+  try {
+    const [broken, score, planId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if ((broken === 0 || broken === 1) && typeof score === 'string' && /^\d{1,30}$/.test(score) && typeof planId === 'string' && !planId.includes('\u0000')) {
+      return { broken, score, planId };
+    }
+  } catch {
+    // falls through to the refusal
+  }
+  throw new DunningError('The cursor is not one this page gave; start again without it.', 'invalid');
+}
+
+/**
+ * One row per plan with an open task: its open task kinds, whether a promise broke, the amount
+ * owed on open items and the days since the earliest of them fell due (0 before that).
+ */
+function candidates(filter: WorklistFilter): SQL {
+  const where = [
+    filter.status ? sql`p.status = ${filter.status}` : undefined,
+    filter.currency ? sql`p.currency = ${filter.currency.toUpperCase()}` : undefined,
+    filter.search ? sql`(a.name ilike ${likePattern(filter.search)} or a.id ilike ${likePattern(filter.search)})` : undefined,
+  ].filter((w) => w !== undefined);
+  return sql`
+    select p.id as plan_id, p.account_id, a.name as account_name, p.status, p.currency, a.locale, t.kinds,
+      'promise_broken' = any(t.kinds) as broken, o.owed, o.days,
+      (o.owed * o.days)::numeric as score
+    from (select plan_id, array_agg(distinct kind order by kind) as kinds from tasks where status = 'open' group by plan_id) t
+    join collection_plans p on p.id = t.plan_id
+    join accounts a on a.id = p.account_id
+    cross join lateral (
+      select coalesce(sum(i.open_minor), 0)::bigint as owed,
+        greatest(0, coalesce(current_date - min(i.due_on) filter (where i.open_minor > 0), 0))::int as days
+      from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+      where ci.plan_id = p.id and ci.status = 'open'
+    ) o
+    ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}`;
+}
+
+export async function worklist({ db }: DatabaseContext, filter: WorklistFilter = {}): Promise<Worklist> {
+  const limit = filter.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new DunningError('The limit must be a whole number from 1 to 200.', 'invalid');
+  if (filter.taskKind && !taskKinds.includes(filter.taskKind)) throw new DunningError(`There is no task kind "${filter.taskKind}".`, 'invalid');
+  if (filter.status && !planStatuses.includes(filter.status)) throw new DunningError(`There is no plan status "${filter.status}".`, 'invalid');
+  const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+  const base = candidates(filter);
+  const where = [
+    filter.taskKind ? sql`${filter.taskKind} = any(c.kinds)` : undefined,
+    // Keyset on (broken desc, score desc, plan id asc): the rows after the previous page's last.
+    after
+      ? sql`(c.broken::int < ${after.broken} or (c.broken::int = ${after.broken} and (c.score < ${after.score}::numeric or (c.score = ${after.score}::numeric and c.plan_id > ${after.planId}))))`
+      : undefined,
+  ].filter((w) => w !== undefined);
+  const rows = await db.execute<{
+    plan_id: string; account_id: string; account_name: string; status: PlanStatus; currency: string; locale: string;
+    kinds: TaskKind[] | string; broken: boolean; owed: string; days: number; score: string;
+  }>(sql`
+    with c as (${base})
+    select c.plan_id, c.account_id, c.account_name, c.status, c.currency, c.locale, c.kinds, c.broken,
+      c.owed::text as owed, c.days, c.score::text as score
+    from c ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
+    order by c.broken desc, c.score desc, c.plan_id asc
+    limit ${limit + 1}`);
+  const counts = await db.execute<{ kind: TaskKind; plans: number }>(sql`
+    with c as (${base})
+    select k.kind, count(*)::int as plans from c cross join lateral unnest(c.kinds) as k(kind) group by k.kind`);
+  const queues = Object.fromEntries(taskKinds.map((k) => [k, 0])) as Record<TaskKind, number>;
+  for (const { kind, plans } of counts) queues[kind] = plans;
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    rows: page.map((r) => ({
+      planId: r.plan_id,
+      accountId: r.account_id,
+      accountName: r.account_name,
+      status: r.status,
+      currency: r.currency,
+      locale: r.locale,
+      // postgres.js returns a text[] of an unknown type as its literal "{a,b}".
+      taskKinds: (Array.isArray(r.kinds) ? r.kinds : r.kinds.replace(/^\{|\}$/g, '').split(',')) as TaskKind[],
+      brokenPromise: r.broken,
+      owedMinor: Number(r.owed),
+      daysPastDue: r.days,
+    })),
+    queues,
+    nextCursor: rows.length > limit && last ? encodeCursor(last.broken, last.score, last.plan_id) : null,
+  };
+}
