@@ -1,0 +1,218 @@
+// The rep console's sign-in, sign-out, CSRF and worklist on the real stack, through the app
+// `dunning api` serves (app.request with a cookie kept by hand; browser tests come later).
+import { createHash, randomUUID } from 'node:crypto';
+import { inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, revokeApiKey } from '../client/api-keys';
+import { SESSION_COOKIE } from '../client/console/routes';
+import { worklist } from '../client/worklist';
+import { consoleSessions, tasks } from '../db/schema';
+import type { TaskKind } from '../workflows/domain/statuses';
+import { createPlan, dateOffset } from './fixtures';
+import { startApiHarness, type ApiHarness } from './http-support';
+
+let h: ApiHarness;
+
+beforeAll(async () => {
+  h = await startApiHarness('console');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+interface Page {
+  status: number;
+  headers: Headers;
+  html: string;
+}
+
+/** A browser's view of the console: the session cookie it was given, sent back on every request. */
+function browser() {
+  let cookie: string | undefined;
+  async function send(method: string, path: string, form?: Record<string, string>): Promise<Page> {
+    const headers: Record<string, string> = cookie ? { cookie: `${SESSION_COOKIE}=${cookie}` } : {};
+    let body: string | undefined;
+    if (form) {
+      body = new URLSearchParams(form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    const res = await h.api.request(path, { method, headers, body });
+    const set = res.headers.get('set-cookie');
+    const value = set && new RegExp(`^${SESSION_COOKIE}=([^;]*)`).exec(set)?.[1];
+    if (value !== undefined && value !== null) cookie = value || undefined;
+    return { status: res.status, headers: res.headers, html: await res.text() };
+  }
+  return {
+    get: (path: string) => send('GET', path),
+    post: (path: string, form: Record<string, string>) => send('POST', path, form),
+    get cookie() {
+      return cookie;
+    },
+    /** The CSRF token the signed-in page's forms carry. */
+    csrfOf: (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '',
+  };
+}
+
+async function signedIn(key: string) {
+  const b = browser();
+  const res = await b.post('/sign-in', { key });
+  expect(res.status).toBe(303);
+  expect(res.headers.get('location')).toBe('/');
+  return b;
+}
+
+describe('signing in and out', () => {
+  it('shows a sign-in form with a labelled key field, and sends a visitor without a session there', async () => {
+    const form = await browser().get('/sign-in');
+    expect(form.status).toBe(200);
+    expect(form.html).toContain('<label for="key">');
+    expect(form.html).toContain('id="key" name="key"');
+    const home = await browser().get('/');
+    expect(home.status).toBe(303);
+    expect(home.headers.get('location')).toBe('/sign-in');
+  });
+
+  it('signs a rep in with an HttpOnly, SameSite session cookie that expires in 8 hours', async () => {
+    const b = browser();
+    const res = await b.post('/sign-in', { key: h.keys.rep });
+    expect(res.status).toBe(303);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{43};`));
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toMatch(/SameSite=(Lax|Strict)/);
+    expect(cookie).toContain('Max-Age=28800');
+    expect(cookie).toContain('Path=/');
+    expect(cookie).not.toContain(h.keys.rep);
+    const home = await b.get('/');
+    expect(home.status).toBe(200);
+    expect(home.html).toContain('Signed in as test rep');
+    // The row holds only the id's SHA-256: a copy of the table signs nobody in.
+    const hash = createHash('sha256').update(b.cookie!).digest('hex');
+    const rows = await h.ctx.db.select().from(consoleSessions).where(inArray(consoleSessions.idHash, [hash, b.cookie!]));
+    expect(rows.map((r) => r.idHash)).toEqual([hash]);
+    expect(rows[0]!.expiresAt.getTime() - rows[0]!.createdAt.getTime()).toBeCloseTo(8 * 3600_000, -4);
+  });
+
+  it('signs an ops key in too', async () => {
+    const b = await signedIn(h.keys.ops);
+    expect((await b.get('/')).status).toBe(200);
+  });
+
+  it('refuses a billing key and a wrong key with one sentence on the form, and opens no session', async () => {
+    for (const [key, sentence] of [
+      [h.keys.billing, 'The billing role may not sign in to the console; it is for rep and ops keys.'],
+      [`${h.keys.rep.slice(0, -3)}abc`, 'The API key is unknown or revoked.'],
+    ] as const) {
+      const b = browser();
+      const res = await b.post('/sign-in', { key });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('set-cookie')).toBeNull();
+      expect(res.html).toContain(sentence);
+      expect(res.html).toContain('role="alert"');
+      expect((await b.get('/')).status).toBe(303);
+    }
+  });
+
+  it('ends the session on sign-out: the old cookie no longer opens the worklist', async () => {
+    const b = await signedIn(h.keys.rep);
+    const old = b.cookie!;
+    const home = await b.get('/');
+    const out = await b.post('/sign-out', { csrf: b.csrfOf(home.html) });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('/sign-in');
+    expect(out.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=;.*Max-Age=0`));
+    const replay = await h.api.request('/', { headers: { cookie: `${SESSION_COOKIE}=${old}` } });
+    expect(replay.status).toBe(303);
+  });
+
+  it('ends a session at once when its key is revoked', async () => {
+    const key = await createApiKey(h.ctx, { name: `revoked rep ${randomUUID().slice(0, 4)}`, role: 'rep' });
+    const b = await signedIn(key.key);
+    expect((await b.get('/')).status).toBe(200);
+    await revokeApiKey(h.ctx, { id: key.id });
+    const after = await b.get('/');
+    expect(after.status).toBe(303);
+    expect(after.headers.get('location')).toBe('/sign-in');
+  });
+
+  it('refuses a form post without the session\'s CSRF token with 403 and a sentence', async () => {
+    const b = await signedIn(h.keys.rep);
+    for (const form of [{}, { csrf: 'not-the-token' }] as Array<Record<string, string>>) {
+      const res = await b.post('/sign-out', form);
+      expect(res.status).toBe(403);
+      expect(res.html).toContain('did not carry this session&#39;s security token');
+    }
+    expect((await b.get('/')).status).toBe(200);
+  });
+});
+
+describe('the worklist', () => {
+  const tag = `WL${randomUUID().slice(0, 6)}`;
+  const seeded: Record<'broken' | 'older' | 'larger' | 'notDue' | 'euro', { planId: string; accountId: string }> = {} as never;
+
+  async function seed(name: keyof typeof seeded, opts: { amountMinor: number; dueIn: number; kinds: TaskKind[]; currency?: string; locale?: string }) {
+    const plan = await createPlan(h.ctx.db, {
+      accountName: `${tag} ${name}`,
+      currency: opts.currency,
+      locale: opts.locale,
+      invoices: [{ amountMinor: opts.amountMinor, dueOn: dateOffset(opts.dueIn), issuedOn: dateOffset(-60) }],
+    });
+    await h.ctx.db.insert(tasks).values(opts.kinds.map((kind) => ({ id: `${plan.planId}-${kind}`, planId: plan.planId, kind, reason: `seeded ${kind}` })));
+    seeded[name] = plan;
+  }
+
+  beforeAll(async () => {
+    // Priorities by hand: broken promise first whatever its size; then owed × days past due.
+    await seed('broken', { amountMinor: 10_000, dueIn: -5, kinds: ['promise_broken'] }); //  first
+    await seed('older', { amountMinor: 100_000, dueIn: -30, kinds: ['manual_escalation'] }); // 3,000,000
+    await seed('larger', { amountMinor: 200_000, dueIn: -10, kinds: ['manual_escalation', 'email_failed'] }); // 2,000,000
+    await seed('euro', { amountMinor: 50_000, dueIn: -20, kinds: ['opted_out'], currency: 'EUR', locale: 'de-DE' }); // 1,000,000
+    await seed('notDue', { amountMinor: 1_000_000, dueIn: 5, kinds: ['rep_escalation'] }); // 0 days
+  });
+
+  const order = (html: string) => [...html.matchAll(/<tr data-plan="([^"]+)"/g)].map((m) => m[1]);
+  const plansOf = (...names: Array<keyof typeof seeded>) => names.map((n) => seeded[n].planId);
+
+  it('puts a broken promise first, then amount owed × days past due, and explains the order', async () => {
+    const b = await signedIn(h.keys.rep);
+    const page = await b.get(`/?search=${tag}`);
+    expect(page.status).toBe(200);
+    expect(order(page.html)).toEqual(plansOf('broken', 'older', 'larger', 'euro', 'notDue'));
+    expect(page.html).toContain('Plans with a broken promise come first');
+    expect(page.html).toContain('€'); // the euro account's amount in its own locale
+    expect(page.html).toContain('500,00');
+    expect(page.html).toContain('$2,000.00');
+    expect(page.html).toContain(`href="/plans/${seeded.larger.planId}"`);
+    // Counts per queue under the search.
+    expect(page.html).toContain('<span data-queue="manual_escalation">2</span>');
+    expect(page.html).toContain('<span data-queue="promise_broken">1</span>');
+    expect(page.html).toContain('<span data-queue="no_contact">0</span>');
+  });
+
+  it('filters by task kind and currency, and searches by account id', async () => {
+    const b = await signedIn(h.keys.rep);
+    expect(order((await b.get(`/?search=${tag}&taskKind=manual_escalation`)).html)).toEqual(plansOf('older', 'larger'));
+    expect(order((await b.get(`/?search=${tag}&currency=eur`)).html)).toEqual(plansOf('euro'));
+    expect(order((await b.get(`/?search=${seeded.larger.accountId.toUpperCase()}`)).html)).toEqual(plansOf('larger'));
+  });
+
+  it('pages by priority with a cursor', async () => {
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await worklist(h.ctx, { search: tag, limit: 2, cursor });
+      pages.push(page.rows.map((r) => r.planId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(pages).toEqual([plansOf('broken', 'older'), plansOf('larger', 'euro'), plansOf('notDue')]);
+  });
+
+  it('says what to do when nothing matches, and reads % and _ as themselves', async () => {
+    const b = await signedIn(h.keys.rep);
+    for (const search of [`${tag}-nobody`, `${tag.slice(0, 2)}%`, `${tag.slice(0, 2)}_${tag.slice(3)}`]) {
+      const page = await b.get(`/?search=${encodeURIComponent(search)}`);
+      expect(order(page.html)).toEqual([]);
+      expect(page.html).toContain('No plan that needs a person matches these filters; clear them or search for another account.');
+    }
+  });
+});
