@@ -215,4 +215,18 @@ describe('the worklist', () => {
       expect(page.html).toContain('No plan that needs a person matches these filters; clear them or search for another account.');
     }
   });
+
+  it('links each row to a first plan page with the plan\'s tasks, and refuses an unknown plan with its sentence', async () => {
+    const b = await signedIn(h.keys.rep);
+    const page = await b.get(`/plans/${seeded.larger.planId}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(`data-task="${seeded.larger.planId}-email_failed"`);
+    expect(page.html).toContain('$2,000.00');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    const unknown = await b.get('/plans/plan-nobody');
+    expect(unknown.status).toBe(404);
+    expect(unknown.html).toContain('Unknown plan &quot;plan-nobody&quot;.');
+    expect((await browser().get(`/plans/${seeded.larger.planId}`)).status).toBe(303);
+  });
 });

@@ -3,6 +3,7 @@
 import type { Child } from 'hono/jsx';
 import { formatMoney } from '../../workflows/domain/money';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
+import type { PlanStatusView } from '../status';
 import { priorityRule, type Worklist, type WorklistFilter } from '../worklist';
 
 const style = `
@@ -183,6 +184,52 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
             Next page
           </a>
         </p>
+      )}
+    </Layout>
+  );
+}
+
+/** A first, read-only plan page: the rest (invoices, contacts, summary, actions) comes next. */
+export function PlanPage(props: { plan: PlanStatusView; signedInAs: { name: string; csrfToken: string } }) {
+  const { plan } = props;
+  const money = (minor: number) => formatMoney(minor, plan.currency, plan.locale);
+  return (
+    <Layout title={`${plan.accountName} (${plan.accountId})`} signedInAs={props.signedInAs}>
+      <p>
+        <a href="/">Back to the worklist</a>
+      </p>
+      <dl>
+        <dt>Plan</dt>
+        <dd>{plan.planId}</dd>
+        <dt>Status</dt>
+        <dd>{kindLabel(plan.status)}</dd>
+        <dt>Owed</dt>
+        <dd>{money(plan.outstandingMinor)}</dd>
+      </dl>
+      <h2>Tasks</h2>
+      {plan.tasks.length === 0 ? (
+        <p>No tasks.</p>
+      ) : (
+        <ul>
+          {plan.tasks.map((t) => (
+            <li data-task={t.id}>
+              {kindLabel(t.kind)} ({t.status}): {t.reason}
+              {t.outcome ? ` — ${t.outcome}` : ''}
+            </li>
+          ))}
+        </ul>
+      )}
+      <h2>Timeline</h2>
+      {plan.timeline.length === 0 ? (
+        <p>Nothing has happened yet.</p>
+      ) : (
+        <ol>
+          {plan.timeline.map((e) => (
+            <li>
+              <time datetime={e.at}>{e.at}</time> {e.summary}
+            </li>
+          ))}
+        </ol>
       )}
     </Layout>
   );

@@ -12,7 +12,8 @@ import type { PlanStatus, TaskKind } from '../../workflows/domain/statuses';
 import { DunningError } from '../errors';
 import type { ApiEnv } from '../http/auth';
 import { worklist, type WorklistFilter } from '../worklist';
-import { RefusalPage, SignInPage, WorklistPage } from './pages';
+import { planStatus } from '../status';
+import { PlanPage, RefusalPage, SignInPage, WorklistPage } from './pages';
 
 export const SESSION_COOKIE = 'dunning_session';
 
@@ -65,6 +66,17 @@ function filterOf(c: Context): WorklistFilter {
 export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
   const pages = app as unknown as OpenAPIHono<ConsoleEnv>;
 
+  // Pages are never framed (clickjacking of the action forms) nor cached (a signed-in page on a shared machine).
+  const pageHeaders: MiddlewareHandler<ConsoleEnv> = async (c, next) => {
+    await next();
+    c.header('x-frame-options', 'DENY');
+    c.header('content-security-policy', "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'");
+    c.header('x-content-type-options', 'nosniff');
+    c.header('referrer-policy', 'same-origin');
+    c.header('cache-control', 'no-store');
+  };
+  for (const path of ['/', '/sign-in', '/sign-out', '/plans/*']) pages.use(path, pageHeaders);
+
   pages.get('/sign-in', (c) => c.html(<SignInPage />));
 
   pages.post('/sign-in', async (c) => {
@@ -99,6 +111,17 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
       return c.html(<WorklistPage list={list} filter={filter} signedInAs={signedInAs} />);
     } catch (err) {
       if (err instanceof DunningError) return c.html(<RefusalPage title="Worklist" sentence={err.message} />, 400);
+      throw err;
+    }
+  });
+
+  pages.get('/plans/:planId', signedIn(), async (c) => {
+    const signedInAs = { name: c.var.session.name, csrfToken: c.var.session.csrfToken };
+    try {
+      const plan = await planStatus(c.var.ctx, { planId: c.req.param('planId') });
+      return c.html(<PlanPage plan={plan} signedInAs={signedInAs} />);
+    } catch (err) {
+      if (err instanceof DunningError) return c.html(<RefusalPage title="Plan" sentence={err.message} />, err.code === 'unknown_plan' ? 404 : 400);
       throw err;
     }
   });
