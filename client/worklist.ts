@@ -61,7 +61,8 @@ function decodeCursor(cursor: string): { broken: number; score: string; planId: 
 
 /**
  * One row per plan with an open task: its open task kinds, whether a promise broke, the amount
- * owed on open items and the days since the earliest of them fell due (0 before that).
+ * owed on open items and the days since the earliest of them fell due (0 before that), counted
+ * on the account's own calendar, as the journey counts overdue days.
  */
 function candidates(filter: WorklistFilter): SQL {
   const where = [
@@ -78,7 +79,7 @@ function candidates(filter: WorklistFilter): SQL {
     join accounts a on a.id = p.account_id
     cross join lateral (
       select coalesce(sum(i.open_minor), 0)::bigint as owed,
-        greatest(0, coalesce(current_date - min(i.due_on) filter (where i.open_minor > 0), 0))::int as days
+        greatest(0, coalesce((now() at time zone a.timezone)::date - min(i.due_on) filter (where i.open_minor > 0), 0))::int as days
       from collection_plan_items ci join invoices i on i.id = ci.invoice_id
       where ci.plan_id = p.id and ci.status = 'open'
     ) o

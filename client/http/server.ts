@@ -1,4 +1,4 @@
-// The HTTP server for the API (and, next, the console): the Hono app on Node's http module.
+// The HTTP server for the API and the rep console: the Hono app on Node's http module.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
