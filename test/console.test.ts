@@ -125,6 +125,15 @@ describe('signing in and out', () => {
     expect(replay.status).toBe(303);
   });
 
+  it('replaces the browser\'s old session when it signs in again', async () => {
+    const b = await signedIn(h.keys.rep);
+    const old = b.cookie!;
+    await b.post('/sign-in', { key: h.keys.ops });
+    expect(b.cookie).not.toBe(old);
+    expect((await h.api.request('/', { headers: { cookie: `${SESSION_COOKIE}=${old}` } })).status).toBe(303);
+    expect((await b.get('/')).html).toContain('Signed in as test ops');
+  });
+
   it('ends a session at once when its key is revoked', async () => {
     const key = await createApiKey(h.ctx, { name: `revoked rep ${randomUUID().slice(0, 4)}`, role: 'rep' });
     const b = await signedIn(key.key);
@@ -205,6 +214,16 @@ describe('the worklist', () => {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     expect(pages).toEqual([plansOf('broken', 'older'), plansOf('larger', 'euro'), plansOf('notDue')]);
+  });
+
+  it('refuses an unknown task kind or a cursor it did not give with a sentence', async () => {
+    const b = await signedIn(h.keys.rep);
+    const kind = await b.get('/?taskKind=bogus');
+    expect(kind.status).toBe(400);
+    expect(kind.html).toContain('There is no task kind &quot;bogus&quot;.');
+    const cursor = await b.get('/?cursor=abc');
+    expect(cursor.status).toBe(400);
+    expect(cursor.html).toContain('The cursor is not one this page gave; start again without it.');
   });
 
   it('says what to do when nothing matches, and reads % and _ as themselves', async () => {

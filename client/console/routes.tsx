@@ -86,6 +86,9 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     const key = await authenticateApiKey(c.var.ctx.db, token);
     if (!key) return signInRefusal(c, 'The API key is unknown or revoked.');
     if (!consoleRoles.includes(key.role)) return signInRefusal(c, `The ${key.role} role may not sign in to the console; it is for rep and ops keys.`);
+    // A new sign-in in the same browser replaces its old session rather than leaving it live.
+    const previous = getCookie(c, SESSION_COOKIE);
+    if (previous) await closeConsoleSession(c.var.ctx.db, previous);
     const session = await openConsoleSession(c.var.ctx.db, key.id);
     setCookie(c, SESSION_COOKIE, session.id, {
       httpOnly: true,
