@@ -125,6 +125,12 @@ describe('signing in and out', () => {
     expect(replay.status).toBe(303);
   });
 
+  it('refuses a sign-in form over 64 KB before reading it', async () => {
+    const res = await browser().post('/sign-in', { key: 'x'.repeat(70_000) });
+    expect(res.status).toBe(413);
+    expect(res.html).toContain('The form is larger than 64 KB.');
+  });
+
   it('replaces the browser\'s old session when it signs in again', async () => {
     const b = await signedIn(h.keys.rep);
     const old = b.cookie!;
@@ -146,7 +152,7 @@ describe('signing in and out', () => {
 
   it('refuses a form post without the session\'s CSRF token with 403 and a sentence', async () => {
     const b = await signedIn(h.keys.rep);
-    for (const form of [{}, { csrf: 'not-the-token' }] as Array<Record<string, string>>) {
+    for (const form of [{}, { csrf: 'not-the-token' }, { csrf: 'é'.repeat(43) }] as Array<Record<string, string>>) {
       const res = await b.post('/sign-out', form);
       expect(res.status).toBe(403);
       expect(res.html).toContain('did not carry this session&#39;s security token');

@@ -2,6 +2,7 @@
 // cookie, never the key), sign out, the worklist. Every POST but the sign-in itself carries the
 // session's CSRF token; every request checks the session's key again.
 import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { timingSafeEqual } from 'node:crypto';
@@ -22,7 +23,15 @@ const consoleRoles: readonly ApiKeyRole[] = ['rep', 'ops'];
 
 type ConsoleEnv = ApiEnv & { Variables: ApiEnv['Variables'] & { session: ConsoleSession; sessionId: string } };
 
-const sameToken = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/** Constant-time comparison; lengths in bytes, as timingSafeEqual needs. */
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** A console form is a few fields: a bigger body is refused before it is read. */
+const FORM_BODY_LIMIT = 64 * 1024;
 
 /** Signed-in pages: without a live session a GET goes to the sign-in page and a POST is refused. */
 function signedIn(): MiddlewareHandler<ConsoleEnv> {
@@ -75,7 +84,11 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     c.header('referrer-policy', 'same-origin');
     c.header('cache-control', 'no-store');
   };
-  for (const path of ['/', '/sign-in', '/sign-out', '/plans/*']) pages.use(path, pageHeaders);
+  const formLimit = bodyLimit({
+    maxSize: FORM_BODY_LIMIT,
+    onError: (c) => c.html(<RefusalPage title="Refused" sentence="The form is larger than 64 KB." />, 413),
+  });
+  for (const path of ['/', '/sign-in', '/sign-out', '/plans/*']) pages.use(path, pageHeaders, formLimit);
 
   pages.get('/sign-in', (c) => c.html(<SignInPage />));
 
