@@ -64,12 +64,16 @@ function decodeCursor(cursor: string): { broken: number; score: string; planId: 
  * owed on open items and the days since the earliest of them fell due (0 before that), counted
  * on the account's own calendar, as the journey counts overdue days.
  */
-function candidates(filter: WorklistFilter): SQL {
-  const where = [
+function planFilters(filter: WorklistFilter): SQL[] {
+  return [
     filter.status ? sql`p.status = ${filter.status}` : undefined,
     filter.currency ? sql`p.currency = ${filter.currency.toUpperCase()}` : undefined,
     filter.search ? sql`(a.name ilike ${likePattern(filter.search)} or a.id ilike ${likePattern(filter.search)})` : undefined,
   ].filter((w) => w !== undefined);
+}
+
+function candidates(filter: WorklistFilter): SQL {
+  const where = planFilters(filter);
   return sql`
     select p.id as plan_id, p.account_id, a.name as account_name, p.status, p.currency, a.locale, t.kinds,
       'promise_broken' = any(t.kinds) as broken, o.owed, o.days,
@@ -110,9 +114,13 @@ export async function worklist({ db }: DatabaseContext, filter: WorklistFilter =
     from c ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
     order by c.broken desc, c.score desc, c.plan_id asc
     limit ${limit + 1}`);
+  // The counts need the filters but not the priority: they skip the amounts and dates.
+  const planWhere = planFilters(filter);
   const counts = await db.execute<{ kind: TaskKind; plans: number }>(sql`
-    with c as (${base})
-    select k.kind, count(*)::int as plans from c cross join lateral unnest(c.kinds) as k(kind) group by k.kind`);
+    select t.kind, count(distinct t.plan_id)::int as plans from tasks t
+    ${planWhere.length ? sql`join collection_plans p on p.id = t.plan_id join accounts a on a.id = p.account_id` : sql``}
+    where t.status = 'open' ${planWhere.length ? sql`and ${sql.join(planWhere, sql` and `)}` : sql``}
+    group by t.kind`);
   const queues = Object.fromEntries(taskKinds.map((k) => [k, 0])) as Record<TaskKind, number>;
   for (const { kind, plans } of counts) queues[kind] = plans;
   const page = rows.slice(0, limit);
