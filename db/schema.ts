@@ -388,6 +388,8 @@ export const consoleSessions = pgTable(
       .notNull()
       .references(() => apiKeys.id, { onDelete: 'cascade' }),
     csrfToken: text('csrf_token').notNull(),
+    /** The rep's IANA time zone, chosen at sign-in: the console writes times in it. */
+    timeZone: text('time_zone').notNull().default('UTC'),
     createdAt: createdAt(),
     expiresAt: ts('expires_at').notNull(),
   },

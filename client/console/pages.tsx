@@ -1,6 +1,7 @@
 // The rep console's pages as Hono JSX: plain HTML forms that work without script, labelled
 // fields, one sentence for every refusal.
 import type { Child } from 'hono/jsx';
+import { raw } from 'hono/html';
 import { formatMoney } from '../../workflows/domain/money';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
 import type { PlanStatusView } from '../status';
@@ -54,6 +55,20 @@ export function SignInPage(props: { refusal?: string }) {
             <input id="key" name="key" type="password" autocomplete="off" required autofocus size={60} aria-describedby={props.refusal ? 'refusal' : undefined} />
           </label>
         </p>
+        <p>
+          <label for="timeZone">
+            Your time zone (times are shown in it)
+            <select id="timeZone" name="timeZone">
+              {timeZones.map((zone) => (
+                <option value={zone} selected={zone === 'UTC'}>
+                  {zone}
+                </option>
+              ))}
+            </select>
+          </label>
+        </p>
+        {/* Preselects the browser's own zone; without script the rep picks it. */}
+        <script>{raw(`(function(){var z=Intl.DateTimeFormat().resolvedOptions().timeZone;var s=document.getElementById('timeZone');if(z&&s.querySelector('option[value="'+z+'"]'))s.value=z;})();`)}</script>
         {props.refusal && (
           <p id="refusal" class="refusal" role="alert">
             {props.refusal}
@@ -77,6 +92,9 @@ export function RefusalPage(props: { title: string; sentence: string }) {
     </Layout>
   );
 }
+
+/** Every IANA zone this Node knows, UTC first. */
+const timeZones = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')];
 
 const kindLabel = (kind: string) => kind.replace(/_/g, ' ');
 

@@ -10,6 +10,7 @@ import { authenticateApiKey } from '../../db/api-keys';
 import { closeConsoleSession, openConsoleSession, readConsoleSession, type ConsoleSession } from '../../db/console-sessions';
 import type { ApiKeyRole } from '../../db/schema';
 import type { PlanStatus, TaskKind } from '../../workflows/domain/statuses';
+import { isValidTimeZone } from '../../workflows/domain/calendar';
 import { DunningError } from '../errors';
 import type { ApiEnv } from '../http/auth';
 import { worklist, type WorklistFilter } from '../worklist';
@@ -96,13 +97,15 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     const form = await c.req.parseBody();
     const token = typeof form.key === 'string' ? form.key.trim() : '';
     if (!token) return signInRefusal(c, 'Enter an API key; create one with `dunning apikey create --role rep`.');
+    const timeZone = typeof form.timeZone === 'string' && form.timeZone.trim() ? form.timeZone.trim() : 'UTC';
+    if (!isValidTimeZone(timeZone)) return signInRefusal(c, `"${timeZone}" is not an IANA time zone like Europe/Berlin.`);
     const key = await authenticateApiKey(c.var.ctx.db, token);
     if (!key) return signInRefusal(c, 'The API key is unknown or revoked.');
     if (!consoleRoles.includes(key.role)) return signInRefusal(c, `The ${key.role} role may not sign in to the console; it is for rep and ops keys.`);
     // A new sign-in in the same browser replaces its old session rather than leaving it live.
     const previous = getCookie(c, SESSION_COOKIE);
     if (previous) await closeConsoleSession(c.var.ctx.db, previous);
-    const session = await openConsoleSession(c.var.ctx.db, key.id);
+    const session = await openConsoleSession(c.var.ctx.db, key.id, timeZone);
     setCookie(c, SESSION_COOKIE, session.id, {
       httpOnly: true,
       sameSite: 'Lax',

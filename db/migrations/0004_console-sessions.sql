@@ -2,6 +2,7 @@ CREATE TABLE "console_sessions" (
 	"id_hash" text PRIMARY KEY NOT NULL,
 	"api_key_id" text NOT NULL,
 	"csrf_token" text NOT NULL,
+	"time_zone" text DEFAULT 'UTC' NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"expires_at" timestamp with time zone NOT NULL
 );
