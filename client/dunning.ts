@@ -17,8 +17,13 @@ import {
   resumeUpdate,
   stateQuery,
   workflowIdFor,
+  type CancelInput,
+  type CompleteTaskInput,
+  type EscalateInput,
+  type PauseInput,
   type PaymentReceived,
   type PlanState,
+  type ResumeInput,
   type PlanStatus,
   type RecordPromiseInput,
 } from '../workflows/messages';
@@ -136,25 +141,29 @@ export async function reportPayment(ctx: DunningContext, input: { planId: string
   return { delivered: 'database', ...report };
 }
 
-export function escalate(ctx: DunningContext, input: { planId: string; reason: string }): Promise<{ taskId: string }> {
-  return callJourney(ctx, input.planId, (h) => h.executeUpdate(escalateUpdate, { args: [{ reason: input.reason }] }));
+export function escalate(ctx: DunningContext, input: { planId: string } & EscalateInput): Promise<{ taskId: string }> {
+  const { planId, ...escalation } = input;
+  return callJourney(ctx, planId, (h) => h.executeUpdate(escalateUpdate, { args: [escalation] }));
 }
 
-export function pause(ctx: DunningContext, input: { planId: string; reason: string }): Promise<PlanStateView> {
-  return updateState(ctx, input.planId, (h) => h.executeUpdate(pauseUpdate, { args: [{ reason: input.reason }] }));
+export function pause(ctx: DunningContext, input: { planId: string } & PauseInput): Promise<PlanStateView> {
+  const { planId, ...pausing } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(pauseUpdate, { args: [pausing] }));
 }
 
-export function resume(ctx: DunningContext, input: { planId: string }): Promise<PlanStateView> {
-  return updateState(ctx, input.planId, (h) => h.executeUpdate(resumeUpdate, { args: [{}] }));
+export function resume(ctx: DunningContext, input: { planId: string } & ResumeInput): Promise<PlanStateView> {
+  const { planId, ...resuming } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(resumeUpdate, { args: [resuming] }));
 }
 
-export function completeTask(ctx: DunningContext, input: { planId: string; taskId: string; outcome: string }): Promise<PlanStateView> {
+export function completeTask(ctx: DunningContext, input: { planId: string } & CompleteTaskInput): Promise<PlanStateView> {
   const { planId, ...task } = input;
   return updateState(ctx, planId, (h) => h.executeUpdate(completeTaskUpdate, { args: [task] }));
 }
 
-export function cancel(ctx: DunningContext, input: { planId: string; reason: string }): Promise<PlanStateView> {
-  return updateState(ctx, input.planId, (h) => h.executeUpdate(cancelUpdate, { args: [{ reason: input.reason }] }));
+export function cancel(ctx: DunningContext, input: { planId: string } & CancelInput): Promise<PlanStateView> {
+  const { planId, ...cancelling } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(cancelUpdate, { args: [cancelling] }));
 }
 
 /** Records a promise to pay; a refusal (past date, over what is owed, limit) says why. */

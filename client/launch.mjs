@@ -47,10 +47,10 @@ function sourceImportMetaUrl(outdir) {
   return {
     name: 'source-import-meta-url',
     setup(build) {
-      build.onLoad({ filter: /\.ts$/ }, async ({ path: file }) => {
+      build.onLoad({ filter: /\.tsx?$/ }, async ({ path: file }) => {
         const text = await readFile(file, 'utf8');
         const fromBundle = path.relative(outdir, file).split(path.sep).map(encodeURIComponent).join('/');
-        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`), loader: 'ts' };
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`), loader: file.endsWith('.tsx') ? 'tsx' : 'ts' };
       });
     },
   };

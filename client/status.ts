@@ -43,7 +43,7 @@ export async function planStatus({ db }: DatabaseContext, { planId }: { planId: 
   return db.transaction((tx) => readPlanStatus(tx, planId), { isolationLevel: 'repeatable read', accessMode: 'read only' });
 }
 
-async function readPlanStatus(db: Transaction, planId: string): Promise<PlanStatusView> {
+export async function readPlanStatus(db: Transaction, planId: string): Promise<PlanStatusView> {
   const ctx = await requirePlan(db, planId);
   const [steps, promises, scheduleItems, taskRows, timeline] = await Promise.all([
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),

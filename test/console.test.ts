@@ -5,7 +5,10 @@ import { inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../client/api-keys';
 import { SESSION_COOKIE } from '../client/console/routes';
+import { initiateDunning } from '../client/dunning';
+import { planStatus } from '../client/status';
 import { worklist } from '../client/worklist';
+import { stateQuery, workflowIdFor } from '../workflows/messages';
 import { consoleSessions, tasks } from '../db/schema';
 import type { TaskKind } from '../workflows/domain/statuses';
 import { createPlan, dateOffset } from './fixtures';
@@ -253,5 +256,142 @@ describe('the worklist', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.html).toContain('Unknown plan &quot;plan-nobody&quot;.');
     expect((await browser().get(`/plans/${seeded.larger.planId}`)).status).toBe(303);
+  });
+});
+
+describe('the plan page and its actions', () => {
+  /** An initiated plan with two invoices, one 12 days overdue, under the standard policy's long timers. */
+  async function livePlan() {
+    const plan = await createPlan(h.ctx.db, {
+      accountName: `Plan page ${randomUUID().slice(0, 6)}`,
+      invoices: [
+        { number: 'INV-OLD', amountMinor: 40_000, dueOn: dateOffset(-12) },
+        { number: 'INV-NEW', amountMinor: 60_000, dueOn: dateOffset(20) },
+      ],
+    });
+    await initiateDunning(h.ctx, { planId: plan.planId });
+    await h.untilBegun(plan.planId);
+    return plan;
+  }
+  const promiseForm = (html: string) => /<form id="promise-form"[\s\S]*?<\/form>/.exec(html)?.[0] ?? '';
+  const noticeOf = (html: string) => /<p id="notice"[^>]*>([^<]*)<\/p>/.exec(html)?.[1];
+
+  it('shows the account, contacts with consent, invoices with days overdue, the summary and the Temporal UI link', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    // The test stack names its Temporal by address; the link needs the UI's address then.
+    h.ctx.config.temporal.uiUrl = 'http://temporal-ui.test:8080/';
+    const page = await b.get(`/plans/${plan.planId}`);
+    h.ctx.config.temporal.uiUrl = undefined;
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(`pat+${plan.accountId}@example.com`);
+    expect(page.html).toContain('opted in');
+    expect(page.html).toMatch(/<tr data-invoice="INV-OLD"><td>INV-OLD<\/td><td>[^<]+<\/td><td class="num">12<\/td><td class="num">\$400\.00<\/td><td class="num">\$400\.00<\/td><td>open<\/td><\/tr>/);
+    expect(page.html).toMatch(/<tr data-invoice="INV-NEW">.*?<td class="num">0<\/td>/);
+    expect(page.html).toMatch(/<dt>Initially due<\/dt><dd>\$1,000\.00<\/dd>/);
+    expect(page.html).toMatch(/<dt>Average days past due<\/dt><dd>12<\/dd>/);
+    expect(page.html).toContain(`href="http://temporal-ui.test:8080/namespaces/default/workflows/${encodeURIComponent(workflowIdFor(plan.planId))}"`);
+    expect(page.html).toContain('data-step="first_reminder"');
+    expect(page.html).toContain('<script src="/assets/htmx.min.js" defer="">');
+    const htmx = await b.get('/assets/htmx.min.js');
+    expect(htmx.status).toBe(200);
+    expect(htmx.html).toContain('htmx');
+  });
+
+  it('refuses a promise dated in the past with the plan\'s sentence beside the form, keeping what was typed', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    const csrf = b.csrfOf((await b.get(`/plans/${plan.planId}`)).html);
+    const res = await b.post(`/plans/${plan.planId}/promise`, { csrf, amount: '123.45', date: dateOffset(-3) });
+    expect(res.status).toBe(422);
+    const form = promiseForm(res.html);
+    expect(form).toContain('class="refusal" role="alert">The promised date must be in the future.</p>');
+    expect(form).toContain('value="123.45"');
+    expect(form).toContain(`value="${dateOffset(-3)}"`);
+    // The same reading as the CLI's: a mistyped amount is refused before the plan is asked.
+    const typo = await b.post(`/plans/${plan.planId}/promise`, { csrf, amount: '12,3x', date: dateOffset(3) });
+    expect(typo.status).toBe(422);
+    expect(promiseForm(typo.html)).toContain('Amount ');
+    expect((await planStatus(h.ctx, { planId: plan.planId })).promises).toEqual([]);
+  });
+
+  it('records a promise: the page says so, the timeline shows who, and the journey has it', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    const csrf = b.csrfOf((await b.get(`/plans/${plan.planId}`)).html);
+    const res = await b.post(`/plans/${plan.planId}/promise`, { csrf, amount: '250', date: dateOffset(7) });
+    expect(res.status).toBe(303);
+    const page = await b.get(res.headers.get('location')!);
+    expect(noticeOf(page.html)).toMatch(/^Promise \S+ recorded\.$/);
+    expect(page.html).toContain('id="plan-status">promised<');
+    expect(page.html).toMatch(/<li data-kind="promise_made">.*recorded by test rep/);
+    const state = await h.ctx.client.workflow.getHandle(workflowIdFor(plan.planId)).query(stateQuery);
+    expect(state.promises).toHaveLength(1);
+    expect(state.promises[0]!.amountMinor).toBe(25_000);
+    // A notice in a link someone else made is not shown.
+    const forged = await b.get(`/plans/${plan.planId}?done=${encodeURIComponent('Plan written off.')}&sig=abc`);
+    expect(noticeOf(forged.html)).toBeUndefined();
+  });
+
+  it('adds installment rows one at a time and records them as one promise', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    const csrf = b.csrfOf((await b.get(`/plans/${plan.planId}`)).html);
+    const more = await b.post(`/plans/${plan.planId}/promise`, { csrf, kind: 'installments', intent: 'add-row' });
+    expect(more.status).toBe(200);
+    expect(more.html).toContain('id="installment-date-3"');
+    const body = new URLSearchParams({ csrf, kind: 'installments', intent: 'record' });
+    for (const [date, amount] of [[dateOffset(5), '100'], [dateOffset(15), '150'], ['', '']]) {
+      body.append('installmentDate', date!);
+      body.append('installmentAmount', amount!);
+    }
+    const res = await h.api.request(`/plans/${plan.planId}/promise`, {
+      method: 'POST',
+      headers: { cookie: `${SESSION_COOKIE}=${b.cookie}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: body.toString(),
+    });
+    expect(res.status).toBe(303);
+    const view = await planStatus(h.ctx, { planId: plan.planId });
+    expect(view.promises[0]!.schedule.map((i) => i.amountMinor)).toEqual([10_000, 15_000]);
+  });
+
+  it('escalates, then closes the task as a write-off: the plan is written off and the page has no forms left', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    const csrf = b.csrfOf((await b.get(`/plans/${plan.planId}`)).html);
+    const escalated = await b.post(`/plans/${plan.planId}/escalate`, { csrf, reason: 'customer asked for a call' });
+    expect(escalated.status).toBe(303);
+    const page = await b.get(escalated.headers.get('location')!);
+    const taskId = /data-task="([^"]+)"/.exec(page.html)![1]!;
+    expect(page.html).toMatch(/<li data-kind="escalated">.*customer asked for a call/);
+    const missingNote = await b.post(`/plans/${plan.planId}/tasks/${taskId}/complete`, { csrf, outcome: 'other' });
+    expect(missingNote.status).toBe(422);
+    expect(missingNote.html).toContain('Say what happened in the note when the outcome is &quot;other&quot;.');
+    const done = await b.post(`/plans/${plan.planId}/tasks/${taskId}/complete`, { csrf, outcome: 'write_off', note: 'bankrupt' });
+    expect(done.status).toBe(303);
+    const closed = await b.get(done.headers.get('location')!);
+    expect(closed.html).toContain('id="plan-status">written off<');
+    expect(closed.html).not.toContain('id="promise-form"');
+    expect(closed.html).toContain('This plan is written off');
+    expect((await planStatus(h.ctx, { planId: plan.planId })).status).toBe('written_off');
+  });
+
+  it('pauses and resumes, and refuses an action without the CSRF token', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    const csrf = b.csrfOf((await b.get(`/plans/${plan.planId}`)).html);
+    expect((await b.post(`/plans/${plan.planId}/pause`, { reason: 'dispute' })).status).toBe(403);
+    expect((await planStatus(h.ctx, { planId: plan.planId })).status).toBe('in_progress');
+    const paused = await b.post(`/plans/${plan.planId}/pause`, { csrf, reason: 'dispute on INV-OLD' });
+    expect(paused.status).toBe(303);
+    const page = await b.get(paused.headers.get('location')!);
+    expect(page.html).toContain('id="plan-status">on hold<');
+    expect(page.html).toContain('id="resume-form"');
+    const resumed = await b.post(`/plans/${plan.planId}/resume`, { csrf });
+    expect(resumed.status).toBe(303);
+    expect((await b.get(resumed.headers.get('location')!)).html).toContain('id="plan-status">in progress<');
+    const again = await b.post(`/plans/${plan.planId}/resume`, { csrf });
+    expect(again.status).toBe(422);
+    expect(again.html).toContain('<p id="refusal" class="refusal" role="alert">The plan is not paused.</p>');
   });
 });

@@ -23,6 +23,8 @@ const fileSchema = z
           .strict()
           .prefault({}),
         tls: z.boolean().default(false),
+        /** Where a browser finds the cluster's Web UI (the console links each plan's workflow there); the embedded dev server's when unset. */
+        uiUrl: z.url({ protocol: /^https?$/ }).optional(),
         /**
          * Plans a worker keeps in memory between their steps; others are replayed from history
          * when their next step comes. Bounds the worker's memory however many plans are open.
@@ -88,6 +90,7 @@ const envSchema = z.object({
   RESEND_BASE_URL: z.string().url().optional(),
   DUNNING_DATA_DIR: z.string().min(1).optional(),
   DUNNING_CONFIG: z.string().min(1).optional(),
+  TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export interface TemporalTls {
@@ -106,6 +109,7 @@ export interface DunningConfig {
     tls: boolean | TemporalTls;
     apiKey?: string;
     maxCachedWorkflows: number;
+    uiUrl?: string;
   };
   devServer: { ip: string; port: number; uiPort: number };
   postgres: { url?: string; port: number; database: string };
@@ -185,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
       tls,
       apiKey: e.TEMPORAL_API_KEY,
       maxCachedWorkflows: file.temporal.maxCachedWorkflows,
+      uiUrl: e.TEMPORAL_UI_URL ?? file.temporal.uiUrl,
     },
     devServer: file.devServer,
     postgres: { url: e.DATABASE_URL, port: file.postgres.port, database: file.postgres.database },
@@ -192,6 +197,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     http: file.http,
     searchAttributes,
   };
+}
+
+/** Where a browser finds the embedded dev server's Web UI. */
+export function devServerUiUrl(devServer: { ip: string; uiPort: number }): string {
+  return `http://${devServer.ip === '0.0.0.0' ? 'localhost' : devServer.ip}:${devServer.uiPort}`;
+}
+
+/**
+ * A workflow's page in the Temporal Web UI: the configured UI, or the embedded dev server's when
+ * this process runs against it; undefined for an external cluster whose UI nobody configured.
+ */
+export function workflowUiUrl(config: DunningConfig, workflowId: string): string | undefined {
+  const base = config.temporal.uiUrl ?? (config.temporal.address ? undefined : devServerUiUrl(config.devServer));
+  if (!base) return undefined;
+  return `${base.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 /** The address clients and workers dial: the external cluster, or the embedded dev server. */

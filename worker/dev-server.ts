@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ownChild } from './child-processes';
+import { devServerUiUrl } from './config';
 
 export interface DevServerHandle {
   address: string;
@@ -33,11 +34,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Where a browser finds the dev server's Web UI. */
-export function devServerUiUrl(devServer: { ip: string; uiPort: number }): string {
-  return `http://${devServer.ip === '0.0.0.0' ? 'localhost' : devServer.ip}:${devServer.uiPort}`;
 }
 
 function exited(child: ChildProcess): Promise<void> {

@@ -91,24 +91,35 @@ export const paymentReceivedSignal = defineSignal<[PaymentReceived]>('paymentRec
 
 // --- reps ----------------------------------------------------------------------------------
 
-export interface EscalateInput {
+/** Who asks, for the timeline ("by Dana"): the API key's name. Left out by older callers. */
+export interface Actor {
+  by?: string;
+}
+
+export interface EscalateInput extends Actor {
   reason: string;
 }
 export const escalateUpdate = defineUpdate<{ taskId: string }, [EscalateInput]>('escalate');
 
-export interface PauseInput {
+export interface PauseInput extends Actor {
   reason: string;
+  /** ISO instant: the plan resumes by itself then. */
+  until?: string;
 }
 export const pauseUpdate = defineUpdate<PlanState, [PauseInput]>('pause');
-export const resumeUpdate = defineUpdate<PlanState, [Record<string, never>]>('resume');
+export type ResumeInput = Actor;
+export const resumeUpdate = defineUpdate<PlanState, [ResumeInput]>('resume');
 
-export interface CompleteTaskInput {
+export interface CompleteTaskInput extends Actor {
   taskId: string;
+  /** write_off closes the plan, dispute pauses it; any other word is recorded as it is. */
   outcome: string;
+  /** What the rep wants remembered with it, on the timeline. */
+  note?: string;
 }
 export const completeTaskUpdate = defineUpdate<PlanState, [CompleteTaskInput]>('completeTask');
 
-export interface CancelInput {
+export interface CancelInput extends Actor {
   reason: string;
 }
 export const cancelUpdate = defineUpdate<PlanState, [CancelInput]>('cancel');

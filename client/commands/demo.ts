@@ -1,6 +1,6 @@
 // `dunning demo`: the sample portfolio imported and every plan initiated under the seconds-long
 // `demo` policy (client/demo/), so a newcomer sees plans move right after `npm start`.
-import { devServerUiUrl } from '../../worker/dev-server';
+import { devServerUiUrl } from '../../worker/config';
 import { outboxDir } from '../../worker/mailer';
 import { durationMs } from '../../workflows/domain/duration';
 import { startDemo } from '../demo/demo';

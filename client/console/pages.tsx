@@ -2,9 +2,8 @@
 // fields, one sentence for every refusal.
 import type { Child } from 'hono/jsx';
 import { raw } from 'hono/html';
-import { formatMoney } from '../../workflows/domain/money';
+import { money, words } from './format';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
-import type { PlanStatusView } from '../status';
 import { priorityRule, type Worklist, type WorklistFilter } from '../worklist';
 
 const style = `
@@ -17,24 +16,52 @@ label { display: flex; flex-direction: column; font-size: .9rem; }
 .refusal { color: #a00000; font-weight: 600; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 :focus-visible { outline: 3px solid #0b5fff; outline-offset: 2px; }
+h2 { margin-top: 2rem; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dl.facts dd { margin: 0; }
+.actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
+form.action fieldset { display: flex; flex-direction: column; gap: .5rem; height: 100%; box-sizing: border-box; }
+form.action label { gap: .15rem; }
+ul.tasks form.action { margin: .5rem 0 1rem; max-width: 30rem; }
+.notice { background: #e8f4ea; border-left: 4px solid #1d7a35; padding: .5rem .75rem; }
 `;
 
-export function Layout(props: { title: string; signedInAs?: { name: string; csrfToken: string }; children: Child }) {
+/** Where the console serves htmx from (node_modules, by the console's routes). */
+export const HTMX_PATH = '/assets/htmx.min.js';
+
+/** Who is signed in: their key's name, their forms' CSRF token, the zone times are written in. */
+export interface SignedInAs {
+  name: string;
+  csrfToken: string;
+  timeZone: string;
+}
+
+/**
+ * htmx swaps every answer into the page, refusals (4xx) included: a refused form comes back
+ * as the page with the plan's sentence beside it, not as nothing.
+ */
+const htmxConfig = JSON.stringify({ responseHandling: [{ code: '204', swap: false }, { code: '...', swap: true }], scrollIntoViewOnBoost: false });
+
+export function Layout(props: { title: string; signedInAs?: SignedInAs; children: Child }) {
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · Dunning console</title>
+        <meta name="htmx-config" content={htmxConfig} />
         <style>{style}</style>
+        <script src={HTMX_PATH} defer></script>
       </head>
-      <body>
+      {/* Links and forms load in place (htmx boost); without script they work as plain HTML. */}
+      <body hx-boost="true">
         <header>
           <h1>{props.title}</h1>
           {props.signedInAs && (
             <form method="post" action="/sign-out">
               <input type="hidden" name="csrf" value={props.signedInAs.csrfToken} />
-              <span>Signed in as {props.signedInAs.name} </span>
+              <span>
+                Signed in as {props.signedInAs.name} ({props.signedInAs.timeZone}){' '}
+              </span>
               <button type="submit">Sign out</button>
             </form>
           )}
@@ -96,8 +123,6 @@ export function RefusalPage(props: { title: string; sentence: string }) {
 /** Every IANA zone this Node knows, UTC first. */
 const timeZones = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')];
 
-const kindLabel = (kind: string) => kind.replace(/_/g, ' ');
-
 /** The query string of the current filters, with `changes` applied (undefined removes one). */
 function hrefWith(filter: WorklistFilter, changes: Partial<Record<'taskKind' | 'status' | 'currency' | 'search' | 'cursor', string | undefined>>): string {
   const params = new URLSearchParams();
@@ -107,7 +132,7 @@ function hrefWith(filter: WorklistFilter, changes: Partial<Record<'taskKind' | '
   return q ? `/?${q}` : '/';
 }
 
-export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; signedInAs: { name: string; csrfToken: string } }) {
+export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; signedInAs: SignedInAs }) {
   const { list, filter } = props;
   const filtered = Boolean(filter.taskKind || filter.status || filter.currency || filter.search);
   return (
@@ -118,7 +143,7 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
           {taskKinds.map((kind) => (
             <li>
               <a href={hrefWith(filter, { taskKind: kind, cursor: undefined })} aria-current={filter.taskKind === kind ? 'page' : undefined}>
-                {kindLabel(kind)}
+                {words(kind)}
               </a>{' '}
               <span data-queue={kind}>{list.queues[kind]}</span>
             </li>
@@ -136,7 +161,7 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
             <option value="">any</option>
             {taskKinds.map((k) => (
               <option value={k} selected={filter.taskKind === k}>
-                {kindLabel(k)}
+                {words(k)}
               </option>
             ))}
           </select>
@@ -147,7 +172,7 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
             <option value="">any</option>
             {planStatuses.map((s) => (
               <option value={s} selected={filter.status === s}>
-                {kindLabel(s)}
+                {words(s)}
               </option>
             ))}
           </select>
@@ -184,9 +209,9 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
                 <td>
                   {r.accountName} <small>({r.accountId})</small>
                 </td>
-                <td>{kindLabel(r.status)}</td>
-                <td>{r.taskKinds.map(kindLabel).join(', ')}</td>
-                <td class="num">{formatMoney(r.owedMinor, r.currency, r.locale)}</td>
+                <td>{words(r.status)}</td>
+                <td>{r.taskKinds.map(words).join(', ')}</td>
+                <td class="num">{money(r.owedMinor, r)}</td>
                 <td class="num">{r.daysPastDue}</td>
                 <td>
                   <a href={`/plans/${encodeURIComponent(r.planId)}`}>{r.planId}</a>
@@ -202,52 +227,6 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
             Next page
           </a>
         </p>
-      )}
-    </Layout>
-  );
-}
-
-/** A first, read-only plan page: the rest (invoices, contacts, summary, actions) comes next. */
-export function PlanPage(props: { plan: PlanStatusView; signedInAs: { name: string; csrfToken: string } }) {
-  const { plan } = props;
-  const money = (minor: number) => formatMoney(minor, plan.currency, plan.locale);
-  return (
-    <Layout title={`${plan.accountName} (${plan.accountId})`} signedInAs={props.signedInAs}>
-      <p>
-        <a href="/">Back to the worklist</a>
-      </p>
-      <dl>
-        <dt>Plan</dt>
-        <dd>{plan.planId}</dd>
-        <dt>Status</dt>
-        <dd>{kindLabel(plan.status)}</dd>
-        <dt>Owed</dt>
-        <dd>{money(plan.outstandingMinor)}</dd>
-      </dl>
-      <h2>Tasks</h2>
-      {plan.tasks.length === 0 ? (
-        <p>No tasks.</p>
-      ) : (
-        <ul>
-          {plan.tasks.map((t) => (
-            <li data-task={t.id}>
-              {kindLabel(t.kind)} ({t.status}): {t.reason}
-              {t.outcome ? ` — ${t.outcome}` : ''}
-            </li>
-          ))}
-        </ul>
-      )}
-      <h2>Timeline</h2>
-      {plan.timeline.length === 0 ? (
-        <p>Nothing has happened yet.</p>
-      ) : (
-        <ol>
-          {plan.timeline.map((e) => (
-            <li>
-              <time datetime={e.at}>{e.at}</time> {e.summary}
-            </li>
-          ))}
-        </ol>
       )}
     </Layout>
   );

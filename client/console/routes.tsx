@@ -5,7 +5,9 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { authenticateApiKey } from '../../db/api-keys';
 import { closeConsoleSession, openConsoleSession, readConsoleSession, type ConsoleSession } from '../../db/console-sessions';
 import type { ApiKeyRole } from '../../db/schema';
@@ -14,8 +16,11 @@ import { isValidTimeZone } from '../../workflows/domain/calendar';
 import { DunningError } from '../errors';
 import type { ApiEnv } from '../http/auth';
 import { worklist, type WorklistFilter } from '../worklist';
-import { planStatus } from '../status';
-import { PlanPage, RefusalPage, SignInPage, WorklistPage } from './pages';
+import { planDetail, timelineMark, timelineAfter } from '../plan-detail';
+import { workflowUiUrl } from '../../worker/config';
+import { consoleActions, type ActionInput } from './actions';
+import { HTMX_PATH, RefusalPage, SignInPage, WorklistPage, type SignedInAs } from './pages';
+import { PlanPage, type FormEcho } from './plan-page';
 
 export const SESSION_COOKIE = 'dunning_session';
 
@@ -73,6 +78,35 @@ function filterOf(c: Context): WorklistFilter {
   };
 }
 
+const signedInAs = (c: Context<ConsoleEnv>): SignedInAs => ({ name: c.var.session.name, csrfToken: c.var.session.csrfToken, timeZone: c.var.session.timeZone });
+
+/** The plan page, with a refused form's sentence and input, or a notice of what was just done. */
+async function renderPlan(c: Context<ConsoleEnv>, opts: { echo?: FormEcho; notice?: string; status?: 200 | 400 | 404 | 409 | 422 } = {}) {
+  try {
+    const plan = await planDetail(c.var.ctx, { planId: c.req.param('planId')! });
+    const temporalUrl = workflowUiUrl(c.var.ctx.config, plan.workflowId);
+    return c.html(<PlanPage plan={plan} signedInAs={signedInAs(c)} echo={opts.echo} notice={opts.notice} temporalUrl={temporalUrl} />, opts.status ?? 200);
+  } catch (err) {
+    if (err instanceof DunningError) return c.html(<RefusalPage title="Plan" sentence={err.message} />, err.code === 'unknown_plan' ? 404 : 400);
+    throw err;
+  }
+}
+
+/** A refusal's status: the plan is unknown, closed, or refused what was asked (or it was mistyped). */
+const refusalStatus = (err: DunningError) => (err.code === 'unknown_plan' ? 404 : err.code === 'plan_closed' ? 409 : 422);
+
+/**
+ * What was just done travels across the redirect in the URL, signed with the session's CSRF
+ * token, so a crafted link cannot make the page announce something that did not happen.
+ */
+const noticeSignature = (session: ConsoleSession, notice: string) => createHmac('sha256', session.csrfToken).update(notice).digest('base64url');
+
+function noticeOf(c: Context<ConsoleEnv>): string | undefined {
+  const notice = c.req.query('done');
+  const signature = c.req.query('sig') ?? '';
+  return notice && sameToken(signature, noticeSignature(c.var.session, notice)) ? notice : undefined;
+}
+
 export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
   const pages = app as unknown as OpenAPIHono<ConsoleEnv>;
 
@@ -90,6 +124,14 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     onError: (c) => c.html(<RefusalPage title="Refused" sentence="The form is larger than 64 KB." />, 413),
   });
   for (const path of ['/', '/sign-in', '/sign-out', '/plans/*']) pages.use(path, pageHeaders, formLimit);
+
+  // htmx from node_modules, read once; the page names it by path, so a day's caching is safe enough.
+  const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
+  pages.get(HTMX_PATH, (c) => {
+    c.header('cache-control', 'public, max-age=86400');
+    c.header('x-content-type-options', 'nosniff');
+    return c.body(htmx, 200, { 'content-type': 'text/javascript; charset=utf-8' });
+  });
 
   pages.get('/sign-in', (c) => c.html(<SignInPage />));
 
@@ -124,24 +166,46 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
 
   pages.get('/', signedIn(), async (c) => {
     const filter = filterOf(c);
-    const signedInAs = { name: c.var.session.name, csrfToken: c.var.session.csrfToken };
     try {
       const list = await worklist(c.var.ctx, filter);
-      return c.html(<WorklistPage list={list} filter={filter} signedInAs={signedInAs} />);
+      return c.html(<WorklistPage list={list} filter={filter} signedInAs={signedInAs(c)} />);
     } catch (err) {
       if (err instanceof DunningError) return c.html(<RefusalPage title="Worklist" sentence={err.message} />, 400);
       throw err;
     }
   });
 
-  pages.get('/plans/:planId', signedIn(), async (c) => {
-    const signedInAs = { name: c.var.session.name, csrfToken: c.var.session.csrfToken };
-    try {
-      const plan = await planStatus(c.var.ctx, { planId: c.req.param('planId') });
-      return c.html(<PlanPage plan={plan} signedInAs={signedInAs} />);
-    } catch (err) {
-      if (err instanceof DunningError) return c.html(<RefusalPage title="Plan" sentence={err.message} />, err.code === 'unknown_plan' ? 404 : 400);
-      throw err;
-    }
-  });
+  pages.get('/plans/:planId', signedIn(), (c) => renderPlan(c, { notice: noticeOf(c) }));
+
+  /** Runs one of the plan page's forms: done → back to the page (303) with a notice; refused → the page with the sentence beside the form. */
+  const act = (action: string, form: (c: Context<ConsoleEnv>, values: Record<string, string>) => string) =>
+    async (c: Context<ConsoleEnv>) => {
+      const body = await c.req.parseBody({ all: true });
+      const values: Record<string, string> = {};
+      const lists: Record<string, string[]> = {};
+      for (const [name, value] of Object.entries(body)) {
+        const all = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+        lists[name] = all;
+        if (all[0] !== undefined) values[name] = all[0];
+      }
+      delete values.csrf;
+      const planId = c.req.param('planId')!;
+      const input: ActionInput = { planId, by: c.var.session.name, values, lists, taskId: c.req.param('taskId') };
+      try {
+        const mark = await timelineMark(c.var.ctx.db, planId);
+        const result = await consoleActions[action]!(c.var.ctx, input);
+        if ('again' in result) return renderPlan(c, { echo: result.again });
+        // The journey answers before it has saved; wait (briefly) for its write so the page shows it.
+        await timelineAfter(c.var.ctx.db, planId, mark);
+        const query = new URLSearchParams({ done: result.done, sig: noticeSignature(c.var.session, result.done) });
+        return c.redirect(`/plans/${encodeURIComponent(planId)}?${query}`, 303);
+      } catch (err) {
+        if (!(err instanceof DunningError)) throw err;
+        const installments = (lists.installmentDate ?? []).map((date, i) => ({ date, amount: lists.installmentAmount?.[i] ?? '' }));
+        return renderPlan(c, { echo: { form: form(c, values), values, installments, refusal: err.message }, status: refusalStatus(err) });
+      }
+    };
+  pages.post('/plans/:planId/promise', signedIn(), act('promise', (_c, values) => (values.kind === 'installments' ? 'installments' : 'promise')));
+  for (const action of ['pause', 'resume', 'escalate', 'cancel'] as const) pages.post(`/plans/:planId/${action}`, signedIn(), act(action, () => action));
+  pages.post('/plans/:planId/tasks/:taskId/complete', signedIn(), act('complete', (c) => `task-${c.req.param('taskId')}`));
 }
