@@ -395,3 +395,23 @@ describe('the plan page and its actions', () => {
     expect(again.html).toContain('<p id="refusal" class="refusal" role="alert">The plan is not paused.</p>');
   });
 });
+
+describe('the rep\'s time zone', () => {
+  it('writes times in the zone chosen at sign-in, and refuses a zone that does not exist', async () => {
+    const plan = await createPlan(h.ctx.db, { invoices: [{ amountMinor: 10_000, dueOn: dateOffset(-3) }] });
+    await initiateDunning(h.ctx, { planId: plan.planId });
+    await h.untilBegun(plan.planId);
+    const [first] = (await planStatus(h.ctx, { planId: plan.planId })).timeline;
+    const b = browser();
+    expect((await b.post('/sign-in', { key: h.keys.rep, timeZone: 'Asia/Kolkata' })).status).toBe(303);
+    const page = await b.get(`/plans/${plan.planId}`);
+    expect(page.html).toContain('Signed in as test rep (Asia/Kolkata)');
+    const kolkata = new Intl.DateTimeFormat('en-US', { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Kolkata' }).format(new Date(first!.at));
+    expect(page.html).toContain(`<time datetime="${first!.at}">`);
+    expect(page.html).toMatch(new RegExp(`<time datetime="${first!.at}">[^<]*${kolkata}[^<]*GMT\\+5:30</time>`));
+    const refused = await browser().post('/sign-in', { key: h.keys.rep, timeZone: 'Mars/Olympus' });
+    expect(refused.status).toBe(401);
+    expect(refused.html).toContain('&quot;Mars/Olympus&quot; is not an IANA time zone like Europe/Berlin.');
+    expect(refused.headers.get('set-cookie')).toBeNull();
+  });
+});
