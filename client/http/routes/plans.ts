@@ -170,6 +170,6 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       request: { query: NoQuery, params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503) },
     }),
-    async (c) => c.json(await cancel(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
+    async (c) => c.json(await cancel(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json'), by: c.var.caller.name }), 200),
   );
 }

@@ -1,5 +1,5 @@
 // What collections reps do on a plan: promises, escalations, pause and resume, tasks, consent.
-// A refusal is the journey's own sentence; the rep is the API key's name unless given.
+// A refusal is the journey's own sentence; the rep (and the timeline's "by") is the API key's name.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { setConsent } from '../../consent';
 import { completeTask, escalate, pause, recordPromise, resume } from '../../dunning';
@@ -60,7 +60,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
     }),
     async (c) => {
       const { planId } = c.req.valid('param');
-      return c.json({ planId, ...(await escalate(c.var.ctx, { planId, ...c.req.valid('json') })) }, 201);
+      return c.json({ planId, ...(await escalate(c.var.ctx, { planId, ...c.req.valid('json'), by: c.var.caller.name })) }, 201);
     },
   );
 
@@ -75,7 +75,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       request: { query: NoQuery, params: PlanIdParams, body: jsonBody(ReasonBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
-    async (c) => c.json(await pause(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
+    async (c) => c.json(await pause(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json'), by: c.var.caller.name }), 200),
   );
 
   app.openapi(
@@ -89,7 +89,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       request: { query: NoQuery, params: PlanIdParams, body: jsonBody(EmptyBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
-    async (c) => c.json(await resume(c.var.ctx, c.req.valid('param')), 200),
+    async (c) => c.json(await resume(c.var.ctx, { ...c.req.valid('param'), by: c.var.caller.name }), 200),
   );
 
   app.openapi(
@@ -103,7 +103,7 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       request: { query: NoQuery, params: TaskParams, body: jsonBody(CompleteTaskBodySchema) },
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
-    async (c) => c.json(await completeTask(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
+    async (c) => c.json(await completeTask(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json'), by: c.var.caller.name }), 200),
   );
 
   app.openapi(
