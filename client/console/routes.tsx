@@ -85,6 +85,8 @@ async function renderPlan(c: Context<ConsoleEnv>, opts: { echo?: FormEcho; notic
   try {
     const plan = await planDetail(c.var.ctx, { planId: c.req.param('planId')! });
     const temporalUrl = workflowUiUrl(c.var.ctx.config, plan.workflowId);
+    // A form answered in place: htmx keeps the plan's own address, not the form's action, in the bar.
+    if (c.req.method === 'POST') c.header('HX-Replace-Url', `/plans/${encodeURIComponent(plan.planId)}`);
     return c.html(<PlanPage plan={plan} signedInAs={signedInAs(c)} echo={opts.echo} notice={opts.notice} temporalUrl={temporalUrl} />, opts.status ?? 200);
   } catch (err) {
     if (err instanceof DunningError) return c.html(<RefusalPage title="Plan" sentence={err.message} />, err.code === 'unknown_plan' ? 404 : 400);
