@@ -26,6 +26,8 @@ export function Layout(props: { title: string; signedInAs?: { name: string; csrf
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · Dunning console</title>
+        {/* No icon yet: an empty one, so browsers do not ask for /favicon.ico (a 404 in their console). */}
+        <link rel="icon" href="data:," />
         <style>{style}</style>
       </head>
       <body>
