@@ -1,6 +1,7 @@
 // Browser tests' harness: Debian's Chromium driven by playwright-core, one browser per test
 // file and a fresh context (cookies, storage) per test; every console error and uncaught page
 // error is kept so a test can say none happened; an axe-core scan of the page as it stands.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
@@ -31,6 +32,9 @@ export interface BrowserTest {
 }
 
 export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`No Chromium at ${chromiumPath}: install Debian's package (apt-get install chromium, as .ci/run does) or set CHROMIUM_PATH.`);
+  }
   return chromium.launch({
     executablePath: chromiumPath,
     // --no-sandbox: CI and these machines run as root, where Chromium's sandbox refuses to start.
