@@ -49,6 +49,8 @@ export function Layout(props: { title: string; signedInAs?: SignedInAs; children
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · Dunning console</title>
         <meta name="htmx-config" content={htmxConfig} />
+        {/* No icon yet: an empty one, so browsers do not ask for /favicon.ico (a 404 in their console). */}
+        <link rel="icon" href="data:," />
         <style>{style}</style>
         <script src={HTMX_PATH} defer></script>
       </head>
