@@ -59,7 +59,8 @@ export function Layout(props: { title: string; signedInAs?: SignedInAs; children
         <header>
           <h1>{props.title}</h1>
           {props.signedInAs && (
-            <form method="post" action="/sign-out">
+            /* Signing in or out loads a whole new page (another session, another header): not boosted. */
+            <form method="post" action="/sign-out" hx-boost="false">
               <input type="hidden" name="csrf" value={props.signedInAs.csrfToken} />
               <span>
                 Signed in as {props.signedInAs.name} ({props.signedInAs.timeZone}){' '}
@@ -77,7 +78,7 @@ export function Layout(props: { title: string; signedInAs?: SignedInAs; children
 export function SignInPage(props: { refusal?: string }) {
   return (
     <Layout title="Sign in">
-      <form method="post" action="/sign-in">
+      <form method="post" action="/sign-in" hx-boost="false">
         <p>
           <label for="key">
             API key (a rep or ops key from <code>dunning apikey create</code>)
