@@ -20,7 +20,7 @@ h2 { margin-top: 2rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dl.facts dd { margin: 0; }
 .actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
 form.action fieldset { display: flex; flex-direction: column; gap: .5rem; height: 100%; box-sizing: border-box; }
-form.action label { gap: .15rem; }
+form.action .field { display: flex; flex-direction: column; gap: .15rem; font-size: .9rem; }
 ul.tasks form.action { margin: .5rem 0 1rem; max-width: 30rem; }
 .notice { background: #e8f4ea; border-left: 4px solid #1d7a35; padding: .5rem .75rem; }
 `;

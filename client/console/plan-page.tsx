@@ -57,9 +57,9 @@ function Field(props: FormProps & { form: string; name: string; label: string; t
   const echoed = props.echo?.form === props.form ? props.echo : undefined;
   const id = `${props.form}-${props.name}`;
   return (
-    <label for={id}>
-      {props.label}
-      {props.hint && <small>{props.hint}</small>}
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.hint && <small id={`${id}-hint`}>{props.hint}</small>}
       <input
         id={id}
         name={props.name}
@@ -68,8 +68,9 @@ function Field(props: FormProps & { form: string; name: string; label: string; t
         required={props.required}
         autofocus={Boolean(echoed?.refusal && props.first)}
         aria-invalid={echoed?.refusal && props.first ? 'true' : undefined}
+        aria-describedby={props.hint ? `${id}-hint` : undefined}
       />
-    </label>
+    </div>
   );
 }
 
@@ -179,8 +180,8 @@ function TaskForm(props: FormProps & { taskId: string }) {
   const ids = { outcome: `${name}-outcome`, note: `${name}-note` };
   return (
     <ActionForm {...props} name={name} action={`/plans/${encodeURIComponent(props.plan.planId)}/tasks/${encodeURIComponent(props.taskId)}/complete`} legend="Close this task">
-      <label for={ids.outcome}>
-        Outcome
+      <div class="field">
+        <label for={ids.outcome}>Outcome</label>
         <select id={ids.outcome} name="outcome" autofocus={Boolean(echoed?.refusal)}>
           {taskOutcomes.map(([value, label]) => (
             <option value={value} selected={echoed?.values.outcome === value}>
@@ -188,11 +189,11 @@ function TaskForm(props: FormProps & { taskId: string }) {
             </option>
           ))}
         </select>
-      </label>
-      <label for={ids.note}>
-        Note
+      </div>
+      <div class="field">
+        <label for={ids.note}>Note</label>
         <input id={ids.note} name="note" value={echoed?.values.note ?? ''} />
-      </label>
+      </div>
       <button type="submit">Close task</button>
     </ActionForm>
   );
