@@ -18,6 +18,7 @@ import {
   stateQuery,
   workflowIdFor,
   type PaymentReceived,
+  type PauseInput,
   type PlanState,
   type PlanStatus,
   type RecordPromiseInput,
@@ -140,8 +141,10 @@ export function escalate(ctx: DunningContext, input: { planId: string; reason: s
   return callJourney(ctx, input.planId, (h) => h.executeUpdate(escalateUpdate, { args: [{ reason: input.reason }] }));
 }
 
-export function pause(ctx: DunningContext, input: { planId: string; reason: string }): Promise<PlanStateView> {
-  return updateState(ctx, input.planId, (h) => h.executeUpdate(pauseUpdate, { args: [{ reason: input.reason }] }));
+/** Pauses the plan; with `until` (an ISO instant) it resumes by itself then. */
+export function pause(ctx: DunningContext, input: { planId: string } & PauseInput): Promise<PlanStateView> {
+  const { planId, ...pause } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(pauseUpdate, { args: [pause] }));
 }
 
 export function resume(ctx: DunningContext, input: { planId: string }): Promise<PlanStateView> {

@@ -52,13 +52,22 @@ async function bundleEditedWorkflows(edit: { file: string; anchor: string; repla
   }
 }
 
+/** The journeys every generation was recorded with. */
+const journeys = ['cancelled', 'full-journey', 'paid-early', 'paused-resumed', 'promise-broken', 'promise-kept'];
+/**
+ * The variants each generation holds. 'paused-until' was recorded with generation 2 code too:
+ * a pause whose end date that code ignores, as a worker not yet upgraded gets from a new client.
+ */
+const variantsOf: Record<string, string[]> = {
+  '1-db-activities': journeys,
+  '2-local-db-writes': [...journeys, 'paused-until'],
+};
+
 describe('replay of committed histories', () => {
   it('has a history of every journey variant in every generation', () => {
-    expect(generations).toEqual(['1-db-activities', '2-local-db-writes']);
+    expect(generations).toEqual(Object.keys(variantsOf));
     for (const g of generations) {
-      expect(readdirSync(path.join(dir, g)).filter((f) => f.endsWith('.json')).sort(), g).toEqual(
-        ['cancelled', 'full-journey', 'paid-early', 'paused-resumed', 'promise-broken', 'promise-kept'].map((v) => `${v}.json`).sort(),
-      );
+      expect(readdirSync(path.join(dir, g)).filter((f) => f.endsWith('.json')).sort(), g).toEqual(variantsOf[g]!.map((v) => `${v}.json`).sort());
     }
   });
 

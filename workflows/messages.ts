@@ -98,6 +98,8 @@ export const escalateUpdate = defineUpdate<{ taskId: string }, [EscalateInput]>(
 
 export interface PauseInput {
   reason: string;
+  /** ISO instant the pause ends: the plan resumes by itself then (a rep may resume it sooner). */
+  until?: string;
 }
 export const pauseUpdate = defineUpdate<PlanState, [PauseInput]>('pause');
 export const resumeUpdate = defineUpdate<PlanState, [Record<string, never>]>('resume');
