@@ -62,7 +62,8 @@ export interface PlanState {
   steps: StepState[];
   tasks: TaskState[];
   promises: PromiseState[];
-  paused?: { reason: string; since: string };
+  /** `until`: the ISO instant the plan resumes by itself, when the pause has an end date. */
+  paused?: { reason: string; since: string; until?: string };
   nextActionAt?: string;
   closedReason?: string;
 }
