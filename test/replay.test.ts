@@ -61,6 +61,7 @@ const journeys = ['cancelled', 'full-journey', 'paid-early', 'paused-resumed', '
 const variantsOf: Record<string, string[]> = {
   '1-db-activities': journeys,
   '2-local-db-writes': [...journeys, 'paused-until'],
+  '3-pause-until': [...journeys, 'paused-until'],
 };
 
 describe('replay of committed histories', () => {
@@ -90,5 +91,20 @@ describe('replay of committed histories', () => {
     const results = await replayAll(edited);
     expect(results).toHaveLength(variants.length);
     for (const r of results) expect(r.error, `${r.workflowId} replayed an edited workflow without an error`).toBeInstanceOf(DeterminismViolationError);
+  });
+
+  // The 'pause-until' guard is needed: without it, a plan a generation 2 worker kept paused past
+  // the end date it ignored resumes on the next message in replay, and issues other commands
+  // (generation 3's own history fails too, its patch marker unmatched).
+  it("fails for the plan paused under generation 2 when the end date is honoured without patched('pause-until')", async () => {
+    installRuntime();
+    const edited = await bundleEditedWorkflows({
+      file: 'dunning.ts',
+      anchor: "work.until !== undefined && patched('pause-until') ? work.until : undefined",
+      replacement: 'work.until',
+    });
+    const failed = (await replayAll(edited)).filter((r) => r.error !== undefined);
+    expect(failed.map((r) => r.workflowId).sort()).toEqual(['2-local-db-writes/paused-until', '3-pause-until/paused-until']);
+    for (const r of failed) expect(r.error).toBeInstanceOf(DeterminismViolationError);
   });
 });

@@ -24,8 +24,8 @@ import { bundleWorkflows, installRuntime, startWorkers } from '../../worker/work
 import { workflowIdFor } from '../../workflows/messages';
 import { createPlan, dateOffset } from '../fixtures';
 
-/** The generation today's code records: db writes as local activities (patch 'local-db-writes'). */
-const generation = '2-local-db-writes';
+/** The generation today's code records: a pause may end on its own date (patch 'pause-until'). */
+const generation = '3-pause-until';
 const here = path.join(path.dirname(fileURLToPath(import.meta.url)), generation);
 const { History } = proto.temporal.api.history.v1;
 /** Plain JSON (64-bit numbers as strings, bytes as base64) that History.fromObject reads back. */
