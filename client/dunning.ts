@@ -146,6 +146,7 @@ export function escalate(ctx: DunningContext, input: { planId: string } & Escala
   return callJourney(ctx, planId, (h) => h.executeUpdate(escalateUpdate, { args: [escalation] }));
 }
 
+/** Pauses the plan; with `until` (an ISO instant) it resumes by itself then. */
 export function pause(ctx: DunningContext, input: { planId: string } & PauseInput): Promise<PlanStateView> {
   const { planId, ...pausing } = input;
   return updateState(ctx, planId, (h) => h.executeUpdate(pauseUpdate, { args: [pausing] }));

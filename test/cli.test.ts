@@ -195,6 +195,7 @@ describe('the dunning CLI, end to end', () => {
       [['payment', planId, '--amount', '5'], /^--payment-id is required\.$/],
       [['payment', 'no-such-plan', '--payment-id', 'x1', '--amount', '5'], /^Unknown plan "no-such-plan"\.$/],
       [['pause', planId, '--reason', 'x'], /has no running journey/],
+      [['pause', planId, '--reason', 'x', '--until', 'someday'], /^--until "someday" is not a date \(YYYY-MM-DD\) or a date-time with an offset/],
       [['import', csv([`${acct}-2,Bad Two,Bo,bo@bad.example,Europe/Paris,EUR,B2-1,10.00,2026-09-01,2026-10-01,`, `${acct}-3,Bad Three,Bo,not-an-email,Europe/Paris,EUR,B3-1,10.00,2026-09-01,2026-10-01,`])], /^Line 3: contact_email is not an email address\.$/],
       [['import', csv([`${acct}-4,X,Bo,bo@bad.example,Mars/Olympus,EUR,B4-1,10.00,2026-09-01,2026-10-01,`])], /^Line 2: timezone is not an IANA time zone/],
       [['import', csv([`${acct}-5,X,Bo,bo@bad.example,Europe/Paris,EUR,B5-1,-3.00,2026-09-01,2026-10-01,`])], /^Line 2: amount "-3\.00" is negative\.$/],
@@ -240,8 +241,13 @@ describe('the dunning CLI, end to end', () => {
       expect(r.code, flags.join(' ')).not.toBe(0);
       expect(r.stderr.trim(), flags.join(' ')).toMatch(message);
     }
+    // A pause the plan refuses: the sentence test/http-routes.test.ts expects from the API.
+    const pastPause = await dunning('pause', broken, '--reason', 'dispute', '--until', '2020-01-01');
+    expect(pastPause.code).not.toBe(0);
+    expect(pastPause.stderr.trim()).toBe('The pause end date must be in the future.');
     const after = await planStatus({ db: stack.db.db }, { planId: broken });
     expect(after.promises).toEqual([]);
+    expect(after.timeline.map((e) => e.kind)).not.toContain('paused');
     expect(after.timeline.map((e) => e.kind)).not.toContain('promise_made'); // the journey moves on; no promise was recorded
 
     // Seconds away, with room for a CLI start on a busy machine.

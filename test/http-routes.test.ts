@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { DunningError, recordPromise } from '../client/dunning';
+import { DunningError, pause, recordPromise } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { contacts } from '../db/schema';
 import { eventually, secondsPolicy } from './fixtures';
@@ -248,10 +248,15 @@ describe('reps: promises, escalations, pause and resume, tasks, consent', () => 
     expect(done.body.tasks).toEqual(expect.arrayContaining([expect.objectContaining({ id: task.id, status: 'done' })]));
   });
 
-  it('pauses and resumes; pausing twice or resuming a running plan is 409', async () => {
+  it('pauses until a date and resumes; an end date not ahead is 422, pausing twice or resuming a running plan is 409', async () => {
     const { planId } = await newPlan('PS');
-    const paused = await h.call('POST', `/v1/plans/${planId}/pause`, { as: 'rep', body: { reason: 'Disputes INV-1' } });
-    expect(paused).toMatchObject({ status: 200, body: { planId, status: 'on_hold', paused: { reason: 'Disputes INV-1' } } });
+    // The sentence test/cli.test.ts expects `dunning pause --until 2020-01-01` to print; the service says it too.
+    const past = { reason: 'Disputes INV-1', until: '2020-01-01T00:00:00Z' };
+    expectProblem(await h.call('POST', `/v1/plans/${planId}/pause`, { as: 'rep', body: past }), 422, 'invalid', 'The pause end date must be in the future.');
+    expect(await pause(h.ctx, { planId, ...past }).catch((err: unknown) => err)).toMatchObject({ message: 'The pause end date must be in the future.', code: 'invalid' });
+    const until = inSeconds(3600);
+    const paused = await h.call('POST', `/v1/plans/${planId}/pause`, { as: 'rep', body: { reason: 'Disputes INV-1', until } });
+    expect(paused).toMatchObject({ status: 200, body: { planId, status: 'on_hold', paused: { reason: 'Disputes INV-1', until } } });
     expectProblem(
       await h.call('POST', `/v1/plans/${planId}/pause`, { as: 'rep', body: { reason: 'Again' } }),
       409,

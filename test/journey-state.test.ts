@@ -40,7 +40,7 @@ function take(j: Journey, work: Work, now = T0) {
     case 'escalate':
       return j.escalateByRep(work.reason, now);
     case 'pause':
-      return j.pause(work.reason, now);
+      return j.pause(work.reason, now, { until: work.until });
     case 'resume':
       return j.resume(now);
     case 'completeTask':
@@ -98,6 +98,31 @@ describe('journey: pause and resume', () => {
     expect(j.refusal({ kind: 'resume' }, T0)).toMatchObject({ type: failureTypes.NotPaused, message: 'The plan is not paused.' });
     take(j, { kind: 'pause', reason: 'dispute' });
     expect(j.refusal({ kind: 'pause', reason: 'again' }, T0)).toMatchObject({ type: failureTypes.AlreadyPaused, message: 'The plan is already paused (dispute).' });
+  });
+
+  it('a pause with an end date says when it ends, and resuming at that date says it was automatic', () => {
+    const j = started();
+    take(j, { kind: 'escalate', reason: 'call' });
+    take(j, { kind: 'pause', reason: 'dispute', until: '2026-12-08T11:30:00+01:00' });
+    expect(j.state).toMatchObject({ status: 'on_hold', paused: { reason: 'dispute', since: at(0), until: '2026-12-08T10:30:00.000Z' } });
+    expect(j.pauseEnds()).toBe(Date.parse('2026-12-08T10:30:00Z'));
+    j.resume(Date.parse('2026-12-08T10:30:00Z'), { automatic: true });
+    expect(j.state.status).toBe('escalated');
+    expect(j.pauseEnds()).toBeUndefined();
+    expect(j.takeEvents().slice(-2).map((e) => e.summary)).toEqual([
+      'Paused: dispute (until 2026-12-08 10:30 UTC)',
+      'Resumed automatically at the end of the pause (2026-12-08 10:30 UTC)',
+    ]);
+  });
+
+  it('refuses a pause whose end date is not ahead, or not a date', () => {
+    const j = started();
+    const refused = (until: string) => j.refusal({ kind: 'pause', reason: 'dispute', until }, T0);
+    expect(refused(at(0))).toMatchObject({ type: failureTypes.InvalidArgument, message: 'The pause end date must be in the future.' });
+    expect(refused('2020-01-01T00:00:00Z')?.message).toBe('The pause end date must be in the future.');
+    expect(refused('next week')?.message).toBe('The pause end date must be a date-time, like 2026-12-15T17:00:00Z.');
+    expect(refused(at(1))).toBeUndefined();
+    expect(sentence(j, { kind: 'pause', reason: ' ', until: '2020-01-01T00:00:00Z' })).toBe('reason is required.');
   });
 });
 

@@ -15,6 +15,7 @@ import type { DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { formatDate } from '../templates';
 import { standardPolicy } from '../workflows/domain/policy';
+import { isoMinute } from '../workflows/domain/time';
 import type { dunningWorkflow } from '../workflows/dunning';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
 import { createPlan, dateOffset, outboxFor, stepOf, waitForPlanState, zoneWhereLocalHourIs } from './fixtures';
@@ -213,6 +214,59 @@ describe('the standard journey (time-skipping)', () => {
     const kinds = (await planStatus({ db: db.db }, { planId })).timeline.map((e) => e.kind);
     expect(kinds.indexOf('paused')).toBeLessThan(kinds.indexOf('resumed'));
     await cancel(ctx, { planId, reason: 'test done' });
+  });
+
+  it('resumes by itself at the end of a pause with an end date, runs what fell due, then the next step on its day', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(2, now) }] });
+    await initiate(planId);
+    await waitForState(planId, (s) => step(s, 'upcoming_notice').status === 'completed', 'the upcoming notice');
+    // Past the first reminder's day (due + 3 at 09:00 local), before the second's (due + 10).
+    const until = new Date(now.getTime() + 6 * 86_400_000).toISOString();
+    const paused = await pause(ctx, { planId, reason: 'dispute over INV-1', until });
+    expect(paused).toMatchObject({ status: 'on_hold', paused: { reason: 'dispute over INV-1', until } });
+
+    await env.sleep('5 days'); // the first reminder fell due meanwhile; nothing is sent
+    let s = await stateOf(planId);
+    expect(s.status).toBe('on_hold');
+    expect(outboxFor(outbox, planId)).toHaveLength(1);
+
+    await env.sleep('2 days'); // past the end date: no rep resumed it
+    s = await waitForState(planId, (x) => step(x, 'first_reminder').status === 'completed', 'the first reminder after the pause ends');
+    expect(s.status).toBe('in_progress');
+    expect(s.paused).toBeUndefined();
+    expect(Date.parse(step(s, 'first_reminder').completedAt!)).toBeGreaterThanOrEqual(Date.parse(until));
+    expect(step(s, 'second_reminder').status).toBe('waiting');
+    const timeline = (await planStatus({ db: db.db }, { planId })).timeline;
+    expect(timeline.filter((e) => e.kind === 'paused' || e.kind === 'resumed').map((e) => e.summary)).toEqual([
+      `Paused: dispute over INV-1 (until ${isoMinute(until)} UTC)`,
+      `Resumed automatically at the end of the pause (${isoMinute(until)} UTC)`,
+    ]);
+
+    await env.sleep('6 days'); // due + 11: the second reminder on its own day
+    s = await waitForState(planId, (x) => step(x, 'second_reminder').status === 'completed', 'the second reminder');
+    expect(outboxFor(outbox, planId)).toHaveLength(3);
+    await cancel(ctx, { planId, reason: 'test done' });
+  });
+
+  it('a pause with an end date still ends by a rep before it, and a payment in full still closes the plan', async () => {
+    const now = await serverNow();
+    const { planId } = await createPlan(db.db, {
+      now, invoices: [{ amountMinor: 10_000, dueOn: dateOffset(20, now) }] });
+    await initiate(planId);
+    const inDays = (days: number) => new Date(now.getTime() + days * 86_400_000).toISOString();
+    await pause(ctx, { planId, reason: 'dispute', until: inDays(5) });
+    await env.sleep('1 day');
+    expect(await resume(ctx, { planId })).toMatchObject({ status: 'in_progress' });
+    await env.sleep('6 days'); // past the first end date: the pause it ended is over, nothing resumes again
+    await pause(ctx, { planId, reason: 'dispute again', until: inDays(12) });
+    await reportPayment(ctx, { planId, paymentId: `pay-${planId}`, amountMinor: 10_000 });
+    const result = await handleFor(planId).result();
+    expect(result.status).toBe('resolved');
+    expect(result.paused).toBeUndefined();
+    const summaries = (await planStatus({ db: db.db }, { planId })).timeline.map((e) => e.summary);
+    expect(summaries.filter((summary) => summary.startsWith('Resumed'))).toEqual(['Resumed']);
   });
 
   it('cancels cleanly: remaining steps cancelled, nothing more sent', async () => {

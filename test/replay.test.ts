@@ -52,13 +52,23 @@ async function bundleEditedWorkflows(edit: { file: string; anchor: string; repla
   }
 }
 
+/** The journeys every generation was recorded with. */
+const journeys = ['cancelled', 'full-journey', 'paid-early', 'paused-resumed', 'promise-broken', 'promise-kept'];
+/**
+ * The variants each generation holds. 'paused-until' was recorded with generation 2 code too:
+ * a pause whose end date that code ignores, as a worker not yet upgraded gets from a new client.
+ */
+const variantsOf: Record<string, string[]> = {
+  '1-db-activities': journeys,
+  '2-local-db-writes': [...journeys, 'paused-until'],
+  '3-pause-until': [...journeys, 'paused-until'],
+};
+
 describe('replay of committed histories', () => {
   it('has a history of every journey variant in every generation', () => {
-    expect(generations).toEqual(['1-db-activities', '2-local-db-writes']);
+    expect(generations).toEqual(Object.keys(variantsOf));
     for (const g of generations) {
-      expect(readdirSync(path.join(dir, g)).filter((f) => f.endsWith('.json')).sort(), g).toEqual(
-        ['cancelled', 'full-journey', 'paid-early', 'paused-resumed', 'promise-broken', 'promise-kept'].map((v) => `${v}.json`).sort(),
-      );
+      expect(readdirSync(path.join(dir, g)).filter((f) => f.endsWith('.json')).sort(), g).toEqual(variantsOf[g]!.map((v) => `${v}.json`).sort());
     }
   });
 
@@ -81,5 +91,20 @@ describe('replay of committed histories', () => {
     const results = await replayAll(edited);
     expect(results).toHaveLength(variants.length);
     for (const r of results) expect(r.error, `${r.workflowId} replayed an edited workflow without an error`).toBeInstanceOf(DeterminismViolationError);
+  });
+
+  // The 'pause-until' guard is needed: without it, a plan a generation 2 worker kept paused past
+  // the end date it ignored resumes on the next message in replay, and issues other commands
+  // (generation 3's own history fails too, its patch marker unmatched).
+  it("fails for the plan paused under generation 2 when the end date is honoured without patched('pause-until')", async () => {
+    installRuntime();
+    const edited = await bundleEditedWorkflows({
+      file: 'dunning.ts',
+      anchor: "work.until !== undefined && patched('pause-until') ? work.until : undefined",
+      replacement: 'work.until',
+    });
+    const failed = (await replayAll(edited)).filter((r) => r.error !== undefined);
+    expect(failed.map((r) => r.workflowId).sort()).toEqual(['2-local-db-writes/paused-until', '3-pause-until/paused-until']);
+    for (const r of failed) expect(r.error).toBeInstanceOf(DeterminismViolationError);
   });
 });

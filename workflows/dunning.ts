@@ -141,7 +141,11 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     );
   }
   onUpdate(escalateUpdate, ({ reason }) => ({ kind: 'escalate', reason }), 'A rep escalates now: creates an escalation task.');
-  onUpdate(pauseUpdate, ({ reason }) => ({ kind: 'pause', reason }), 'Pause (e.g. dispute): timers stop, nothing is sent.');
+  onUpdate(
+    pauseUpdate,
+    ({ reason, until }) => ({ kind: 'pause', reason, until }),
+    'Pause (e.g. dispute): timers stop, nothing is sent; with `until`, the plan resumes by itself then.',
+  );
   onUpdate(resumeUpdate, () => ({ kind: 'resume' }), 'Resume a paused plan: steps that fell due meanwhile run now, in order.');
   onUpdate(completeTaskUpdate, ({ taskId, outcome }) => ({ kind: 'completeTask', taskId, outcome }), 'Close a rep task with an outcome (write_off, dispute, or free text).');
   onUpdate(recordPromiseUpdate, (request) => ({ kind: 'promise', request }), 'A rep records a promise to pay (optionally installments); refused with a reason.');
@@ -178,7 +182,9 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       case 'escalate':
         return { taskId: journey.escalateByRep(work.reason, now) };
       case 'pause':
-        journey.pause(work.reason, now);
+        // Workers from before this patch ignored an end date a newer client sent: such plans
+        // replay as they ran, paused until a rep resumes them.
+        journey.pause(work.reason, now, { until: work.until !== undefined && patched('pause-until') ? work.until : undefined });
         return journey.state;
       case 'resume':
         journey.resume(now);
@@ -292,8 +298,17 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     }
 
     // --- paused: timers stop, nothing is sent; sleep until a message (resume, payment, cancel)
+    // or the pause's end date, if it has one: then it resumes as a rep's resume does.
     if (journey.state.paused) {
-      await condition(hasWork);
+      const ends = journey.pauseEnds();
+      if (ends === undefined) {
+        await condition(hasWork);
+      } else if (Date.now() < ends) {
+        await condition(hasWork, ends - Date.now(), { summary: `pause ends on ${utcMinute(ends)}` });
+      } else {
+        journey.resume(Date.now(), { automatic: true });
+        await sync();
+      }
       continue;
     }
 

@@ -24,7 +24,7 @@ export type StepEmailResult = Awaited<ReturnType<Activities['sendStepEmail']>>;
 export type Work =
   | { kind: 'payment'; payment: PaymentReceived }
   | { kind: 'escalate'; reason: string }
-  | { kind: 'pause'; reason: string }
+  | { kind: 'pause'; reason: string; until?: string }
   | { kind: 'resume' }
   | { kind: 'completeTask'; taskId: string; outcome: string }
   | { kind: 'cancel'; reason: string }
@@ -161,8 +161,12 @@ export class Journey {
       case 'escalate':
       case 'cancel':
         return requireText('reason', work.reason);
-      case 'pause':
-        return requireText('reason', work.reason) ?? (this.state.paused && refusal('AlreadyPaused', `The plan is already paused (${this.state.paused.reason}).`));
+      case 'pause': {
+        const missing = requireText('reason', work.reason);
+        if (missing) return missing;
+        if (this.state.paused) return refusal('AlreadyPaused', `The plan is already paused (${this.state.paused.reason}).`);
+        return pauseEndRefusal(work.until, now);
+      }
       case 'resume':
         return this.state.paused ? undefined : refusal('NotPaused', 'The plan is not paused.');
       case 'completeTask': {
@@ -260,18 +264,28 @@ export class Journey {
     return taskId;
   }
 
-  pause(reason: string, now: number, summary = `Paused: ${reason}`) {
+  /** Holds the plan; with `until` (checked by `refusal`) it resumes by itself then. */
+  pause(reason: string, now: number, { until, summary }: { until?: string; summary?: string } = {}) {
     if (!this.state.paused) this.statusBeforePause = this.state.status;
-    this.state.paused = { reason, since: iso(now) };
+    const ends = until === undefined ? undefined : iso(Date.parse(until));
+    this.state.paused = { reason, since: iso(now), ...(ends && { until: ends }) };
     this.state.status = 'on_hold';
-    this.record('paused', summary, now);
+    this.record('paused', summary ?? `Paused: ${reason}` + (ends ? ` (until ${utcMinute(ends)})` : ''), now);
   }
 
-  resume(now: number) {
+  /** When a pause with an end date ends (none for a pause a rep ends). */
+  pauseEnds(): number | undefined {
+    const until = this.state.paused?.until;
+    return until === undefined ? undefined : Date.parse(until);
+  }
+
+  /** A rep resumes, or the pause reaches its end date: the same return, told apart on the timeline. */
+  resume(now: number, { automatic = false } = {}) {
+    const until = this.state.paused?.until;
     this.state.paused = undefined;
     this.state.status = this.statusBeforePause ?? 'in_progress';
     this.statusBeforePause = undefined;
-    this.record('resumed', 'Resumed', now);
+    this.record('resumed', automatic && until ? `Resumed automatically at the end of the pause (${utcMinute(until)})` : 'Resumed', now);
   }
 
   /** Closes an open task; its outcome may write the plan off or pause it for a dispute. */
@@ -282,7 +296,7 @@ export class Journey {
     task.outcome = outcome;
     this.record('task_closed', `Task ${task.id} done: ${outcome}`, now, `task-closed:${task.id}`);
     if (outcome === 'write_off') this.close('written_off', `written off by rep (task ${task.id})`, now);
-    else if (outcome === 'dispute' && !this.state.paused) this.pause('dispute', now, `Paused: dispute (task ${task.id})`);
+    else if (outcome === 'dispute' && !this.state.paused) this.pause('dispute', now, { summary: `Paused: dispute (task ${task.id})` });
   }
 
   cancel(reason: string, now: number) {
@@ -431,7 +445,8 @@ export class Journey {
     const { state } = this;
     const rows = state.steps.map((s) => `| ${s.key} | ${s.action} | ${s.status} | ${isoMinute(s.notBefore ?? s.scheduledFor)} | ${s.reason ?? ''} |`);
     return [
-      `**${state.status}** · ${this.money(state.outstandingMinor)} owed` + (state.paused ? ` · paused: ${state.paused.reason}` : ''),
+      `**${state.status}** · ${this.money(state.outstandingMinor)} owed` +
+        (state.paused ? ` · paused: ${state.paused.reason}` + (state.paused.until ? ` until ${utcMinute(state.paused.until)}` : '') : ''),
       '',
       '| step | action | status | scheduled (UTC) | reason |',
       '|---|---|---|---|---|',
@@ -534,6 +549,14 @@ export const noticeLabel = (notice: Notice): string => notice.template.replace(/
 
 function requireText(field: string, value: unknown): ApplicationFailure | undefined {
   return typeof value !== 'string' || value.trim() === '' ? refusal('InvalidArgument', `${field} is required.`) : undefined;
+}
+
+/** Why a pause's end date is refused: it must be an instant still ahead. */
+function pauseEndRefusal(until: unknown, now: number): ApplicationFailure | undefined {
+  if (until === undefined) return undefined;
+  const at = typeof until === 'string' ? Date.parse(until) : NaN;
+  if (Number.isNaN(at)) return refusal('InvalidArgument', 'The pause end date must be a date-time, like 2026-12-15T17:00:00Z.');
+  return at > now ? undefined : refusal('InvalidArgument', 'The pause end date must be in the future.');
 }
 
 /** The schedule a request describes: installments, or one item for a plain promise. */

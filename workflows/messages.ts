@@ -62,7 +62,8 @@ export interface PlanState {
   steps: StepState[];
   tasks: TaskState[];
   promises: PromiseState[];
-  paused?: { reason: string; since: string };
+  /** `until`: the ISO instant the plan resumes by itself, when the pause has an end date. */
+  paused?: { reason: string; since: string; until?: string };
   nextActionAt?: string;
   closedReason?: string;
 }
@@ -103,7 +104,7 @@ export const escalateUpdate = defineUpdate<{ taskId: string }, [EscalateInput]>(
 
 export interface PauseInput extends Actor {
   reason: string;
-  /** ISO instant: the plan resumes by itself then. */
+  /** ISO instant the pause ends: the plan resumes by itself then (a rep may resume it sooner). */
   until?: string;
 }
 export const pauseUpdate = defineUpdate<PlanState, [PauseInput]>('pause');

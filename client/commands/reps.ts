@@ -4,7 +4,7 @@ import { setConsent } from '../consent';
 import * as dunning from '../dunning';
 import { amountFromText, installmentsFromCsv, installmentsFromSchedule, installmentsFromText, instantFromText, planTerms, type InstallmentText } from '../plan-input';
 import { args, CliError, optional, required, type Command } from './args';
-import { money } from './output';
+import { money, when } from './output';
 
 const promise: Command = async (argv, out, session) => {
   const { values, positionals } = args(
@@ -47,9 +47,20 @@ const escalate: Command = async (argv, out, session) => {
 };
 
 const pause: Command = async (argv, out, session) => {
-  const { values, positionals } = args(argv, { reason: { type: 'string' } }, ['<planId>']);
-  const state = await dunning.pause(await session.context(), { planId: positionals[0]!, reason: required(values.reason, 'reason') });
-  out.print(`Plan ${positionals[0]} paused; nothing is sent until \`dunning resume ${positionals[0]}\`.`, state);
+  const { values, positionals } = args(argv, { reason: { type: 'string' }, until: { type: 'string' } }, ['<planId>']);
+  const planId = positionals[0]!;
+  const reason = required(values.reason, 'reason');
+  const ctx = await session.context();
+  // A date alone is the end of that day in the account's time zone, as for a promise.
+  const untilText = optional(values.until);
+  const until = untilText === undefined ? undefined : instantFromText(await planTerms(ctx, { planId }), untilText, '--until');
+  const state = await dunning.pause(ctx, { planId, reason, until });
+  out.print(
+    state.paused?.until
+      ? `Plan ${planId} paused until ${when(state.paused.until)}, when it resumes by itself; \`dunning resume ${planId}\` resumes it sooner.`
+      : `Plan ${planId} paused; nothing is sent until \`dunning resume ${planId}\`.`,
+    state,
+  );
 };
 
 const resume: Command = async (argv, out, session) => {

@@ -141,7 +141,9 @@ export const PlanStateSchema = z
         items: z.array(z.object({ seq: z.number().int(), amountMinor: z.number().int(), dueOn: z.string(), status: z.string() })),
       }),
     ),
-    paused: z.object({ reason: z.string(), since: z.string() }).optional(),
+    paused: z
+      .object({ reason: z.string(), since: z.string(), until: z.string().optional().openapi({ description: 'When the plan resumes by itself, if the pause has an end date.' }) })
+      .optional(),
     nextActionAt: z.string().optional(),
     closedReason: z.string().optional(),
   })
@@ -195,6 +197,12 @@ export const PaymentReportSchema = z
   .openapi('PaymentReport');
 
 export const ReasonBodySchema = z.strictObject({ reason: text(500).openapi({ example: 'Customer disputes invoice INV-9' }) }).openapi('ReasonRequest');
+export const PauseBodySchema = z
+  .strictObject({
+    reason: text(500).openapi({ example: 'Customer disputes invoice INV-9' }),
+    until: instant.optional().openapi({ description: 'When the pause ends: the plan resumes by itself then (a rep may resume it sooner). Must be in the future.' }),
+  })
+  .openapi('PauseRequest');
 export const EmptyBodySchema = z.strictObject({}).openapi('EmptyRequest');
 
 export const PromiseBodySchema = z
