@@ -24,7 +24,7 @@ const usage = `Usage: dunning <command> [options]
   promise <planId> --schedule 2026-12-01=100,2026-12-15=400 [--rep NAME]   (or --installments FILE.csv: date,amount)
   escalate <planId> --reason TEXT
   pause <planId> --reason TEXT [--until DATE] | resume <planId>   (with --until it resumes by itself then)
-  task done <planId> <taskId> --outcome TEXT    (${Object.entries(taskOutcomeEffects).map(([o, e]) => `${o}: ${e}`).join('; ')})
+  task done <planId> <taskId> --outcome TEXT [--note TEXT]    (${Object.entries(taskOutcomeEffects).map(([o, e]) => `${o}: ${e}`).join('; ')})
   cancel <planId> --reason TEXT
   consent <email|contactId> --opt-out | --opt-in   record a contact's email consent
   template preview <template> <planId> [--out FILE]   render an email to an HTML file

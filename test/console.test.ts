@@ -363,7 +363,7 @@ describe('the plan page and its actions', () => {
     expect(escalated.status).toBe(303);
     const page = await b.get(escalated.headers.get('location')!);
     const taskId = /data-task="([^"]+)"/.exec(page.html)![1]!;
-    expect(page.html).toMatch(/<li data-kind="escalated">.*customer asked for a call/);
+    expect(page.html).toMatch(/<li data-kind="escalated">[^\n]*?Escalated by test rep: customer asked for a call<\/li>/);
     const missingNote = await b.post(`/plans/${plan.planId}/tasks/${taskId}/complete`, { csrf, outcome: 'other' });
     expect(missingNote.status).toBe(422);
     expect(missingNote.html).toContain('Say what happened in the note when the outcome is &quot;other&quot;.');
@@ -373,6 +373,8 @@ describe('the plan page and its actions', () => {
     expect(closed.html).toContain('id="plan-status">written off<');
     expect(closed.html).not.toContain('id="promise-form"');
     expect(closed.html).toContain('This plan is written off');
+    // Who closed it, and the note, are on the timeline.
+    expect(closed.html).toMatch(/<li data-kind="task_closed">[^\n]*?done: write_off \(bankrupt\), by test rep<\/li>/);
     expect((await planStatus(h.ctx, { planId: plan.planId })).status).toBe('written_off');
   });
 
@@ -386,6 +388,7 @@ describe('the plan page and its actions', () => {
     expect(paused.status).toBe(303);
     const page = await b.get(paused.headers.get('location')!);
     expect(page.html).toContain('id="plan-status">on hold<');
+    expect(page.html).toMatch(/<li data-kind="paused">[^\n]*?Paused by test rep: dispute on INV-OLD<\/li>/);
     expect(page.html).toContain('id="resume-form"');
     const resumed = await b.post(`/plans/${plan.planId}/resume`, { csrf });
     expect(resumed.status).toBe(303);

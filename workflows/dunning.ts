@@ -140,16 +140,18 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       },
     );
   }
-  onUpdate(escalateUpdate, ({ reason }) => ({ kind: 'escalate', reason }), 'A rep escalates now: creates an escalation task.');
+  // Who asked, or a note, as the timeline writes it: text only (it changes no command, only what an activity records).
+  const actor = (text: unknown) => (typeof text === 'string' && text.trim() ? text.trim().slice(0, 500) : undefined);
+  onUpdate(escalateUpdate, ({ reason, by }) => ({ kind: 'escalate', reason, by: actor(by) }), 'A rep escalates now: creates an escalation task.');
   onUpdate(
     pauseUpdate,
-    ({ reason, until }) => ({ kind: 'pause', reason, until }),
+    ({ reason, until, by }) => ({ kind: 'pause', reason, until, by: actor(by) }),
     'Pause (e.g. dispute): timers stop, nothing is sent; with `until`, the plan resumes by itself then.',
   );
-  onUpdate(resumeUpdate, () => ({ kind: 'resume' }), 'Resume a paused plan: steps that fell due meanwhile run now, in order.');
-  onUpdate(completeTaskUpdate, ({ taskId, outcome }) => ({ kind: 'completeTask', taskId, outcome }), 'Close a rep task with an outcome (write_off, dispute, or free text).');
+  onUpdate(resumeUpdate, (input) => ({ kind: 'resume', by: actor(input?.by) }), 'Resume a paused plan: steps that fell due meanwhile run now, in order.');
+  onUpdate(completeTaskUpdate, ({ taskId, outcome, note, by }) => ({ kind: 'completeTask', taskId, outcome, note: actor(note), by: actor(by) }), 'Close a rep task with an outcome (write_off, dispute, or free text).');
   onUpdate(recordPromiseUpdate, (request) => ({ kind: 'promise', request }), 'A rep records a promise to pay (optionally installments); refused with a reason.');
-  onUpdate(cancelUpdate, ({ reason }) => ({ kind: 'cancel', reason }), 'End the journey cleanly: remaining steps cancelled.');
+  onUpdate(cancelUpdate, ({ reason, by }) => ({ kind: 'cancel', reason, by: actor(by) }), 'End the journey cleanly: remaining steps cancelled.');
 
   // --- carrying out work -------------------------------------------------------------------
   /**
@@ -180,20 +182,20 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         return undefined;
       }
       case 'escalate':
-        return { taskId: journey.escalateByRep(work.reason, now) };
+        return { taskId: journey.escalateByRep(work.reason, now, work.by) };
       case 'pause':
         // Workers from before this patch ignored an end date a newer client sent: such plans
         // replay as they ran, paused until a rep resumes them.
-        journey.pause(work.reason, now, { until: work.until !== undefined && patched('pause-until') ? work.until : undefined });
+        journey.pause(work.reason, now, { until: work.until !== undefined && patched('pause-until') ? work.until : undefined, by: work.by });
         return journey.state;
       case 'resume':
-        journey.resume(now);
+        journey.resume(now, { by: work.by });
         return journey.state;
       case 'completeTask':
-        journey.completeTask(work.taskId, work.outcome, now);
+        journey.completeTask(work.taskId, work.outcome, now, { note: work.note, by: work.by });
         return journey.state;
       case 'cancel':
-        journey.cancel(work.reason, now);
+        journey.cancel(work.reason, now, work.by);
         return journey.state;
       case 'promise': {
         const promise = journey.makePromise(work.request, now);

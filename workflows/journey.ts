@@ -23,11 +23,11 @@ export type StepEmailResult = Awaited<ReturnType<Activities['sendStepEmail']>>;
 /** What a rep or billing asks of the plan; handlers queue it, the workflow loop carries it out. */
 export type Work =
   | { kind: 'payment'; payment: PaymentReceived }
-  | { kind: 'escalate'; reason: string }
-  | { kind: 'pause'; reason: string; until?: string }
-  | { kind: 'resume' }
-  | { kind: 'completeTask'; taskId: string; outcome: string }
-  | { kind: 'cancel'; reason: string }
+  | { kind: 'escalate'; reason: string; by?: string }
+  | { kind: 'pause'; reason: string; until?: string; by?: string }
+  | { kind: 'resume'; by?: string }
+  | { kind: 'completeTask'; taskId: string; outcome: string; note?: string; by?: string }
+  | { kind: 'cancel'; reason: string; by?: string }
   | { kind: 'promise'; request: RecordPromiseInput };
 
 /** A receipt or promise notice, sent once the state that caused it is saved. */
@@ -255,22 +255,22 @@ export class Journey {
   }
 
   /** A rep escalates: a task of its own, numbered after every task the plan has. */
-  escalateByRep(reason: string, now: number): string {
+  escalateByRep(reason: string, now: number, by?: string): string {
     // Past the task count too, so ids match the ones plans got before the counter existed.
     this.repEscalationSeq = Math.max(this.repEscalationSeq, this.state.tasks.length) + 1;
     const taskId = `${this.planId}:rep_escalation:${this.repEscalationSeq}`;
     this.escalate('rep_escalation', taskId, reason, now);
-    this.record('escalated', `Escalated by a rep: ${reason}`, now);
+    this.record('escalated', `Escalated by ${by ?? 'a rep'}: ${reason}`, now);
     return taskId;
   }
 
   /** Holds the plan; with `until` (checked by `refusal`) it resumes by itself then. */
-  pause(reason: string, now: number, { until, summary }: { until?: string; summary?: string } = {}) {
+  pause(reason: string, now: number, { until, summary, by }: { until?: string; summary?: string; by?: string } = {}) {
     if (!this.state.paused) this.statusBeforePause = this.state.status;
     const ends = until === undefined ? undefined : iso(Date.parse(until));
     this.state.paused = { reason, since: iso(now), ...(ends && { until: ends }) };
     this.state.status = 'on_hold';
-    this.record('paused', summary ?? `Paused: ${reason}` + (ends ? ` (until ${utcMinute(ends)})` : ''), now);
+    this.record('paused', summary ?? `Paused${by ? ` by ${by}` : ''}: ${reason}` + (ends ? ` (until ${utcMinute(ends)})` : ''), now);
   }
 
   /** When a pause with an end date ends (none for a pause a rep ends). */
@@ -280,27 +280,27 @@ export class Journey {
   }
 
   /** A rep resumes, or the pause reaches its end date: the same return, told apart on the timeline. */
-  resume(now: number, { automatic = false } = {}) {
+  resume(now: number, { automatic = false, by }: { automatic?: boolean; by?: string } = {}) {
     const until = this.state.paused?.until;
     this.state.paused = undefined;
     this.state.status = this.statusBeforePause ?? 'in_progress';
     this.statusBeforePause = undefined;
-    this.record('resumed', automatic && until ? `Resumed automatically at the end of the pause (${utcMinute(until)})` : 'Resumed', now);
+    this.record('resumed', automatic && until ? `Resumed automatically at the end of the pause (${utcMinute(until)})` : `Resumed${by ? ` by ${by}` : ''}`, now);
   }
 
-  /** Closes an open task; its outcome may write the plan off or pause it for a dispute. */
-  completeTask(taskId: string, outcome: string, now: number) {
+  /** Closes an open task; its outcome may write the plan off or pause it for a dispute. The note and who closed it go on the timeline. */
+  completeTask(taskId: string, outcome: string, now: number, { note, by }: { note?: string; by?: string } = {}) {
     const task = this.state.tasks.find((t) => t.id === taskId);
     if (!task || task.status !== 'open') return;
     task.status = 'done';
     task.outcome = outcome;
-    this.record('task_closed', `Task ${task.id} done: ${outcome}`, now, `task-closed:${task.id}`);
-    if (outcome === 'write_off') this.close('written_off', `written off by rep (task ${task.id})`, now);
+    this.record('task_closed', `Task ${task.id} done: ${outcome}${note ? ` (${note})` : ''}${by ? `, by ${by}` : ''}`, now, `task-closed:${task.id}`);
+    if (outcome === 'write_off') this.close('written_off', `written off by ${by ?? 'rep'} (task ${task.id})`, now);
     else if (outcome === 'dispute' && !this.state.paused) this.pause('dispute', now, { summary: `Paused: dispute (task ${task.id})` });
   }
 
-  cancel(reason: string, now: number) {
-    this.close('cancelled', reason, now);
+  cancel(reason: string, now: number, by?: string) {
+    this.close('cancelled', by ? `${reason} (by ${by})` : reason, now);
   }
 
   /** Records an accepted promise (the rules were checked by `promiseRefusal`); it holds the reminders. */

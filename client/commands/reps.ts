@@ -71,10 +71,10 @@ const resume: Command = async (argv, out, session) => {
 
 const task: Command = async (argv, out, session) => {
   const [sub, ...rest] = argv;
-  if (sub !== 'done') throw new CliError('Use `dunning task done <planId> <taskId> --outcome TEXT`.');
-  const { values, positionals } = args(rest, { outcome: { type: 'string' } }, ['<planId>', '<taskId>']);
+  if (sub !== 'done') throw new CliError('Use `dunning task done <planId> <taskId> --outcome TEXT [--note TEXT]`.');
+  const { values, positionals } = args(rest, { outcome: { type: 'string' }, note: { type: 'string' } }, ['<planId>', '<taskId>']);
   const [planId, taskId] = positionals as [string, string];
-  const state = await dunning.completeTask(await session.context(), { planId, taskId, outcome: required(values.outcome, 'outcome') });
+  const state = await dunning.completeTask(await session.context(), { planId, taskId, outcome: required(values.outcome, 'outcome'), note: optional(values.note) });
   out.print(`Task ${taskId} done; plan ${planId} ${stateSummary(state)}.`, state);
 };
 

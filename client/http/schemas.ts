@@ -224,7 +224,9 @@ export const PromiseRecordedSchema = z.object({ planId: z.string(), promiseId: z
 
 export const EscalatedSchema = z.object({ planId: z.string(), taskId: z.string() }).openapi('Escalated');
 export const TaskParams = z.strictObject({ planId: id('planId', 'plan-ACME'), taskId: id('taskId', 'plan-ACME:first_call') });
-export const CompleteTaskBodySchema = z.strictObject({ outcome: text(500).openapi({ example: 'promise' }) }).openapi('CompleteTaskRequest');
+export const CompleteTaskBodySchema = z
+  .strictObject({ outcome: text(500).openapi({ example: 'promise' }), note: text(500).optional().openapi({ example: 'will pay on Friday' }) })
+  .openapi('CompleteTaskRequest');
 
 export const ConsentParams = z.strictObject({ contactId: z.uuid('contactId must be a contact id (a UUID)').openapi({ param: { name: 'contactId', in: 'path' } }) });
 export const ConsentBodySchema = z
