@@ -170,6 +170,7 @@ describe('a pause with an end date', () => {
     await eventually(async () => ((await planStatus(h.ctx, { planId })).status === 'in_progress' ? true : undefined), 'the pause to end by itself', 60_000);
     await page.reload();
     await expect(status(page)).resolves.toBe('in progress');
-    expect((await timeline(page)).some((line) => /resumed/i.test(line))).toBe(true);
+    expect((await timeline(page)).some((line) => /Resumed automatically at the end of the pause/.test(line))).toBe(true);
+    expect((await timeline(page)).some((line) => /Paused by test rep: customer on holiday \(until /.test(line))).toBe(true);
   });
 });
