@@ -106,6 +106,13 @@ describe('dunning api and dunning worker', () => {
       return plan.timeline.find((e) => e.kind === 'email_sent');
     }, 'the first reminder, sent by the worker process', 60_000);
     expect(sent.summary).toContain('first_reminder');
+    // The compiled CLI serves the console too: its JSX pages and htmx from node_modules.
+    const signIn = await fetch(`${apiUrl}/sign-in`);
+    expect(signIn.status).toBe(200);
+    expect(await signIn.text()).toContain('<label for="key">');
+    const htmx = await fetch(`${apiUrl}/assets/htmx.min.js`);
+    expect(htmx.status).toBe(200);
+    expect(htmx.headers.get('content-type')).toContain('javascript');
 
     for (const p of [api, worker]) p.child.kill('SIGINT');
     expect(await api.exited).toBe(0);
