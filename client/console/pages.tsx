@@ -18,10 +18,15 @@ label { display: flex; flex-direction: column; font-size: .9rem; }
 :focus-visible { outline: 3px solid #0b5fff; outline-offset: 2px; }
 h2 { margin-top: 2rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; } dl.facts dd { margin: 0; }
-.actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }
-form.action fieldset { display: flex; flex-direction: column; gap: .5rem; height: 100%; box-sizing: border-box; }
+.actions { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 1rem; align-items: stretch; }
+form.action fieldset { display: flex; flex-direction: column; gap: .5rem; box-sizing: border-box; margin: 0; }
+.actions form.action fieldset { height: 100%; }
 form.action .field { display: flex; flex-direction: column; gap: .15rem; font-size: .9rem; }
-ul.tasks form.action { margin: .5rem 0 1rem; max-width: 30rem; }
+form.action input, form.action select { max-width: 100%; box-sizing: border-box; }
+form.action table input { width: 100%; }
+form.action button { align-self: flex-start; }
+ul.tasks form.action { margin: .5rem 0 1rem; }
+ul.tasks form.action fieldset { flex-direction: row; flex-wrap: wrap; align-items: end; }
 .notice { background: #e8f4ea; border-left: 4px solid #1d7a35; padding: .5rem .75rem; }
 `;
 
