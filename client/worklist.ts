@@ -60,34 +60,122 @@ function decodeCursor(cursor: string): { broken: number; score: string; planId: 
 }
 
 /**
- * One row per plan with an open task: its open task kinds, whether a promise broke, the amount
- * owed on open items and the days since the earliest of them fell due (0 before that), counted
- * on the account's own calendar, as the journey counts overdue days.
+ * The worklist's candidates are the rows of worklist_entries: one per plan with an open task,
+ * holding its open task kinds, whether a promise broke, the amount owed on open items and the
+ * earliest due date among them, kept by triggers in every writer's transaction (migration
+ * 0005). Only the days past due depend on today, so they are counted here, on the account's own
+ * calendar, as the journey counts overdue days.
  */
-function planFilters(filter: WorklistFilter): SQL[] {
+function entryFilters(filter: WorklistFilter, opts: { taskKind: boolean }): SQL[] {
   return [
-    filter.status ? sql`p.status = ${filter.status}` : undefined,
-    filter.currency ? sql`p.currency = ${filter.currency.toUpperCase()}` : undefined,
-    filter.search ? sql`(a.name ilike ${likePattern(filter.search)} or a.id ilike ${likePattern(filter.search)})` : undefined,
+    opts.taskKind && filter.taskKind ? sql`${filter.taskKind} = any(e.task_kinds)` : undefined,
+    filter.status ? sql`e.status = ${filter.status}` : undefined,
+    filter.currency ? sql`e.currency = ${filter.currency.toUpperCase()}` : undefined,
+    filter.search ? sql`(e.account_name ilike ${likePattern(filter.search)} or e.account_id ilike ${likePattern(filter.search)})` : undefined,
   ].filter((w) => w !== undefined);
 }
 
-function candidates(filter: WorklistFilter): SQL {
-  const where = planFilters(filter);
-  return sql`
-    select p.id as plan_id, p.account_id, a.name as account_name, p.status, p.currency, a.locale, t.kinds,
-      'promise_broken' = any(t.kinds) as broken, o.owed, o.days,
-      (o.owed * o.days)::numeric as score
-    from (select plan_id, array_agg(distinct kind order by kind) as kinds from tasks where status = 'open' group by plan_id) t
-    join collection_plans p on p.id = t.plan_id
-    join accounts a on a.id = p.account_id
-    cross join lateral (
-      select coalesce(sum(i.open_minor), 0)::bigint as owed,
-        greatest(0, coalesce((now() at time zone a.timezone)::date - min(i.due_on) filter (where i.open_minor > 0), 0))::int as days
-      from collection_plan_items ci join invoices i on i.id = ci.invoice_id
-      where ci.plan_id = p.id and ci.status = 'open'
-    ) o
-    ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}`;
+// postgres.js returns a text[] of an unknown type as its literal "{a,b}".
+const kindsOf = (kinds: TaskKind[] | string) => (Array.isArray(kinds) ? kinds : (kinds.replace(/^\{|\}$/g, '').split(',') as TaskKind[]));
+
+const whereAll = (conditions: SQL[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
+
+type PageRow = {
+  plan_id: string; account_id: string; account_name: string; status: PlanStatus; currency: string; locale: string;
+  kinds: TaskKind[] | string; broken: boolean; owed: string; days: number; score: string;
+  /** How far each list reached (see candidatePage); the same on every row. */
+  n_owed: number; n_due: number; owed_last_broken: boolean | null; owed_last: string | null; due_last_broken: boolean | null; days_bound: number | null;
+};
+
+/**
+ * The page's rows among the candidates read in two index orders, `depth` rows each: by amount
+ * owed (largest first) and by earliest due date (oldest first), broken promises first in both,
+ * each row's exact priority computed. A candidate neither list reached owes no more than the
+ * owed list's last row and is no older than the due list's last row, so its priority is at most
+ * their product (Fagin's threshold algorithm): when the page's last row beats that bound, the
+ * page is the one a full sort would give. `depth` null reads every candidate.
+ */
+async function candidatePage(db: DatabaseContext['db'], filter: WorklistFilter, after: ReturnType<typeof decodeCursor> | undefined, limit: number, depth: number | null) {
+  // Keyset on (broken desc, score desc, plan id asc): the rows after the previous page's last.
+  const keyset = after
+    ? sql`where s.broken::int < ${after.broken} or (s.broken::int = ${after.broken} and (s.score < ${after.score}::numeric or (s.score = ${after.score}::numeric and s.plan_id > ${after.planId})))`
+    : sql``;
+  const candidates = sql`select * from (
+      select e.plan_id, e.account_id, e.status, e.currency, e.task_kinds as kinds, e.broken_promise as broken, e.owed_minor as owed,
+        e.earliest_due_on as due, d.days, (e.owed_minor * d.days)::numeric as score
+      from worklist_entries e
+      cross join lateral (select greatest(0, coalesce((select t.today from today t where t.zone = e.time_zone) - e.earliest_due_on, 0)) as days) d
+      ${whereAll(entryFilters(filter, { taskKind: true }))}
+    ) s ${keyset}`;
+  const reach = depth === null ? sql`` : sql`limit ${depth}`;
+  return db.execute<PageRow>(sql`
+    with recursive zones(zone) as (
+      -- The candidates' distinct time zones, one index probe each, so "today" is computed once
+      -- per zone rather than once per row.
+      select min(time_zone) from worklist_entries
+      union all
+      select (select min(e.time_zone) from worklist_entries e where e.time_zone > zones.zone) from zones where zones.zone is not null
+    ), today as materialized (
+      select zone, (now() at time zone zone)::date as today from zones where zone is not null
+    ), by_owed as (
+      ${candidates} order by s.broken desc nulls last, s.owed desc nulls last ${reach}
+    ), by_due as (
+      ${depth === null ? sql`select * from by_owed limit 0` : sql`${candidates} order by s.broken desc nulls last, s.due asc nulls last ${reach}`}
+    ), seen as (
+      select * from by_owed union select * from by_due
+    ), page as (
+      select * from seen order by broken desc, score desc, plan_id asc limit ${limit + 1}
+    ), owed_last as (
+      select broken, owed from by_owed order by broken asc, owed asc limit 1
+    ), due_last as (
+      select broken, due from by_due order by broken asc, due desc nulls first limit 1
+    ), bound as (
+      select (select count(*) from by_owed)::int as n_owed, (select count(*) from by_due)::int as n_due,
+        (select broken from owed_last) as owed_last_broken, (select owed::text from owed_last) as owed_last,
+        (select broken from due_last) as due_last_broken,
+        (select greatest(0, coalesce((select max(today) from today) - due, 0)) from due_last) as days_bound
+    )
+    select p.plan_id, p.account_id, a.name as account_name, p.status, p.currency, a.locale, p.kinds, p.broken,
+      p.owed::text as owed, p.days, p.score::text as score, b.*
+    from page p join accounts a on a.id = p.account_id cross join bound b
+    order by p.broken desc, p.score desc, p.plan_id asc`);
+}
+
+/** Whether `candidatePage` at `depth` gave the exact page: no candidate it did not read could come before its last row. */
+function pageIsExact(rows: PageRow[], depth: number, limit: number): boolean {
+  const b = rows[0];
+  if (!b || b.n_owed < depth || b.n_due < depth) return true; // a list ran out: every candidate was read
+  const nth = rows[limit];
+  if (!nth) return false;
+  const score = BigInt(nth.score);
+  // Bounds on an unread candidate, from each list's last row (null: no bound).
+  const owedBound = b.owed_last_broken ? null : BigInt(b.owed_last ?? 0);
+  const daysBound = b.due_last_broken ? null : BigInt(b.days_bound ?? 0);
+  if (b.owed_last_broken && b.due_last_broken) {
+    // An unread candidate may have a broken promise too, owing no more and no older.
+    return nth.broken && score > BigInt(b.owed_last ?? 0) * BigInt(b.days_bound ?? 0);
+  }
+  if (nth.broken) return true; // every unread candidate is without a broken promise
+  if (owedBound === 0n || daysBound === 0n) return score > 0n;
+  return owedBound !== null && daysBound !== null && score > owedBound * daysBound;
+}
+
+/** Plans per open task kind: each kind's partial index counted, or, under a search, the few matching rows grouped by their kinds. */
+async function queueCounts(db: DatabaseContext['db'], filter: WorklistFilter): Promise<Record<TaskKind, number>> {
+  const where = entryFilters(filter, { taskKind: false });
+  const queues = Object.fromEntries(taskKinds.map((k) => [k, 0])) as Record<TaskKind, number>;
+  if (filter.search) {
+    const counts = await db.execute<{ kinds: TaskKind[] | string; plans: number }>(sql`
+      select e.task_kinds as kinds, count(*)::int as plans from worklist_entries e ${whereAll(where)} group by e.task_kinds`);
+    for (const { kinds, plans } of counts) for (const kind of kindsOf(kinds)) queues[kind] += plans;
+    return queues;
+  }
+  // The kind is written as a literal so the planner matches it to worklist_entries_queue_<kind>'s predicate.
+  const [counts] = await db.execute<Record<TaskKind, number>>(sql`select ${sql.join(
+    taskKinds.map((k) => sql`(select count(*)::int from worklist_entries e where ${sql.raw(`'${k}'`)} = any(e.task_kinds)${sql.join(where.map((w) => sql` and ${w}`))}) as ${sql.raw(k)}`),
+    sql`, `,
+  )}`);
+  return { ...queues, ...counts };
 }
 
 export async function worklist({ db }: DatabaseContext, filter: WorklistFilter = {}): Promise<Worklist> {
@@ -96,33 +184,14 @@ export async function worklist({ db }: DatabaseContext, filter: WorklistFilter =
   if (filter.taskKind && !taskKinds.includes(filter.taskKind)) throw new DunningError(`There is no task kind "${filter.taskKind}".`, 'invalid');
   if (filter.status && !planStatuses.includes(filter.status)) throw new DunningError(`There is no plan status "${filter.status}".`, 'invalid');
   const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
-  const base = candidates(filter);
-  const where = [
-    filter.taskKind ? sql`${filter.taskKind} = any(c.kinds)` : undefined,
-    // Keyset on (broken desc, score desc, plan id asc): the rows after the previous page's last.
-    after
-      ? sql`(c.broken::int < ${after.broken} or (c.broken::int = ${after.broken} and (c.score < ${after.score}::numeric or (c.score = ${after.score}::numeric and c.plan_id > ${after.planId}))))`
-      : undefined,
-  ].filter((w) => w !== undefined);
-  const rows = await db.execute<{
-    plan_id: string; account_id: string; account_name: string; status: PlanStatus; currency: string; locale: string;
-    kinds: TaskKind[] | string; broken: boolean; owed: string; days: number; score: string;
-  }>(sql`
-    with c as (${base})
-    select c.plan_id, c.account_id, c.account_name, c.status, c.currency, c.locale, c.kinds, c.broken,
-      c.owed::text as owed, c.days, c.score::text as score
-    from c ${where.length ? sql`where ${sql.join(where, sql` and `)}` : sql``}
-    order by c.broken desc, c.score desc, c.plan_id asc
-    limit ${limit + 1}`);
-  // The counts need the filters but not the priority: they skip the amounts and dates.
-  const planWhere = planFilters(filter);
-  const counts = await db.execute<{ kind: TaskKind; plans: number }>(sql`
-    select t.kind, count(distinct t.plan_id)::int as plans from tasks t
-    ${planWhere.length ? sql`join collection_plans p on p.id = t.plan_id join accounts a on a.id = p.account_id` : sql``}
-    where t.status = 'open' ${planWhere.length ? sql`and ${sql.join(planWhere, sql` and `)}` : sql``}
-    group by t.kind`);
-  const queues = Object.fromEntries(taskKinds.map((k) => [k, 0])) as Record<TaskKind, number>;
-  for (const { kind, plans } of counts) queues[kind] = plans;
+  // Deeper and deeper until the bound proves the page; the last resort reads every candidate
+  // (many candidates tied at 0 days, or priorities the two orders do not separate).
+  let rows: PageRow[] = [];
+  for (const depth of [4 * (limit + 1), 32 * (limit + 1), null]) {
+    rows = await candidatePage(db, filter, after, limit, depth);
+    if (depth === null || pageIsExact(rows, depth, limit)) break;
+  }
+  const queues = await queueCounts(db, filter);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
@@ -133,8 +202,7 @@ export async function worklist({ db }: DatabaseContext, filter: WorklistFilter =
       status: r.status,
       currency: r.currency,
       locale: r.locale,
-      // postgres.js returns a text[] of an unknown type as its literal "{a,b}".
-      taskKinds: (Array.isArray(r.kinds) ? r.kinds : r.kinds.replace(/^\{|\}$/g, '').split(',')) as TaskKind[],
+      taskKinds: kindsOf(r.kinds),
       brokenPromise: r.broken,
       owedMinor: Number(r.owed),
       daysPastDue: r.days,
