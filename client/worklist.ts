@@ -83,48 +83,64 @@ const whereAll = (conditions: SQL[]) => (conditions.length ? sql`where ${sql.joi
 type PageRow = {
   plan_id: string; account_id: string; account_name: string; status: PlanStatus; currency: string; locale: string;
   kinds: TaskKind[] | string; broken: boolean; owed: string; days: number; score: string;
-  /** How far each list reached (see candidatePage); the same on every row. */
-  n_owed: number; n_due: number; owed_last_broken: boolean | null; owed_last: string | null; due_last_broken: boolean | null; days_bound: number | null;
 };
 
+/** What the first read learnt besides its page; the same on every row (see firstRead). */
+type ReadBounds = {
+  n_owed: number; n_due: number; owed_last_broken: boolean | null; owed_last: string | null; due_last_broken: boolean | null; days_bound: number | null;
+  /** The latest "today" of any zone, and per broken-or-not the largest amount owed and the oldest due date. */
+  latest_today: string; owed_max_broken: string | null; owed_max: string | null; due_min_broken: string | null; due_min: string | null;
+};
+
+type Keyset = ReturnType<typeof decodeCursor> | undefined;
+
 /**
- * The page's rows among the candidates read in two index orders, `depth` rows each: by amount
- * owed (largest first) and by earliest due date (oldest first), broken promises first in both,
- * each row's exact priority computed. A candidate neither list reached owes no more than the
- * owed list's last row and is no older than the due list's last row, so its priority is at most
- * their product (Fagin's threshold algorithm): when the page's last row beats that bound, the
- * page is the one a full sort would give. `depth` null reads every candidate.
+ * The candidates (the filters and the cursor applied) with each one's exact days and priority.
+ * The days need "today" per zone: the zones' distinct values are read by index, one probe each,
+ * and each zone's date computed once, rather than once per row.
  */
-async function candidatePage(db: DatabaseContext['db'], filter: WorklistFilter, after: ReturnType<typeof decodeCursor> | undefined, limit: number, depth: number | null) {
+function scoredCandidates(filter: WorklistFilter, after: Keyset): SQL {
   // Keyset on (broken desc, score desc, plan id asc): the rows after the previous page's last.
   const keyset = after
     ? sql`where s.broken::int < ${after.broken} or (s.broken::int = ${after.broken} and (s.score < ${after.score}::numeric or (s.score = ${after.score}::numeric and s.plan_id > ${after.planId})))`
     : sql``;
-  const candidates = sql`select * from (
+  return sql`select * from (
       select e.plan_id, e.account_id, e.status, e.currency, e.task_kinds as kinds, e.broken_promise as broken, e.owed_minor as owed,
         e.earliest_due_on as due, d.days, (e.owed_minor * d.days)::numeric as score
       from worklist_entries e
       cross join lateral (select greatest(0, coalesce((select t.today from today t where t.zone = e.time_zone) - e.earliest_due_on, 0)) as days) d
       ${whereAll(entryFilters(filter, { taskKind: true }))}
     ) s ${keyset}`;
-  const reach = depth === null ? sql`` : sql`limit ${depth}`;
-  return db.execute<PageRow>(sql`
-    with recursive zones(zone) as (
-      -- The candidates' distinct time zones, one index probe each, so "today" is computed once
-      -- per zone rather than once per row.
-      select min(time_zone) from worklist_entries
-      union all
-      select (select min(e.time_zone) from worklist_entries e where e.time_zone > zones.zone) from zones where zones.zone is not null
-    ), today as materialized (
-      select zone, (now() at time zone zone)::date as today from zones where zone is not null
-    ), by_owed as (
-      ${candidates} order by s.broken desc nulls last, s.owed desc nulls last ${reach}
+}
+
+const zonesToday = sql`
+  zones(zone) as (
+    select min(time_zone) from worklist_entries
+    union all
+    select (select min(e.time_zone) from worklist_entries e where e.time_zone > zones.zone) from zones where zones.zone is not null
+  ), today as materialized (
+    select zone, (now() at time zone zone)::date as today from zones where zone is not null
+  )`;
+
+const pageColumns = sql`p.plan_id, p.account_id, a.name as account_name, p.status, p.currency, a.locale, p.kinds, p.broken,
+  p.owed::text as owed, p.days, p.score::text as score`;
+
+/**
+ * First read: the candidates in two index orders, `depth` rows each, by amount owed (largest
+ * first) and by earliest due date (oldest first), broken promises first in both, and the page
+ * among the rows read. A candidate neither list reached owes no more than the owed list's last
+ * row and is no older than the due list's last row, so its priority is at most their product
+ * (Fagin's threshold algorithm); `pageIsExact` checks the page's last row against that bound.
+ */
+function firstRead(db: DatabaseContext['db'], filter: WorklistFilter, after: Keyset, limit: number, depth: number) {
+  const candidates = scoredCandidates(filter, after);
+  return db.execute<PageRow & ReadBounds>(sql`
+    with recursive ${zonesToday}, by_owed as (
+      ${candidates} order by s.broken desc nulls last, s.owed desc nulls last limit ${depth}
     ), by_due as (
-      ${depth === null ? sql`select * from by_owed limit 0` : sql`${candidates} order by s.broken desc nulls last, s.due asc nulls last ${reach}`}
-    ), seen as (
-      select * from by_owed union select * from by_due
+      ${candidates} order by s.broken desc nulls last, s.due asc nulls last limit ${depth}
     ), page as (
-      select * from seen order by broken desc, score desc, plan_id asc limit ${limit + 1}
+      select * from (select * from by_owed union select * from by_due) seen order by broken desc, score desc, plan_id asc limit ${limit + 1}
     ), owed_last as (
       select broken, owed from by_owed order by broken asc, owed asc limit 1
     ), due_last as (
@@ -133,31 +149,63 @@ async function candidatePage(db: DatabaseContext['db'], filter: WorklistFilter, 
       select (select count(*) from by_owed)::int as n_owed, (select count(*) from by_due)::int as n_due,
         (select broken from owed_last) as owed_last_broken, (select owed::text from owed_last) as owed_last,
         (select broken from due_last) as due_last_broken,
-        (select greatest(0, coalesce((select max(today) from today) - due, 0)) from due_last) as days_bound
+        (select greatest(0, coalesce((select max(today) from today) - due, 0)) from due_last) as days_bound,
+        (select max(today)::text from today) as latest_today,
+        -- The first entry of each index per broken-or-not (ordered as the index is, so one probe each).
+        (select owed_minor from worklist_entries where broken_promise = true order by broken_promise desc nulls last, owed_minor desc nulls last limit 1)::text as owed_max_broken,
+        (select owed_minor from worklist_entries where broken_promise = false order by broken_promise desc nulls last, owed_minor desc nulls last limit 1)::text as owed_max,
+        (select earliest_due_on from worklist_entries where broken_promise = true order by broken_promise desc nulls last, earliest_due_on asc nulls last limit 1)::text as due_min_broken,
+        (select earliest_due_on from worklist_entries where broken_promise = false order by broken_promise desc nulls last, earliest_due_on asc nulls last limit 1)::text as due_min
     )
-    select p.plan_id, p.account_id, a.name as account_name, p.status, p.currency, a.locale, p.kinds, p.broken,
-      p.owed::text as owed, p.days, p.score::text as score, b.*
+    select ${pageColumns}, b.*
     from page p join accounts a on a.id = p.account_id cross join bound b
     order by p.broken desc, p.score desc, p.plan_id asc`);
 }
 
-/** Whether `candidatePage` at `depth` gave the exact page: no candidate it did not read could come before its last row. */
-function pageIsExact(rows: PageRow[], depth: number, limit: number): boolean {
+/** Whether the first read's page is exact: no candidate it did not read could come before its last row. */
+function pageIsExact(rows: Array<PageRow & ReadBounds>, depth: number, limit: number): boolean {
   const b = rows[0];
   if (!b || b.n_owed < depth || b.n_due < depth) return true; // a list ran out: every candidate was read
   const nth = rows[limit];
   if (!nth) return false;
   const score = BigInt(nth.score);
-  // Bounds on an unread candidate, from each list's last row (null: no bound).
-  const owedBound = b.owed_last_broken ? null : BigInt(b.owed_last ?? 0);
-  const daysBound = b.due_last_broken ? null : BigInt(b.days_bound ?? 0);
   if (b.owed_last_broken && b.due_last_broken) {
     // An unread candidate may have a broken promise too, owing no more and no older.
     return nth.broken && score > BigInt(b.owed_last ?? 0) * BigInt(b.days_bound ?? 0);
   }
   if (nth.broken) return true; // every unread candidate is without a broken promise
+  const owedBound = b.owed_last_broken ? null : BigInt(b.owed_last ?? 0);
+  const daysBound = b.due_last_broken ? null : BigInt(b.days_bound ?? 0);
   if (owedBound === 0n || daysBound === 0n) return score > 0n;
   return owedBound !== null && daysBound !== null && score > owedBound * daysBound;
+}
+
+/**
+ * Second read, when the first could not prove its page: its last row's priority P is reached by
+ * at least limit + 1 candidates, so the page holds only candidates at P or above, and one of
+ * those owes at least P / (the most days any candidate has) and has at least P / (the most any
+ * candidate owes) days. Both are ranges of the two indexes (a bitmap of each, intersected), so
+ * the rows read are those high in both orders, not every candidate.
+ */
+function boundedRead(db: DatabaseContext['db'], filter: WorklistFilter, after: Keyset, limit: number, first: Array<PageRow & ReadBounds>) {
+  const nth = first[limit]!;
+  const b = first[0]!;
+  const [owedMax, dueMin] = nth.broken ? [b.owed_max_broken, b.due_min_broken] : [b.owed_max, b.due_min];
+  // P > 0 means the last row owes something and is overdue, so owedMax > 0 and dueMin < latest today.
+  const above =
+    nth.score === '0' || owedMax === null || dueMin === null
+      ? sql`s.broken >= ${nth.broken}`
+      : sql`(s.broken > ${nth.broken} or (s.broken = ${nth.broken}
+          and s.owed >= ceil(${nth.score}::numeric / (${b.latest_today}::date - ${dueMin}::date))
+          and s.due <= ${b.latest_today}::date - ceil(${nth.score}::numeric / ${owedMax}::numeric)::int))`;
+  return db.execute<PageRow>(sql`
+    with recursive ${zonesToday}, page as (
+      select * from (${scoredCandidates(filter, after)}) s where ${above}
+      order by s.broken desc, s.score desc, s.plan_id asc limit ${limit + 1}
+    )
+    select ${pageColumns}
+    from page p join accounts a on a.id = p.account_id
+    order by p.broken desc, p.score desc, p.plan_id asc`);
 }
 
 /** Plans per open task kind: each kind's partial index counted, or, under a search, the few matching rows grouped by their kinds. */
@@ -184,14 +232,14 @@ export async function worklist({ db }: DatabaseContext, filter: WorklistFilter =
   if (filter.taskKind && !taskKinds.includes(filter.taskKind)) throw new DunningError(`There is no task kind "${filter.taskKind}".`, 'invalid');
   if (filter.status && !planStatuses.includes(filter.status)) throw new DunningError(`There is no plan status "${filter.status}".`, 'invalid');
   const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
-  // Deeper and deeper until the bound proves the page; the last resort reads every candidate
-  // (many candidates tied at 0 days, or priorities the two orders do not separate).
-  let rows: PageRow[] = [];
-  for (const depth of [4 * (limit + 1), 32 * (limit + 1), null]) {
-    rows = await candidatePage(db, filter, after, limit, depth);
-    if (depth === null || pageIsExact(rows, depth, limit)) break;
-  }
-  const queues = await queueCounts(db, filter);
+  const depth = 4 * (limit + 1);
+  // The page and the counts are independent reads: on two connections of the pool at once.
+  const [rows, queues] = await Promise.all([
+    firstRead(db, filter, after, limit, depth).then((first): Promise<PageRow[]> | PageRow[] =>
+      pageIsExact(first, depth, limit) ? first : boundedRead(db, filter, after, limit, first),
+    ),
+    queueCounts(db, filter),
+  ]);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
