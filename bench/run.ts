@@ -470,10 +470,10 @@ try {
       consoleSearch: { label: `GET /?search=${searchFor}`, path: `/?search=${encodeURIComponent(searchFor)}`, filter: { search: searchFor } },
       consolePlanPage: { label: 'GET /plans/{id} (200 timeline events)', path: `/plans/${timelinePlan}` },
     };
-    log('\nWhat PostgreSQL does for each worklist query (EXPLAIN ANALYZE: top node, scans of worklist_entries, time)');
+    log('\nWhat PostgreSQL does for each worklist query (EXPLAIN ANALYZE: top node, scans of worklist_entries, time; the page and the counts run at once, their order may vary)');
     for (const { label, filter } of Object.values(pages)) {
       if (!filter) continue;
-      const plans = await explainRead(db.db, (readCtx) => worklist(readCtx, filter));
+      const plans = await explainRead(db.db, (readCtx) => worklist(readCtx, filter), { answer: true });
       log(`${label}\n${plans.map((plan) => planOutline(plan, ['worklist_entries']).map((line) => `    ${line}`).join('\n')).join('\n    --\n')}`);
     }
     log(`\n| page, ${renders} renders one at a time | p50 / p95 ms | worklist rows, page KB | CPU ms per render: bench process / PostgreSQL | the old worklist query alone, p50 ms (${baselineRuns} runs) |\n|---|---|---|---|---|`);
