@@ -6,9 +6,11 @@ import type { Database } from '../db/connection';
 
 /**
  * The plans of the queries `read` sends, in order. Each query is answered with no rows, so
- * `read` must be one that only reads through `execute` (listPlans is).
+ * `read` must be one that only reads through `execute` (listPlans is); with `answer`, each is
+ * also run and answered with its rows, for a read whose next query depends on the last's rows
+ * (the worklist's second read).
  */
-export async function explainRead(db: Database, read: (ctx: { db: Database }) => Promise<unknown>): Promise<string[][]> {
+export async function explainRead(db: Database, read: (ctx: { db: Database }) => Promise<unknown>, opts: { answer?: boolean } = {}): Promise<string[][]> {
   const plans: string[][] = [];
   const explaining = new Proxy(db, {
     get(target, prop, receiver) {
@@ -16,7 +18,7 @@ export async function explainRead(db: Database, read: (ctx: { db: Database }) =>
       return async (query: SQL) => {
         const rows = await target.execute<{ 'QUERY PLAN': string }>(sql`explain (analyze, buffers) ${query}`);
         plans.push(rows.map((r) => r['QUERY PLAN']));
-        return [];
+        return opts.answer ? target.execute(query) : [];
       };
     },
   });

@@ -1,8 +1,9 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http]`: how fast the
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console]`: how fast the
 // engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
 // shape whose activities do nothing) measured in the same run; how long a `dunning` command
-// takes to start, against node doing nothing; and the HTTP API against the typed client, and its
-// reads over a large portfolio. Prints a table and appends the figures to bench/results.jsonl.
+// takes to start, against node doing nothing; the HTTP API against the typed client, and its
+// reads over a large portfolio; and the rep console's pages rendered over 100,000 open plans.
+// Prints a table and appends the figures to bench/results.jsonl.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
@@ -18,6 +19,8 @@ import { createApi } from '../client/http/app';
 import { serveHttp } from '../client/http/server';
 import { importRows, type ParsedRow } from '../client/import';
 import { listPlans, type PlanListFilter, type PlanPage } from '../client/status';
+import { SESSION_COOKIE } from '../client/console/routes';
+import { worklist, type WorklistFilter } from '../client/worklist';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -32,14 +35,22 @@ import { apiCaller } from './api-caller';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
-import { seededPlanId, seedPlans } from './seed-plans';
+import { seededPlanId, seedPlans, seedWorklist } from './seed-plans';
+import { worklistBaseline } from './worklist-baseline';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http') => !only || only.includes(section);
+const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console') => !only || only.includes(section);
 const sizes = quick
-  ? { initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000], http: { initiate: 200, rounds: 2, seedPlans: 20_000, reads: 200 } }
-  : { initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000], http: { initiate: 1_000, rounds: 3, seedPlans: 100_000, reads: 500 } };
+  ? {
+      initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000], http: { initiate: 200, rounds: 2, seedPlans: 20_000, reads: 200 },
+      console: { seedPlans: 24_400, renders: 100, baselineRuns: 2 },
+    }
+  : {
+      initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000], http: { initiate: 1_000, rounds: 3, seedPlans: 100_000, reads: 500 },
+      // seedWorklist leaves 82 % of its plans open, each with an open task: 122,000 → 100,040 on the worklist.
+      console: { seedPlans: 122_000, renders: 300, baselineRuns: 5 },
+    };
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -418,6 +429,85 @@ try {
     }
     results.httpSeededPlans = seeded;
     await served.close();
+  }
+
+  // --- console: the rep console's pages as the server renders them, over 100,000 open plans ---
+  if (runs('console')) {
+    const { seedPlans: n, renders, baselineRuns } = sizes.console;
+    let t = performance.now();
+    await seedWorklist(db.sql, n);
+    const [{ open } = { open: 0 }] = await db.db.execute<{ open: number }>(sql`select count(*)::int as open from worklist_entries`);
+    log(`\nseeded ${n} plans, ${open} of them open with an open task, in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    // The plan page's plan: an escalated one, with a timeline of 200 events.
+    const timelinePlan = seededPlanId(66);
+    await db.sql`insert into timeline_events (plan_id, event_key, seq, at, kind, summary)
+      select ${timelinePlan}, 'bench:' || g, g, now() - (200 - g) * interval '1 hour', 'email_sent', 'Bench event ' || g
+      from generate_series((select coalesce(max(seq), 0) + 1 from timeline_events where plan_id = ${timelinePlan}), 200) g`;
+    // The app `dunning api` serves, called in-process: the time is the server's (session and key
+    // lookup, the queries, the page's JSX), not a client's or the network's.
+    const app = createApi({ ctx, rateLimit: { perSecond: 1e9, burst: 1e9 } });
+    const repKey = await createApiKey(ctx, { name: 'bench rep', role: 'rep' });
+    const signIn = await app.request('/sign-in', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: repKey.key, timeZone: 'Europe/Berlin' }).toString(),
+    });
+    const cookie = new RegExp(`^${SESSION_COOKIE}=[^;]+`).exec(signIn.headers.get('set-cookie') ?? '')?.[0];
+    if (!cookie) throw new Error(`bench: the console sign-in answered ${signIn.status} without a session cookie`);
+    const render = async (path: string) => {
+      const started = performance.now();
+      const res = await app.request(path, { headers: { cookie } });
+      const html = await res.text();
+      const ms = performance.now() - started;
+      if (res.status !== 200) throw new Error(`bench: GET ${path} answered ${res.status}: ${html.slice(0, 300)}`);
+      return { ms, html };
+    };
+    const searchFor = 'Seeded account 4711'; // 4711 and 47110–47119
+    const pages: Record<string, { label: string; path: string; filter?: WorklistFilter }> = {
+      consoleFirstPage: { label: 'GET / (worklist, first page)', path: '/', filter: {} },
+      consoleKind: { label: 'GET /?taskKind=rep_escalation (22 % of the worklist)', path: '/?taskKind=rep_escalation', filter: { taskKind: 'rep_escalation' } },
+      consoleCurrency: { label: 'GET /?currency=USD (10 %)', path: '/?currency=USD', filter: { currency: 'USD' } },
+      consoleSearch: { label: `GET /?search=${searchFor}`, path: `/?search=${encodeURIComponent(searchFor)}`, filter: { search: searchFor } },
+      consolePlanPage: { label: 'GET /plans/{id} (200 timeline events)', path: `/plans/${timelinePlan}` },
+    };
+    log('\nWhat PostgreSQL does for each worklist query (EXPLAIN ANALYZE: top node, scans of worklist_entries, time; the page and the counts run at once, their order may vary)');
+    for (const { label, filter } of Object.values(pages)) {
+      if (!filter) continue;
+      const plans = await explainRead(db.db, (readCtx) => worklist(readCtx, filter), { answer: true });
+      log(`${label}\n${plans.map((plan) => planOutline(plan, ['worklist_entries']).map((line) => `    ${line}`).join('\n')).join('\n    --\n')}`);
+    }
+    log(`\n| page, ${renders} renders one at a time | p50 / p95 ms | worklist rows, page KB | CPU ms per render: bench process / PostgreSQL | the old worklist query alone, p50 ms (${baselineRuns} runs) |\n|---|---|---|---|---|`);
+    const loadAtStart = os.loadavg()[0]!.toFixed(1);
+    for (const [key, page] of Object.entries(pages)) {
+      for (let i = 0; i < 10; i++) await render(page.path); // warm the connections and the JIT
+      const ms: number[] = [];
+      const cpu: Record<string, number> = {};
+      const cpu0 = cpuByProcess();
+      let rows = '';
+      for (let i = 0; i < renders; i++) {
+        const r = await render(page.path);
+        ms.push(r.ms);
+        rows = `${(r.html.match(/<tr data-plan=/g) ?? []).length}, ${(Buffer.byteLength(r.html) / 1024).toFixed(0)}`;
+      }
+      addCpuSince(cpu0, cpu);
+      const [p50, p95] = [percentile(ms, 50), percentile(ms, 95)];
+      const cpuPerRender = ['bench (client + workers)', 'postgres'].map((group) => (((cpu[group] ?? 0) * 1000) / renders).toFixed(1)).join(' / ');
+      let baseline = '';
+      if (page.filter) {
+        const old: number[] = [];
+        for (let i = 0; i < baselineRuns; i++) {
+          const started = performance.now();
+          await worklistBaseline(ctx, page.filter);
+          old.push(performance.now() - started);
+        }
+        baseline = percentile(old, 50).toFixed(0);
+        results[`${key}BaselineP50Ms`] = +baseline;
+      }
+      Object.assign(results, { [`${key}P50Ms`]: +p50.toFixed(1), [`${key}P95Ms`]: +p95.toFixed(1), [`${key}CpuMsPerRender`]: cpuPerRender });
+      log(`| ${page.label} | ${p50.toFixed(1)} / ${p95.toFixed(1)} | ${rows} | ${cpuPerRender} | ${baseline} |`);
+    }
+    log(`(load average ${loadAtStart} at the first page, ${os.loadavg()[0]!.toFixed(1)} at the end)`);
+    Object.assign(results, { consoleSeededPlans: n, consoleOpenPlans: open });
   }
 
   bareWorker.shutdown();

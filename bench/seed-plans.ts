@@ -80,5 +80,33 @@ export async function seedPlans(sql: postgres.Sql, n: number): Promise<void> {
   // What autovacuum would have done to a database that grew over a year: planner statistics
   // and the visibility map (index-only scans), so the plans measured are the ones users get.
   await sql`vacuum (analyze) accounts, contacts, invoices, collection_plans, collection_plan_items, orchestration_steps,
-    tasks, payment_promises, payment_schedules, payment_schedule_items, timeline_events`;
+    tasks, payment_promises, payment_schedules, payment_schedule_items, timeline_events, worklist_entries`;
+}
+
+/** Time zones the worklist seed spreads accounts over: its "today" is not one date for all. */
+const worklistZones = ['Europe/Berlin', 'America/New_York', 'Asia/Tokyo', 'Pacific/Auckland', 'America/Los_Angeles', 'Etc/UTC'];
+
+/**
+ * The rep console's worst day: seedPlans' portfolio, then every open plan given an open task
+ * (seedPlans leaves most without one), so every open plan is a worklist candidate; accounts
+ * spread over six time zones and one in ten in USD, so the filters and the calendar have
+ * something to tell apart. Open plans are 82 % of n.
+ */
+export async function seedWorklist(sql: postgres.Sql, n: number): Promise<void> {
+  await seedPlans(sql, n);
+  await sql.begin(async (tx) => {
+    await tx`update accounts a set timezone = (${worklistZones}::text[])[1 + (substring(a.id from 6)::int % ${worklistZones.length})],
+        currency = case when substring(a.id from 6)::int % 10 = 3 then 'USD' else a.currency end
+      where a.id like 'SEED-%'`;
+    await tx`update invoices set currency = 'USD' where account_id like 'SEED-%' and substring(account_id from 6)::int % 10 = 3`;
+    await tx`update collection_plans set currency = 'USD' where id like 'plan-SEED-%' and substring(id from 11)::int % 10 = 3`;
+    await tx`insert into tasks (id, plan_id, kind, status, reason, created_at)
+      select 'task-' || p.id || '-console', p.id,
+        (array['manual_escalation', 'rep_escalation', 'email_failed', 'no_contact'])[1 + substring(p.id from 11)::int % 4], 'open',
+        'Seeded: needs a person', p.created_at + interval '30 days'
+      from collection_plans p
+      where p.id like 'plan-SEED-%' and p.status not in ('resolved', 'cancelled', 'written_off')
+        and not exists (select 1 from tasks t where t.plan_id = p.id and t.status = 'open')`;
+  });
+  await sql`vacuum (analyze) accounts, invoices, collection_plans, tasks, worklist_entries`;
 }

@@ -155,7 +155,12 @@ export const collectionPlanItems = pgTable(
     onHoldUntil: date('on_hold_until', { mode: 'string' }),
     holdReason: text('hold_reason'),
   },
-  (t) => [primaryKey({ columns: [t.planId, t.invoiceId] }), check('collection_plan_items_status', oneOf('status', planItemStatuses))],
+  (t) => [
+    primaryKey({ columns: [t.planId, t.invoiceId] }),
+    check('collection_plan_items_status', oneOf('status', planItemStatuses)),
+    // A changed invoice finds the plans it is open on (the worklist's triggers, foreign-key checks).
+    index('collection_plan_items_invoice').on(t.invoiceId),
+  ],
 );
 
 /** The orchestration plan: one row per policy step, as the workflow last saw it. */
@@ -282,6 +287,57 @@ export const tasks = pgTable(
     index('tasks_open_kind')
       .on(t.kind, t.planId)
       .where(sql`status = 'open'`),
+  ],
+);
+
+/**
+ * The worklist's priority inputs, one row per plan with an open task (client/worklist.ts reads
+ * it instead of aggregating tasks, items and invoices for every candidate). Written only by the
+ * triggers of migration 0005 on tasks, collection_plan_items, invoices, collection_plans and
+ * accounts, which recompute a changed plan's row in the writer's transaction: no writer can
+ * forget it, and none may write it. Days past due depend on today, so they are counted at read
+ * time from `earliest_due_on` on the account's calendar (`time_zone`).
+ */
+export const worklistEntries = pgTable(
+  'worklist_entries',
+  {
+    planId: text('plan_id')
+      .primaryKey()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    accountId: text('account_id').notNull(),
+    /** The account's name, for the search. */
+    accountName: text('account_name').notNull(),
+    status: text('status', { enum: planStatuses }).notNull(),
+    currency: text('currency').notNull(),
+    /** The account's IANA time zone: whose today the days past due are counted in. */
+    timeZone: text('time_zone').notNull(),
+    /** The kinds of the plan's open tasks, sorted, each once; never empty. */
+    taskKinds: text('task_kinds').array().notNull(),
+    brokenPromise: boolean('broken_promise').notNull(),
+    /** Sum of open_minor over the plan's open items. */
+    owedMinor: money('owed_minor').notNull(),
+    /** Earliest due date of an open item with something still open on it; null when nothing is. */
+    earliestDueOn: date('earliest_due_on', { mode: 'string' }),
+  },
+  (t) => [
+    // The search (any part of the name or id, any case) through trigram indexes (pg_trgm), not a
+    // scan of every candidate.
+    index('worklist_entries_account_name_trgm').using('gin', sql`${t.accountName} gin_trgm_ops`),
+    index('worklist_entries_account_id_trgm').using('gin', sql`${t.accountId} gin_trgm_ops`),
+    // The distinct time zones, one index probe each: "today" is computed once per zone.
+    index('worklist_entries_time_zone').on(t.timeZone),
+    // The two orders the page is read in (client/worklist.ts, candidatePage): a plan's priority
+    // is owed × days past due, and an unread plan owes no more than the last read by amount and
+    // is no older than the last read by due date.
+    index('worklist_entries_by_owed').on(t.brokenPromise.desc(), t.owedMinor.desc()),
+    index('worklist_entries_by_due').on(t.brokenPromise.desc(), t.earliestDueOn.asc().nullsLast()),
+    // Queue counts: one partial index per kind, counted from the index alone, under a status or
+    // currency filter too. A new task kind gets its index from the next generated migration.
+    ...taskKinds.map((kind) =>
+      index(`worklist_entries_queue_${kind}`)
+        .on(t.status, t.currency)
+        .where(sql.raw(`'${kind}' = any(task_kinds)`)),
+    ),
   ],
 );
 
