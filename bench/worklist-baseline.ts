@@ -3,29 +3,10 @@
 // the page is cut. Kept for the console benchmark as the cost to compare against, and as an
 // independent answer the stored priority inputs must agree with.
 import { sql, type SQL } from 'drizzle-orm';
-import type { Worklist, WorklistFilter } from '../client/worklist';
+import { decodeCursor, encodeCursor, likePattern, type Worklist, type WorklistFilter } from '../client/worklist';
 import { planStatuses, taskKinds, type PlanStatus, type TaskKind } from '../workflows/domain/statuses';
 import type { DatabaseContext } from '../client/context';
 import { DunningError } from '../client/errors';
-
-/** `%` and `_` in what a rep types match themselves, not any text. */
-const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
-function encodeCursor(broken: boolean, score: string, planId: string): string {
-  return Buffer.from(JSON.stringify([broken ? 1 : 0, score, planId])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { broken: number; score: string; planId: string } {
-  try {
-    const [broken, score, planId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if ((broken === 0 || broken === 1) && typeof score === 'string' && /^\d{1,30}$/.test(score) && typeof planId === 'string' && !planId.includes('\u0000')) {
-      return { broken, score, planId };
-    }
-  } catch {
-    // falls through to the refusal
-  }
-  throw new DunningError('The cursor is not one this page gave; start again without it.', 'invalid');
-}
 
 /**
  * One row per plan with an open task: its open task kinds, whether a promise broke, the amount

@@ -41,13 +41,13 @@ export interface Worklist {
 }
 
 /** `%` and `_` in what a rep types match themselves, not any text. */
-const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+export const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-function encodeCursor(broken: boolean, score: string, planId: string): string {
+export function encodeCursor(broken: boolean, score: string, planId: string): string {
   return Buffer.from(JSON.stringify([broken ? 1 : 0, score, planId])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { broken: number; score: string; planId: string } {
+export function decodeCursor(cursor: string): { broken: number; score: string; planId: string } {
   try {
     const [broken, score, planId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     if ((broken === 0 || broken === 1) && typeof score === 'string' && /^\d{1,30}$/.test(score) && typeof planId === 'string' && !planId.includes('\u0000')) {

@@ -394,7 +394,7 @@ describe('the plan page and its actions', () => {
     expect(resumed.status).toBe(303);
     expect((await b.get(resumed.headers.get('location')!)).html).toContain('id="plan-status">in progress<');
     const again = await b.post(`/plans/${plan.planId}/resume`, { csrf });
-    expect(again.status).toBe(422);
+    expect(again.status).toBe(409); // as the API answers not_paused
     expect(again.html).toContain('<p id="refusal" class="refusal" role="alert">The plan is not paused.</p>');
   });
 });

@@ -15,6 +15,8 @@ import type { PlanStatus, TaskKind } from '../../workflows/domain/statuses';
 import { isValidTimeZone } from '../../workflows/domain/calendar';
 import { DunningError } from '../errors';
 import type { ApiEnv } from '../http/auth';
+import { statusOfCode } from '../http/problems';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { worklist, type WorklistFilter } from '../worklist';
 import { planDetail, timelineMark, timelineAfter } from '../plan-detail';
 import { workflowUiUrl } from '../../worker/config';
@@ -81,7 +83,7 @@ function filterOf(c: Context): WorklistFilter {
 const signedInAs = (c: Context<ConsoleEnv>): SignedInAs => ({ name: c.var.session.name, csrfToken: c.var.session.csrfToken, timeZone: c.var.session.timeZone });
 
 /** The plan page, with a refused form's sentence and input, or a notice of what was just done. */
-async function renderPlan(c: Context<ConsoleEnv>, opts: { echo?: FormEcho; notice?: string; status?: 200 | 400 | 404 | 409 | 422 } = {}) {
+async function renderPlan(c: Context<ConsoleEnv>, opts: { echo?: FormEcho; notice?: string; status?: ContentfulStatusCode } = {}) {
   try {
     const plan = await planDetail(c.var.ctx, { planId: c.req.param('planId')! });
     const temporalUrl = workflowUiUrl(c.var.ctx.config, plan.workflowId);
@@ -94,8 +96,6 @@ async function renderPlan(c: Context<ConsoleEnv>, opts: { echo?: FormEcho; notic
   }
 }
 
-/** A refusal's status: the plan is unknown, closed, or refused what was asked (or it was mistyped). */
-const refusalStatus = (err: DunningError) => (err.code === 'unknown_plan' ? 404 : err.code === 'plan_closed' ? 409 : 422);
 
 /**
  * What was just done travels across the redirect in the URL, signed with the session's CSRF
@@ -204,7 +204,7 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
       } catch (err) {
         if (!(err instanceof DunningError)) throw err;
         const installments = (lists.installmentDate ?? []).map((date, i) => ({ date, amount: lists.installmentAmount?.[i] ?? '' }));
-        return renderPlan(c, { echo: { form: form(c, values), values, installments, refusal: err.message }, status: refusalStatus(err) });
+        return renderPlan(c, { echo: { form: form(c, values), values, installments, refusal: err.message }, status: statusOfCode[err.code] });
       }
     };
   pages.post('/plans/:planId/promise', signedIn(), act('promise', (_c, values) => (values.kind === 'installments' ? 'installments' : 'promise')));
