@@ -389,6 +389,7 @@ describe('the plan page and its actions', () => {
     const page = await b.get(paused.headers.get('location')!);
     expect(page.html).toContain('id="plan-status">on hold<');
     expect(page.html).toMatch(/<li data-kind="paused">[^\n]*?Paused by test rep: dispute on INV-OLD<\/li>/);
+    expect(page.html).toContain('<dd id="plan-pause">Paused by test rep: dispute on INV-OLD</dd>');
     expect(page.html).toContain('id="resume-form"');
     const resumed = await b.post(`/plans/${plan.planId}/resume`, { csrf });
     expect(resumed.status).toBe(303);

@@ -205,6 +205,8 @@ export function PlanPage(props: { plan: PlanDetail; signedInAs: SignedInAs; echo
   const at = (iso: string | null) => (iso ? <time datetime={iso}>{timeIn(iso, plan, zone)}</time> : '—');
   const form = { plan, signedInAs, echo: props.echo };
   const open = !isClosedStatus(plan.status);
+  // Why and until when a paused plan is held: the journey's own words, its latest pause entry.
+  const pausedBy = plan.status === 'on_hold' ? [...plan.timeline].reverse().find((e) => e.kind === 'paused') : undefined;
   // A refusal for a form the plan no longer offers (it closed or was resumed meanwhile) goes on top.
   const orphanRefusal = props.echo?.refusal && !formsFor(plan).includes(props.echo.form) ? props.echo.refusal : undefined;
   return (
@@ -227,6 +229,12 @@ export function PlanPage(props: { plan: PlanDetail; signedInAs: SignedInAs; echo
         <dd>{plan.planId}</dd>
         <dt>Status</dt>
         <dd id="plan-status">{words(plan.status)}</dd>
+        {pausedBy && (
+          <>
+            <dt>Pause</dt>
+            <dd id="plan-pause">{pausedBy.summary}</dd>
+          </>
+        )}
         <dt>Owed</dt>
         <dd>{money(plan.outstandingMinor, plan)}</dd>
         <dt>Policy</dt>
