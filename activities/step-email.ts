@@ -1,6 +1,6 @@
 // Sending a plan's email. Everything is re-checked at the moment of sending, not at
 // scheduling: still owed, contact still consenting, inside the send window, not already sent.
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { ApplicationFailure, log, metricMeter } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import { emailMessages } from '../db/schema';
 import { loadPlanContext } from '../db/plans';
@@ -9,6 +9,7 @@ import { emailContextFor } from '../templates/context';
 import { failureTypes } from '../workflows/domain/failures';
 import type { SendWindow } from '../workflows/domain/policy';
 import { nextInSendWindow } from '../workflows/domain/calendar';
+import { metricHelp, metricNames, type EmailOutcome } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
 import type { SentEmail } from './mail';
 import { unknownPlan } from './plans';
@@ -42,79 +43,105 @@ export function emailIdempotencyKey(planId: string, stepKey: string): string {
   return `${planId}:${stepKey}`;
 }
 
-export function createStepEmailActivities({ db, mailer, clock, config }: ActivityDeps) {
+/** What a send that returned came to, as dunning_emails_total counts it. */
+function emailOutcome(result: StepEmailResult): EmailOutcome {
+  if (result.outcome === 'sent') return 'sent';
+  return result.outcome === 'outside_window' ? 'deferred' : 'skipped';
+}
+
+export function createStepEmailActivities(deps: ActivityDeps) {
   return {
+    /** Sends (or not, and says why) and counts what came of it under the message's template. */
     async sendStepEmail(input: PlanEmailInput): Promise<StepEmailResult> {
-      const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
-      const [ctx, [already]] = await Promise.all([
-        loadPlanContext(db, input.planId),
-        db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey)),
-      ]);
-      if (!ctx) throw unknownPlan(input.planId);
-      const owed = ctx.outstandingMinor;
-      const dunning = (input.kind ?? 'dunning') === 'dunning';
-
-      // The ledger first: a message already sent is never sent again, whatever changed since.
-      if (already?.status === 'sent') return { outcome: 'sent', to: already.toAddress, subject: already.subject, outstandingMinor: owed };
-
-      if (dunning && owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
-      if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
-      if (dunning && ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
-      const now = new Date(input.at);
-      const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
-      if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
-
-      if (!isTemplateName(input.template)) {
-        throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Unknown email template "${input.template}".` });
-      }
-      const email = emailContextFor(ctx, { at: now, optOutUrl: config.mail.optOutUrl, promise: input.promise, payment: input.payment });
-      const rendered = renderEmail(input.template, email);
-      if (!already) {
-        await db
-          .insert(emailMessages)
-          .values({
-            planId: input.planId,
-            stepKey: input.stepKey,
-            idempotencyKey,
-            toAddress: ctx.contact.email,
-            subject: rendered.subject,
-            template: input.template,
-            provider: config.mail.resendApiKey ? 'resend' : 'outbox',
-            status: 'queued',
-          })
-          .onConflictDoNothing({ target: emailMessages.idempotencyKey });
-      }
-      let sent: SentEmail;
+      let result: Awaited<ReturnType<typeof sendOnce>>;
       try {
-        sent = await mailer.send({
-          from: config.mail.from,
-          to: `${ctx.contact.name} <${ctx.contact.email}>`,
-          subject: rendered.subject,
-          html: rendered.html,
-          text: rendered.text,
-          idempotencyKey,
-          headers: unsubscribeHeaders(email.optOutUrl),
-        });
+        result = await sendOnce(deps, input);
       } catch (err) {
-        if (err instanceof ApplicationFailure && err.nonRetryable) {
-          await db.update(emailMessages).set({ status: 'failed', error: err.message }).where(eq(emailMessages.idempotencyKey, idempotencyKey));
-        }
+        // Refused for good (bad address, unknown template) or a fault the retry policy retries.
+        countEmail(input.template, err instanceof ApplicationFailure && err.nonRetryable ? 'failed' : 'error');
         throw err;
       }
-      await db
-        .update(emailMessages)
-        .set({
-          status: 'sent',
-          provider: sent.provider,
-          providerMessageId: sent.messageId,
-          emlPath: sent.emlPath ?? null,
-          sentAt: clock.now(),
-          toAddress: ctx.contact.email,
-          subject: rendered.subject,
-        })
-        .where(eq(emailMessages.idempotencyKey, idempotencyKey));
-      log.info('dunning email sent', { planId: input.planId, stepKey: input.stepKey, provider: sent.provider });
-      return { outcome: 'sent', to: ctx.contact.email, subject: rendered.subject, outstandingMinor: owed };
+      // A retry that finds the message already in the ledger was counted when it was sent.
+      if ('alreadySent' in result) return result.alreadySent;
+      countEmail(input.template, emailOutcome(result));
+      return result;
     },
   };
+}
+
+function countEmail(template: string, outcome: EmailOutcome): void {
+  metricMeter.createCounter(metricNames.emails, undefined, metricHelp.emails).add(1, { template, outcome });
+}
+
+async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: PlanEmailInput): Promise<StepEmailResult | { alreadySent: StepEmailResult }> {
+  const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
+  const [ctx, [already]] = await Promise.all([
+    loadPlanContext(db, input.planId),
+    db.select().from(emailMessages).where(eq(emailMessages.idempotencyKey, idempotencyKey)),
+  ]);
+  if (!ctx) throw unknownPlan(input.planId);
+  const owed = ctx.outstandingMinor;
+  const dunning = (input.kind ?? 'dunning') === 'dunning';
+
+  // The ledger first: a message already sent is never sent again, whatever changed since.
+  if (already?.status === 'sent') return { alreadySent: { outcome: 'sent', to: already.toAddress, subject: already.subject, outstandingMinor: owed } };
+
+  if (dunning && owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
+  if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
+  if (dunning && ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
+  const now = new Date(input.at);
+  const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
+  if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
+
+  if (!isTemplateName(input.template)) {
+    throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Unknown email template "${input.template}".` });
+  }
+  const email = emailContextFor(ctx, { at: now, optOutUrl: config.mail.optOutUrl, promise: input.promise, payment: input.payment });
+  const rendered = renderEmail(input.template, email);
+  if (!already) {
+    await db
+      .insert(emailMessages)
+      .values({
+        planId: input.planId,
+        stepKey: input.stepKey,
+        idempotencyKey,
+        toAddress: ctx.contact.email,
+        subject: rendered.subject,
+        template: input.template,
+        provider: config.mail.resendApiKey ? 'resend' : 'outbox',
+        status: 'queued',
+      })
+      .onConflictDoNothing({ target: emailMessages.idempotencyKey });
+  }
+  let sent: SentEmail;
+  try {
+    sent = await mailer.send({
+      from: config.mail.from,
+      to: `${ctx.contact.name} <${ctx.contact.email}>`,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      idempotencyKey,
+      headers: unsubscribeHeaders(email.optOutUrl),
+    });
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.nonRetryable) {
+      await db.update(emailMessages).set({ status: 'failed', error: err.message }).where(eq(emailMessages.idempotencyKey, idempotencyKey));
+    }
+    throw err;
+  }
+  await db
+    .update(emailMessages)
+    .set({
+      status: 'sent',
+      provider: sent.provider,
+      providerMessageId: sent.messageId,
+      emlPath: sent.emlPath ?? null,
+      sentAt: clock.now(),
+      toAddress: ctx.contact.email,
+      subject: rendered.subject,
+    })
+    .where(eq(emailMessages.idempotencyKey, idempotencyKey));
+  log.info('dunning email sent', { planId: input.planId, stepKey: input.stepKey, provider: sent.provider });
+  return { outcome: 'sent', to: ctx.contact.email, subject: rendered.subject, outstandingMinor: owed };
 }

@@ -72,6 +72,14 @@ const fileSchema = z
       })
       .strict()
       .prefault({}),
+    /** Where each worker process serves its Prometheus metrics (the SDK's and the engine's dunning_… ones). */
+    metrics: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(9464),
+      })
+      .strict()
+      .prefault({}),
     searchAttributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), searchAttributeType).default({}),
   })
   .strict();
@@ -91,6 +99,8 @@ const envSchema = z.object({
   DUNNING_DATA_DIR: z.string().min(1).optional(),
   DUNNING_CONFIG: z.string().min(1).optional(),
   TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Several workers on one host each need a metrics port of their own. */
+  DUNNING_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 export interface TemporalTls {
@@ -115,6 +125,8 @@ export interface DunningConfig {
   postgres: { url?: string; port: number; database: string };
   mail: { resendApiKey?: string; resendBaseUrl?: string; from: string; optOutUrl: string; ratePerSecond: number };
   http: { host: string; port: number; rateLimitPerSecond: number; rateLimitBurst: number };
+  /** The worker's Prometheus endpoint: http://host:port/metrics. */
+  metrics: { host: string; port: number };
   searchAttributes: Record<string, z.infer<typeof searchAttributeType>>;
 }
 
@@ -195,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     postgres: { url: e.DATABASE_URL, port: file.postgres.port, database: file.postgres.database },
     mail: { resendApiKey: e.RESEND_API_KEY, resendBaseUrl: e.RESEND_BASE_URL, ...file.mail },
     http: file.http,
+    metrics: { host: file.metrics.host, port: e.DUNNING_METRICS_PORT ?? file.metrics.port },
     searchAttributes,
   };
 }

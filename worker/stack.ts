@@ -14,6 +14,7 @@ import { startDevServer } from './dev-server';
 import { registerSearchAttributes } from './search-attributes';
 import { resolveTemporalCli } from './toolchain';
 import { mailerFromConfig } from './mailer';
+import { processLogger } from './logging';
 import { bundleWorkflows, connectWorker, startWorkers, type EngineWorkers } from './worker';
 
 export interface Stack {
@@ -149,7 +150,8 @@ export async function startStack(config: DunningConfig, log: Log, opts: { parts?
       const api = createApi({
         ctx: { client, db: db.db, config },
         rateLimit: { perSecond: config.http.rateLimitPerSecond, burst: config.http.rateLimitBurst },
-        logError: (message, err) => log(`${message}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+        // Into the workers' JSON stream: a fault is an event, with its stack as a field.
+        logError: (message, err) => processLogger().error({ err }, message),
       });
       const server = await step('http', () => serveHttp(api, config.http));
       // Stop taking requests before the workers and connections behind them go.

@@ -34,17 +34,30 @@ const quietBundlerLogger = {
 };
 
 let runtimeInstalled = false;
+
+export interface RuntimeOptions extends EngineLogOptions {
+  /** Serve the SDK's worker metrics and the engine's dunning_… ones for Prometheus at http://host:port/metrics. */
+  metrics?: { host: string; port: number };
+}
+
 /**
  * Installs the SDK runtime once per process: the engine's INFO lines come out, the SDK's own
  * stay at WARN. Core's lines are forwarded to the same logger (one format, one stream) and
- * filtered at WARN in core already, so its INFO chatter never crosses into JavaScript.
+ * filtered at WARN in core already, so its INFO chatter never crosses into JavaScript. With
+ * `metrics`, core serves Prometheus: its own worker metrics (temporal_…: task slots, poll and
+ * schedule-to-start latencies, failures) and what workflows and activities count through the
+ * SDK's metric meter (dunning_…).
  */
-export function installRuntime(opts: EngineLogOptions = {}): void {
+export function installRuntime(opts: RuntimeOptions = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const { metrics, ...logOptions } = opts;
   Runtime.install({
-    logger: engineLogger(opts),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    logger: engineLogger(logOptions),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(metrics && { metrics: { prometheus: { bindAddress: `${metrics.host}:${metrics.port}`, useSecondsForDurations: true } } }),
+    },
     // The process that runs the workers handles signals (client/start.ts stops the workers, then
     // Temporal and PostgreSQL, in order); the SDK's own handlers would race it.
     shutdownSignals: [],
@@ -52,7 +65,7 @@ export function installRuntime(opts: EngineLogOptions = {}): void {
 }
 
 export async function connectWorker(config: DunningConfig, address: string): Promise<NativeConnection> {
-  installRuntime();
+  installRuntime({ metrics: config.metrics });
   return NativeConnection.connect({ address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey });
 }
 

@@ -37,6 +37,7 @@ import { toMajorUnits } from './domain/money';
 import type { DunningPolicy } from './domain/policy';
 import { iso, utcMinute } from './domain/time';
 import { Journey, noticeLabel, type CarriedJourney, type Work } from './journey';
+import { countStepCompleted, countTimeline } from './metrics';
 import { AccountId, DunningStatus, DunningStep, NextActionAt, OutstandingAmount } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -210,6 +211,8 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     if (leanWrites) journey.markNextStepWaiting(Date.now());
     const next = journey.refreshNextAction();
     const { state } = journey;
+    const events = journey.takeEvents();
+    countTimeline(events);
     await db.syncPlan({
       planId,
       status: state.status,
@@ -217,7 +220,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       steps: state.steps,
       tasks: state.tasks,
       promises: state.promises,
-      events: journey.takeEvents(),
+      events,
     });
     const attributes: SearchAttributeUpdatePair[] = [
       { key: DunningStatus, value: state.status },
@@ -236,6 +239,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     journey.startStep(step, Date.now());
     if (step.action === 'task') {
       journey.taskStepDone(step, Date.now());
+      countStepCompleted(step);
       return;
     }
     try {
@@ -243,6 +247,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         { planId, stepKey: step.key, template: step.template ?? step.key, kind: 'dunning', sendWindow: policy.sendWindow, at: iso(Date.now()) },
       ]);
       journey.stepEmailed(step, sent, Date.now());
+      countStepCompleted(step);
     } catch (err) {
       // A message the provider refuses (bad address, invalid request) will not go through on
       // retry: record it on the step and hand the plan to a rep. Anything else is a fault.

@@ -13,6 +13,7 @@ import { consoleRoutes } from '../console/routes';
 import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { authenticate, rateLimit, type ApiEnv } from './auth';
+import { createHttpMetrics } from './metrics';
 import { problem, type ProblemCode } from './problems';
 import { opsRoutes } from './routes/ops';
 import { planRoutes } from './routes/plans';
@@ -84,6 +85,9 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key from `dunning apikey create`' });
 
+  // First, so every request is counted and timed, refusals included.
+  const metrics = createHttpMetrics();
+  app.use('*', metrics.middleware);
   app.use('*', async (c, next) => {
     c.set('ctx', ctx);
     await next();
@@ -139,6 +143,8 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   );
 
   app.get('/openapi.json', (c) => c.json(openApiDocument(app)));
+  // For Prometheus (see the README's scrape config); like /health, no API key.
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   docsRoutes(app);
   return app;
 }

@@ -5,3 +5,8 @@
 export function workflowIdFor(planId: string): string {
   return `dunning-${planId}`;
 }
+
+/** The plan a journey's workflow id names, if it names one (the inverse of workflowIdFor). */
+export function planIdOf(workflowId: string): string | undefined {
+  return workflowId.startsWith('dunning-') ? workflowId.slice('dunning-'.length) : undefined;
+}

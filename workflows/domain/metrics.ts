@@ -1,0 +1,34 @@
+// The engine's own Prometheus metrics, named once for the workflow, the activities and the
+// dashboard. Label values are bounded: templates and step keys come from policies, outcomes
+// from the fixed lists below; never a plan id.
+
+export const metricNames = {
+  emails: 'dunning_emails_total',
+  steps: 'dunning_steps_total',
+  promises: 'dunning_promises_total',
+  payments: 'dunning_payments_total',
+} as const;
+
+export const metricHelp = {
+  emails: 'Dunning and transactional emails by template and outcome (sent, skipped, deferred to the send window, failed for good, error to be retried)',
+  steps: 'Policy steps completed, by step key',
+  promises: 'Promises to pay by outcome (made, kept, broken)',
+  payments: 'Payments applied to a plan',
+} as const;
+
+export type EmailOutcome = 'sent' | 'skipped' | 'deferred' | 'failed' | 'error';
+export type PromiseOutcome = 'made' | 'kept' | 'broken';
+
+/** The promise outcome a timeline entry records, if it records one. */
+export function promiseOutcomeOf(eventKind: string): PromiseOutcome | undefined {
+  switch (eventKind) {
+    case 'promise_made':
+      return 'made';
+    case 'promise_kept':
+      return 'kept';
+    case 'promise_broken':
+      return 'broken';
+    default:
+      return undefined;
+  }
+}
