@@ -162,6 +162,86 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
   };
 }
 
+/** The first instant of `from` and the instant after `to` (UTC days), for a half-open range. */
+const period = (column: SQL, { from, to }: ReportFilter) => [
+  from === undefined ? undefined : sql`${column} >= ${from}::date::timestamp at time zone 'UTC'`,
+  to === undefined ? undefined : sql`${column} < (${to}::date + 1)::timestamp at time zone 'UTC'`,
+];
+
+/** Promises made, kept and broken by the rep who recorded them; the kept rate over those settled. */
+export async function promisesReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<PromisesReport> {
+  const f = await checkedFilter(ctx, 'promises', filter);
+  const rows = await ctx.db.execute<{ rep: string | null; made: number; kept: number; broken: number }>(sql`
+    select pp.rep, count(*)::int as made,
+      (count(*) filter (where pp.status = 'kept'))::int as kept,
+      (count(*) filter (where pp.status = 'broken'))::int as broken
+    from payment_promises pp
+    join collection_plans p on p.id = pp.plan_id
+    where ${and([
+      f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
+      f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
+      ...period(sql`pp.created_at`, f),
+    ])}
+    group by pp.rep order by pp.rep nulls last`);
+  return {
+    report: 'promises',
+    rows: rows.map((r) => ({ ...r, pending: r.made - r.kept - r.broken, keptRate: r.kept + r.broken === 0 ? null : r.kept / (r.kept + r.broken) })),
+  };
+}
+
+/**
+ * What entered dunning and what came back, per policy and currency, by initiation week and for
+ * all weeks. A plan entered with what it owed at initiation: what was paid since plus what is
+ * still open on its invoices (a payment before initiation counts in neither).
+ */
+export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
+  const f = await checkedFilter(ctx, 'recovery', filter);
+  const rows = await ctx.db.execute<Record<string, string | null>>(sql`
+    with plans as (
+      select p.policy_name as policy, p.currency, p.status,
+        (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week,
+        extract(epoch from p.closed_at - p.initiated_at) / 86400 as days,
+        coalesce((select sum(pm.amount_minor) from payments pm where pm.plan_id = p.id and pm.received_at >= p.initiated_at), 0) as recovered,
+        coalesce((select sum(i.open_minor) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+          where ci.plan_id = p.id and ci.status <> 'removed'), 0) as still_open
+      from collection_plans p
+      where ${and([
+        sql`p.initiated_at is not null and p.policy_name is not null`,
+        f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
+        f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
+        ...period(sql`p.initiated_at`, f),
+      ])}
+    )
+    select policy, currency, week::text as week, count(*)::text as plans,
+      sum(recovered + still_open)::text as entering, sum(recovered)::text as recovered,
+      (count(*) filter (where status = 'resolved'))::text as resolved,
+      round((percentile_cont(0.5) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as median,
+      round((percentile_cont(0.9) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as p90
+    from plans
+    group by grouping sets ((policy, currency, week), (policy, currency))
+    order by policy, currency, week nulls last`);
+  const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  return {
+    report: 'recovery',
+    rows: rows.map((r) => {
+      const enteringMinor = Number(r.entering);
+      const recoveredMinor = Number(r.recovered);
+      return {
+        policy: r.policy!,
+        currency: r.currency!,
+        week: r.week ?? null,
+        plans: Number(r.plans),
+        enteringMinor,
+        recoveredMinor,
+        recoveryRate: enteringMinor === 0 ? null : recoveredMinor / enteringMinor,
+        resolved: Number(r.resolved),
+        medianDaysToResolve: numberOrNull(r.median),
+        p90DaysToResolve: numberOrNull(r.p90),
+      };
+    }),
+  };
+}
+
 /** The report of that name, its filter checked; the CLI and the HTTP API both come here. */
 export async function runReport(ctx: DatabaseContext, { name, ...filter }: ReportFilter & { name: string }): Promise<Report> {
   if (!isReportName(name)) throw new DunningError(`Unknown report "${name}"; the reports are ${reportNames.join(', ')}.`, 'unknown_report');
@@ -169,7 +249,9 @@ export async function runReport(ctx: DatabaseContext, { name, ...filter }: Repor
   switch (name) {
     case 'aging':
       return agingReport(ctx, defined);
-    default:
-      throw new DunningError(`The ${name} report is not built yet.`, 'invalid');
+    case 'promises':
+      return promisesReport(ctx, defined);
+    case 'recovery':
+      return recoveryReport(ctx, defined);
   }
 }

@@ -209,7 +209,7 @@ const operations: Operation[] = [
       return { method: 'PUT', path: `/v1/policies/${name}`, body: secondsPolicy(name, { upcoming_notice: 60 }), scope: { accounts: [], policies: [name] } };
     },
   },
-  ...(['aging'] as const).map(
+  ...(['aging', 'promises', 'recovery'] as const).map(
     (report): Operation => ({
       name: 'GET /v1/reports/{name}',
       roles: ops,
@@ -235,8 +235,8 @@ const cells = operations.flatMap((op, i) => roles.map((role) => ({ op, role, all
 
 describe('the role matrix', () => {
   it('covers every operation of DESIGN.md\'s table for every role', () => {
-    expect(operations).toHaveLength(17);
-    expect(cells).toHaveLength(51);
+    expect(operations).toHaveLength(19);
+    expect(cells).toHaveLength(57);
   });
 
   it.each(cells.map((c) => ({ ...c, title: `${c.role} ${c.allowed ? 'may' : 'may not'} ${c.op.name}` })))('$title', async ({ op, role, allowed, cell }) => {
