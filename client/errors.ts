@@ -9,6 +9,7 @@ export const dunningErrorCodes = [
   'unknown_task',
   'unknown_contact',
   'unknown_api_key',
+  'unknown_report',
   'not_running',
   'plan_closed',
   'already_paused',

@@ -209,6 +209,16 @@ const operations: Operation[] = [
       return { method: 'PUT', path: `/v1/policies/${name}`, body: secondsPolicy(name, { upcoming_notice: 60 }), scope: { accounts: [], policies: [name] } };
     },
   },
+  ...(['aging', 'promises', 'recovery'] as const).map(
+    (report): Operation => ({
+      name: 'GET /v1/reports/{name}',
+      roles: ops,
+      success: 200,
+      async prepare() {
+        return { method: 'GET', path: `/v1/reports/${report}?policy=${quietPolicy}`, scope: { accounts: [], policies: [quietPolicy] } };
+      },
+    }),
+  ),
 ];
 
 /** Everything a refused request must leave as it was. */
@@ -225,8 +235,8 @@ const cells = operations.flatMap((op, i) => roles.map((role) => ({ op, role, all
 
 describe('the role matrix', () => {
   it('covers every operation of DESIGN.md\'s table for every role', () => {
-    expect(operations).toHaveLength(16);
-    expect(cells).toHaveLength(48);
+    expect(operations).toHaveLength(19);
+    expect(cells).toHaveLength(57);
   });
 
   it.each(cells.map((c) => ({ ...c, title: `${c.role} ${c.allowed ? 'may' : 'may not'} ${c.op.name}` })))('$title', async ({ op, role, allowed, cell }) => {

@@ -12,6 +12,7 @@ export const commandGroups = {
   plans: async () => (await import('./plans')).planCommands,
   reads: async () => (await import('./reads')).readCommands,
   reps: async () => (await import('./reps')).repCommands,
+  reports: async () => (await import('./reports')).reportCommands,
 } satisfies Record<string, Group>;
 
 export const groupOf: Record<string, keyof typeof commandGroups> = {
@@ -36,6 +37,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   task: 'reps',
   consent: 'reps',
   demo: 'demo',
+  report: 'reports',
 };
 
 /** The command of that name, its group loaded; undefined for a name no group has. */

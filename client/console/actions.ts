@@ -66,9 +66,9 @@ export const consoleActions: Record<string, (ctx: DunningContext, input: ActionI
   async pause(ctx, input) {
     const reason = text(input, 'reason');
     const untilText = text(input, 'until');
-    const until = untilText ? instantFromText(await planTerms(ctx, input), untilText, 'Resume on') : undefined;
+    const until = untilText ? instantFromText(await planTerms(ctx, input), untilText, 'Pause until') : undefined;
     await pause(ctx, { planId: input.planId, reason, until, by: input.by });
-    return { done: until ? 'Plan paused; it resumes by itself on the date you gave.' : 'Plan paused; nothing is sent until it is resumed.' };
+    return { done: until ? 'Plan paused; it resumes by itself when the day you gave ends.' : 'Plan paused; nothing is sent until it is resumed.' };
   },
   async resume(ctx, input) {
     await resume(ctx, { planId: input.planId, by: input.by });

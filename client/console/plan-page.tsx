@@ -157,7 +157,7 @@ function Actions(props: FormProps) {
           <PromiseForms {...props} />
           <ActionForm {...props} name="pause" action={`${base}/pause`} legend="Pause (e.g. a dispute)">
             <Field {...props} form="pause" name="reason" label="Reason" required first />
-            <Field {...props} form="pause" name="until" label="Resume by itself on (optional)" type="date" />
+            <Field {...props} form="pause" name="until" label="Pause until (optional)" type="date" hint="The plan resumes by itself when that day ends on the account's calendar." />
             <button type="submit">Pause the plan</button>
           </ActionForm>
         </>

@@ -251,3 +251,59 @@ export const ApiKeyRoleSchema = z.enum(apiKeyRoles);
 export const HealthSchema = z
   .object({ status: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unreachable']), database: z.enum(['ok', 'unreachable']) })
   .openapi('Health');
+
+export const ReportParams = z.strictObject({
+  name: z.string().max(100, 'name is longer than 100 characters').openapi({ param: { name: 'name', in: 'path' }, example: 'aging', description: 'aging, promises or recovery' }),
+});
+/** Filters as text: the service checks them, so the CLI and the API refuse a bad one in the same words. */
+export const ReportQuery = z.strictObject({
+  policy: z.string().max(200, 'policy is longer than 200 characters').optional().openapi({ description: 'Plans under this policy (every report)' }),
+  currency: z.string().max(10, 'currency is longer than 10 characters').optional().openapi({ description: 'ISO 4217 code (every report)', example: 'USD' }),
+  from: z.string().max(10, 'from is longer than 10 characters').optional().openapi({ description: 'First day, UTC (promises: made; recovery: initiated)', example: '2026-11-01' }),
+  to: z.string().max(10, 'to is longer than 10 characters').optional().openapi({ description: 'Last day, UTC, inclusive', example: '2026-11-30' }),
+});
+const ratio = z.number().min(0).nullable();
+export const AgingReportSchema = z
+  .object({
+    report: z.literal('aging'),
+    asOf: z.string(),
+    rows: z.array(
+      z.object({
+        currency: z.string(),
+        plans: z.number().int(),
+        notDueMinor: z.number().int(),
+        days1to30Minor: z.number().int(),
+        days31to60Minor: z.number().int(),
+        days61to90Minor: z.number().int(),
+        over90Minor: z.number().int(),
+        totalMinor: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('AgingReport');
+export const PromisesReportSchema = z
+  .object({
+    report: z.literal('promises'),
+    rows: z.array(z.object({ rep: z.string().nullable(), made: z.number().int(), kept: z.number().int(), broken: z.number().int(), pending: z.number().int(), keptRate: ratio })),
+  })
+  .openapi('PromisesReport');
+export const RecoveryReportSchema = z
+  .object({
+    report: z.literal('recovery'),
+    rows: z.array(
+      z.object({
+        policy: z.string(),
+        currency: z.string(),
+        week: z.string().nullable().openapi({ description: 'Monday (UTC) of the initiation week; null on the row for all weeks' }),
+        plans: z.number().int(),
+        enteringMinor: z.number().int(),
+        recoveredMinor: z.number().int(),
+        recoveryRate: ratio,
+        resolved: z.number().int(),
+        medianDaysToResolve: z.number().nullable(),
+        p90DaysToResolve: z.number().nullable(),
+      }),
+    ),
+  })
+  .openapi('RecoveryReport');
+export const ReportSchema = z.union([AgingReportSchema, PromisesReportSchema, RecoveryReportSchema]).openapi('Report');

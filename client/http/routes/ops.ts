@@ -1,11 +1,12 @@
-// What ops manage over HTTP: policies.
+// What ops manage over HTTP: policies, and the reports on how well dunning works.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { listPolicies, setPolicy } from '../../policies';
+import { runReport } from '../../reports';
 import { allow, type ApiEnv } from '../auth';
 import { DunningError } from '../../errors';
 import { problemResponses } from '../problems';
 import { json, security } from '../route-parts';
-import { NoQuery, PolicyParams, PolicyVersionSchema } from '../schemas';
+import { NoQuery, PolicyParams, PolicyVersionSchema, ReportParams, ReportQuery, ReportSchema } from '../schemas';
 
 const ops = allow('ops');
 
@@ -45,5 +46,19 @@ export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
       if (body.name !== undefined && body.name !== name) throw new DunningError(`The policy's name "${String(body.name)}" differs from "${name}" in the path.`, 'invalid');
       return c.json(await setPolicy(c.var.ctx, { policy: { ...body, name } }), 200);
     },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/reports/{name}',
+      tags: ['ops'],
+      summary: 'A report: aging (open amount by days past due, per currency), promises (by rep) or recovery (by policy and initiation week)',
+      security,
+      middleware: [ops] as const,
+      request: { query: ReportQuery, params: ReportParams },
+      responses: { 200: json(ReportSchema, 'The report'), ...problemResponses(401, 403, 404, 422, 429) },
+    }),
+    async (c) => c.json(await runReport(c.var.ctx, { ...c.req.valid('query'), name: c.req.valid('param').name }), 200),
   );
 }

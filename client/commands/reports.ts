@@ -1,0 +1,79 @@
+// `dunning report aging|promises|recovery`: a table for people, the report as JSON with --json,
+// or CSV with --csv (money as integer minor units there, for spreadsheets). The service checks
+// the report's name and filters, so the CLI and the HTTP API refuse alike.
+import { runReport, type Report } from '../reports';
+import { args, CliError, optional, type Command } from './args';
+import { money, table } from './output';
+
+const noRep = '—';
+const rate = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
+const days = (d: number | null) => (d === null ? '—' : d.toFixed(2));
+const csvRate = (r: number | null) => (r === null ? '' : String(r));
+const inCurrency = (minor: number, currency: string) => money(minor, { currency, locale: 'en-US' });
+
+/** The report as rows, the header first: formatted for the terminal, or raw for CSV. */
+export function reportRows(report: Report, style: 'table' | 'csv'): string[][] {
+  const raw = style === 'csv';
+  switch (report.report) {
+    case 'aging':
+      return [
+        raw
+          ? ['currency', 'plans', 'not_due_minor', 'days_1_30_minor', 'days_31_60_minor', 'days_61_90_minor', 'over_90_minor', 'total_minor']
+          : ['CURRENCY', 'PLANS', 'NOT YET DUE', '1–30', '31–60', '61–90', '90+', 'TOTAL'],
+        ...report.rows.map((r) => [
+          r.currency,
+          String(r.plans),
+          ...[r.notDueMinor, r.days1to30Minor, r.days31to60Minor, r.days61to90Minor, r.over90Minor, r.totalMinor].map((m) => (raw ? String(m) : inCurrency(m, r.currency))),
+        ]),
+      ];
+    case 'promises':
+      return [
+        raw ? ['rep', 'made', 'kept', 'broken', 'pending', 'kept_rate'] : ['REP', 'MADE', 'KEPT', 'BROKEN', 'PENDING', 'KEPT RATE'],
+        ...report.rows.map((r) => [r.rep ?? noRep, String(r.made), String(r.kept), String(r.broken), String(r.pending), raw ? csvRate(r.keptRate) : rate(r.keptRate)]),
+      ];
+    case 'recovery':
+      return [
+        raw
+          ? ['policy', 'currency', 'week', 'plans', 'entering_minor', 'recovered_minor', 'recovery_rate', 'resolved', 'median_days_to_resolve', 'p90_days_to_resolve']
+          : ['POLICY', 'CURRENCY', 'WEEK', 'PLANS', 'ENTERING', 'RECOVERED', 'RATE', 'RESOLVED', 'MEDIAN DAYS', 'P90 DAYS'],
+        ...report.rows.map((r) => [
+          r.policy,
+          r.currency,
+          r.week ?? (raw ? '' : 'all weeks'),
+          String(r.plans),
+          raw ? String(r.enteringMinor) : inCurrency(r.enteringMinor, r.currency),
+          raw ? String(r.recoveredMinor) : inCurrency(r.recoveredMinor, r.currency),
+          raw ? csvRate(r.recoveryRate) : rate(r.recoveryRate),
+          String(r.resolved),
+          raw ? (r.medianDaysToResolve === null ? '' : String(r.medianDaysToResolve)) : days(r.medianDaysToResolve),
+          raw ? (r.p90DaysToResolve === null ? '' : String(r.p90DaysToResolve)) : days(r.p90DaysToResolve),
+        ]),
+      ];
+  }
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled. */
+export function csv(rows: string[][]): string {
+  return rows.map((r) => r.map((c) => (/[",\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',')).join('\r\n');
+}
+
+const report: Command = async (argv, out, session) => {
+  const { values, positionals } = args(
+    argv,
+    { policy: { type: 'string' }, currency: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, csv: { type: 'boolean' } },
+    ['<report>'],
+  );
+  if (values.csv && out.json) throw new CliError('Choose one of --json and --csv.');
+  const result = await runReport(await session.database(), {
+    name: positionals[0]!,
+    policy: optional(values.policy),
+    currency: optional(values.currency),
+    from: optional(values.from),
+    to: optional(values.to),
+  });
+  const rows = reportRows(result, values.csv ? 'csv' : 'table');
+  if (values.csv) out.print(csv(rows), result);
+  else out.print(rows.length > 1 ? table(rows) : `No figures for the ${result.report} report under these filters.`, result);
+};
+
+export const reportCommands: Record<string, Command> = { report };

@@ -1,0 +1,257 @@
+// How well dunning works, for ops: aging of what is open, promises by rep, recovery by
+// initiation week and policy. Each report reads the tables the journey keeps and returns plain
+// data; the CLI and the HTTP API render it. Money is never summed across currencies: every
+// figure of money sits on a row that names its currency.
+import { sql, type SQL } from 'drizzle-orm';
+import { getPolicy } from '../db/policies';
+import { unknownPolicy, type DatabaseContext } from './context';
+import { DunningError } from './errors';
+
+export const reportNames = ['aging', 'promises', 'recovery'] as const;
+export type ReportName = (typeof reportNames)[number];
+
+/** What a report may be narrowed by; each report says which of these it takes. */
+export interface ReportFilter {
+  /** Plans under this policy. */
+  policy?: string;
+  /** ISO 4217 code: amounts in this currency only. */
+  currency?: string;
+  /** First day (UTC, inclusive) of the report's period: promises made, plans initiated. */
+  from?: string;
+  /** Last day (UTC, inclusive) of that period. */
+  to?: string;
+}
+
+const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
+  aging: ['policy', 'currency'],
+  promises: ['policy', 'currency', 'from', 'to'],
+  recovery: ['policy', 'currency', 'from', 'to'],
+};
+
+const isReportName = (name: string): name is ReportName => (reportNames as readonly string[]).includes(name);
+const isDate = (text: string) => /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
+
+/** The filter checked for this report, with one sentence for what is wrong; the same on every door. */
+async function checkedFilter({ db }: DatabaseContext, name: ReportName, filter: ReportFilter): Promise<ReportFilter> {
+  for (const key of Object.keys(filter) as Array<keyof ReportFilter>) {
+    if (filter[key] !== undefined && !filtersOf[name].includes(key)) {
+      throw new DunningError(`The ${name} report takes no "${key}" filter; it takes ${filtersOf[name].map((k) => `"${k}"`).join(', ')}.`, 'invalid');
+    }
+  }
+  if (filter.currency !== undefined && !/^[A-Z]{3}$/.test(filter.currency)) {
+    throw new DunningError(`The currency must be a three-letter code like USD, not "${filter.currency}".`, 'invalid');
+  }
+  for (const key of ['from', 'to'] as const) {
+    const value = filter[key];
+    if (value !== undefined && !isDate(value)) throw new DunningError(`"${key}" must be a date like 2026-12-15, not "${value}".`, 'invalid');
+  }
+  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to) {
+    throw new DunningError(`"from" (${filter.from}) is after "to" (${filter.to}).`, 'invalid');
+  }
+  if (filter.policy !== undefined && !(await getPolicy(db, filter.policy))) throw unknownPolicy(filter.policy);
+  return filter;
+}
+
+export interface AgingReport {
+  report: 'aging';
+  /** When the days past due were counted; each account's today is its own time zone's date then. */
+  asOf: string;
+  rows: Array<{
+    currency: string;
+    /** Plans with something open in this currency. */
+    plans: number;
+    notDueMinor: number;
+    days1to30Minor: number;
+    days31to60Minor: number;
+    days61to90Minor: number;
+    over90Minor: number;
+    totalMinor: number;
+  }>;
+}
+
+export interface PromisesReport {
+  report: 'promises';
+  rows: Array<{
+    /** The rep who recorded the promises; null when none was named. */
+    rep: string | null;
+    made: number;
+    kept: number;
+    broken: number;
+    /** Neither kept nor broken yet (open), or cancelled with their plan. */
+    pending: number;
+    /** kept / (kept + broken), 0–1; null while none was kept or broken. */
+    keptRate: number | null;
+  }>;
+}
+
+export interface RecoveryRow {
+  policy: string;
+  currency: string;
+  /** Monday (UTC) of the week the plans were initiated in; null on the policy's row for all weeks. */
+  week: string | null;
+  plans: number;
+  /** What the plans owed when dunning began: paid since initiation plus still open. */
+  enteringMinor: number;
+  /** Paid since initiation. */
+  recoveredMinor: number;
+  /** recovered / entering, 0–1; null when nothing entered. */
+  recoveryRate: number | null;
+  /** Plans resolved (paid in full). */
+  resolved: number;
+  /** Days from initiation to resolved over the resolved plans (continuous percentiles), to 0.01 day. */
+  medianDaysToResolve: number | null;
+  p90DaysToResolve: number | null;
+}
+
+export interface RecoveryReport {
+  report: 'recovery';
+  rows: RecoveryRow[];
+}
+
+export type Report = AgingReport | PromisesReport | RecoveryReport;
+
+const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
+const and = (conditions: Array<SQL | undefined>) => {
+  const present = conditions.filter((c): c is SQL => c !== undefined);
+  return present.length ? sql.join(present, sql` and `) : sql`true`;
+};
+
+/**
+ * Open amount by days past due, per currency, over the open plans' open items. Days past due
+ * are counted on each account's calendar: "today" is computed once per distinct time zone.
+ */
+export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<AgingReport> {
+  const { policy, currency } = await checkedFilter(ctx, 'aging', filter);
+  const rows = await ctx.db.execute<Record<string, string>>(sql`
+    with zones as materialized (
+      select z.zone, (now() at time zone z.zone)::date as today from (select distinct timezone as zone from accounts) z
+    ), open_items as (
+      select i.currency, p.id as plan_id, i.open_minor, z.today - i.due_on as days
+      from collection_plans p
+      join accounts a on a.id = p.account_id
+      join zones z on z.zone = a.timezone
+      join collection_plan_items ci on ci.plan_id = p.id and ci.status = 'open'
+      join invoices i on i.id = ci.invoice_id and i.open_minor > 0
+      where ${and([
+        sql`p.status not in ${closedStatuses}`,
+        policy === undefined ? undefined : sql`p.policy_name = ${policy}`,
+        currency === undefined ? undefined : sql`i.currency = ${currency}`,
+      ])}
+    )
+    select currency, count(distinct plan_id)::text as plans,
+      coalesce(sum(open_minor) filter (where days <= 0), 0)::text as "notDueMinor",
+      coalesce(sum(open_minor) filter (where days between 1 and 30), 0)::text as "days1to30Minor",
+      coalesce(sum(open_minor) filter (where days between 31 and 60), 0)::text as "days31to60Minor",
+      coalesce(sum(open_minor) filter (where days between 61 and 90), 0)::text as "days61to90Minor",
+      coalesce(sum(open_minor) filter (where days > 90), 0)::text as "over90Minor",
+      sum(open_minor)::text as "totalMinor"
+    from open_items group by currency order by currency`);
+  return {
+    report: 'aging',
+    asOf: new Date().toISOString(),
+    rows: rows.map((r) => ({
+      currency: r.currency!,
+      plans: Number(r.plans),
+      notDueMinor: Number(r.notDueMinor),
+      days1to30Minor: Number(r.days1to30Minor),
+      days31to60Minor: Number(r.days31to60Minor),
+      days61to90Minor: Number(r.days61to90Minor),
+      over90Minor: Number(r.over90Minor),
+      totalMinor: Number(r.totalMinor),
+    })),
+  };
+}
+
+/** The first instant of `from` and the instant after `to` (UTC days), for a half-open range. */
+const period = (column: SQL, { from, to }: ReportFilter) => [
+  from === undefined ? undefined : sql`${column} >= ${from}::date::timestamp at time zone 'UTC'`,
+  to === undefined ? undefined : sql`${column} < (${to}::date + 1)::timestamp at time zone 'UTC'`,
+];
+
+/** Promises made, kept and broken by the rep who recorded them; the kept rate over those settled. */
+export async function promisesReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<PromisesReport> {
+  const f = await checkedFilter(ctx, 'promises', filter);
+  const rows = await ctx.db.execute<{ rep: string | null; made: number; kept: number; broken: number }>(sql`
+    select pp.rep, count(*)::int as made,
+      (count(*) filter (where pp.status = 'kept'))::int as kept,
+      (count(*) filter (where pp.status = 'broken'))::int as broken
+    from payment_promises pp
+    join collection_plans p on p.id = pp.plan_id
+    where ${and([
+      f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
+      f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
+      ...period(sql`pp.created_at`, f),
+    ])}
+    group by pp.rep order by pp.rep nulls last`);
+  return {
+    report: 'promises',
+    rows: rows.map((r) => ({ ...r, pending: r.made - r.kept - r.broken, keptRate: r.kept + r.broken === 0 ? null : r.kept / (r.kept + r.broken) })),
+  };
+}
+
+/**
+ * What entered dunning and what came back, per policy and currency, by initiation week and for
+ * all weeks. A plan entered with what it owed at initiation: what was paid since plus what is
+ * still open on its invoices (a payment before initiation counts in neither).
+ */
+export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
+  const f = await checkedFilter(ctx, 'recovery', filter);
+  const rows = await ctx.db.execute<Record<string, string | null>>(sql`
+    with plans as (
+      select p.policy_name as policy, p.currency, p.status,
+        (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week,
+        extract(epoch from p.closed_at - p.initiated_at) / 86400 as days,
+        coalesce((select sum(pm.amount_minor) from payments pm where pm.plan_id = p.id and pm.received_at >= p.initiated_at), 0) as recovered,
+        coalesce((select sum(i.open_minor) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+          where ci.plan_id = p.id and ci.status <> 'removed'), 0) as still_open
+      from collection_plans p
+      where ${and([
+        sql`p.initiated_at is not null and p.policy_name is not null`,
+        f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
+        f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
+        ...period(sql`p.initiated_at`, f),
+      ])}
+    )
+    select policy, currency, week::text as week, count(*)::text as plans,
+      sum(recovered + still_open)::text as entering, sum(recovered)::text as recovered,
+      (count(*) filter (where status = 'resolved'))::text as resolved,
+      round((percentile_cont(0.5) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as median,
+      round((percentile_cont(0.9) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as p90
+    from plans
+    group by grouping sets ((policy, currency, week), (policy, currency))
+    order by policy, currency, week nulls last`);
+  const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  return {
+    report: 'recovery',
+    rows: rows.map((r) => {
+      const enteringMinor = Number(r.entering);
+      const recoveredMinor = Number(r.recovered);
+      return {
+        policy: r.policy!,
+        currency: r.currency!,
+        week: r.week ?? null,
+        plans: Number(r.plans),
+        enteringMinor,
+        recoveredMinor,
+        recoveryRate: enteringMinor === 0 ? null : recoveredMinor / enteringMinor,
+        resolved: Number(r.resolved),
+        medianDaysToResolve: numberOrNull(r.median),
+        p90DaysToResolve: numberOrNull(r.p90),
+      };
+    }),
+  };
+}
+
+/** The report of that name, its filter checked; the CLI and the HTTP API both come here. */
+export async function runReport(ctx: DatabaseContext, { name, ...filter }: ReportFilter & { name: string }): Promise<Report> {
+  if (!isReportName(name)) throw new DunningError(`Unknown report "${name}"; the reports are ${reportNames.join(', ')}.`, 'unknown_report');
+  const defined = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as ReportFilter;
+  switch (name) {
+    case 'aging':
+      return agingReport(ctx, defined);
+    case 'promises':
+      return promisesReport(ctx, defined);
+    case 'recovery':
+      return recoveryReport(ctx, defined);
+  }
+}
