@@ -12,6 +12,7 @@ import { planStatus } from '../client/status';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { emailMessages } from '../db/schema';
+import { freePort } from '../worker/dev-server';
 import { startEngine, type EngineProcess, type EngineSetup } from './engine-process';
 import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startResendStandin, type ResendStandin } from './resend-standin';
@@ -43,7 +44,8 @@ describe('a worker killed in the middle of a send and between steps', () => {
   it('loses no step and sends nothing twice', async () => {
     const config = testConfig('crash-send');
     const configFile = path.join(config.dataDir, 'temporal.config.json');
-    writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues } }));
+    // A metrics port of its own: other test files' engines run at the same time.
+    writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() } }));
     // `dunning worker`: the shared dev server and PostgreSQL are external to it.
     const setup: EngineSetup = {
       temporalAddress: inject('temporalAddress'),

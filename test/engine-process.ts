@@ -49,9 +49,10 @@ export interface EngineSetup {
 
 /** A config file with free ports and a data dir, as a user would have after `npm start`. */
 export async function engineSetup(dataDir: string): Promise<EngineSetup> {
-  const [port, uiPort, pgPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [port, uiPort, pgPort, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const configFile = path.join(dataDir, 'temporal.config.json');
-  writeFileSync(configFile, JSON.stringify({ devServer: { port, uiPort }, postgres: { port: pgPort }, http: { port: httpPort } }));
+  // A metrics port of its own too: engines of test files running at once must not share 9464.
+  writeFileSync(configFile, JSON.stringify({ devServer: { port, uiPort }, postgres: { port: pgPort }, http: { port: httpPort }, metrics: { port: metricsPort } }));
   const env: NodeJS.ProcessEnv = { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: path.join(dataDir, 'data') };
   delete env.TEMPORAL_ADDRESS;
   delete env.DATABASE_URL;

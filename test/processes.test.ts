@@ -2,6 +2,7 @@
 // are already running (the run's dev server and PostgreSQL), as a team runs N of each: a plan
 // created over HTTP by one process is worked by the other. A process that cannot reach what it
 // needs says so in one sentence and exits non-zero; /health answers 503 when a part is down.
+import { createServer, type AddressInfo } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -53,7 +54,8 @@ beforeAll(async () => {
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
   const configFile = path.join(config.dataDir, 'temporal.config.json');
-  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, http: { port } }));
+  // A metrics port of its own: other test files' engines run at the same time.
+  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, http: { port }, metrics: { port: await freePort() } }));
   env = { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: config.dataDir, TEMPORAL_ADDRESS: inject('temporalAddress'), DATABASE_URL: inject('databaseUrl') };
 });
 afterAll(async () => {
@@ -127,6 +129,21 @@ describe('dunning api and dunning worker', () => {
     running.push(api);
     expect(await api.exited).toBe(1);
     expect(api.output().trim().split('\n').pop()).toBe(`Cannot reach Temporal at 127.0.0.1:${closed}; start the engine with \`npm start\` or set TEMPORAL_ADDRESS.`);
+  });
+
+  it('exits non-zero with one sentence when its metrics port is taken', async () => {
+    const held = createServer();
+    const port = await new Promise<number>((resolve) => held.listen(0, '127.0.0.1', () => resolve((held.address() as AddressInfo).port)));
+    try {
+      const worker = dunningProcess(['worker'], { ...env, DUNNING_METRICS_PORT: String(port) });
+      running.push(worker);
+      expect(await worker.exited).toBe(1);
+      expect(worker.output().trim().split('\n').pop()).toBe(
+        `Port ${port} for the worker's metrics (metrics.port) is in use; stop what holds it or set DUNNING_METRICS_PORT to another port.`,
+      );
+    } finally {
+      held.close();
+    }
   });
 
   it('answers /health with 503 and says which part is down', async () => {

@@ -13,7 +13,8 @@ import { createActivities } from '../activities';
 import { systemClock, type Clock } from '../activities/clock';
 import type { Mailer } from '../activities/mail';
 import type { Database } from '../db/connection';
-import type { DunningConfig } from './config';
+import { StartupError, type DunningConfig } from './config';
+import { isPortFree } from './dev-server';
 import { engineLogger, expectActivitiesOnly, type EngineLogOptions } from './logging';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -65,6 +66,10 @@ export function installRuntime(opts: RuntimeOptions = {}): void {
 }
 
 export async function connectWorker(config: DunningConfig, address: string): Promise<NativeConnection> {
+  // Core would fail to bind a taken port and the process would end without a word: say which.
+  if (!runtimeInstalled && !(await isPortFree(config.metrics.port, config.metrics.host))) {
+    throw new StartupError(`Port ${config.metrics.port} for the worker's metrics (metrics.port) is in use; stop what holds it or set DUNNING_METRICS_PORT to another port.`);
+  }
   installRuntime({ metrics: config.metrics });
   return NativeConnection.connect({ address, tls: config.temporal.tls || undefined, apiKey: config.temporal.apiKey });
 }
