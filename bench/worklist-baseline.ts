@@ -3,8 +3,8 @@
 // the page is cut. Kept for the console benchmark as the cost to compare against, and as an
 // independent answer the stored priority inputs must agree with.
 import { sql, type SQL } from 'drizzle-orm';
-import { decodeCursor, encodeCursor, likePattern, type Worklist, type WorklistFilter } from '../client/worklist';
-import { planStatuses, taskKinds, type PlanStatus, type TaskKind } from '../workflows/domain/statuses';
+import { decodeCursor, likePattern, worklistPage, type PageRow, type Worklist, type WorklistFilter } from '../client/worklist';
+import { planStatuses, taskKinds, type TaskKind } from '../workflows/domain/statuses';
 import type { DatabaseContext } from '../client/context';
 import { DunningError } from '../client/errors';
 
@@ -53,10 +53,7 @@ export async function worklistBaseline({ db }: DatabaseContext, filter: Worklist
       ? sql`(c.broken::int < ${after.broken} or (c.broken::int = ${after.broken} and (c.score < ${after.score}::numeric or (c.score = ${after.score}::numeric and c.plan_id > ${after.planId}))))`
       : undefined,
   ].filter((w) => w !== undefined);
-  const rows = await db.execute<{
-    plan_id: string; account_id: string; account_name: string; status: PlanStatus; currency: string; locale: string;
-    kinds: TaskKind[] | string; broken: boolean; owed: string; days: number; score: string;
-  }>(sql`
+  const rows = await db.execute<PageRow>(sql`
     with c as (${base})
     select c.plan_id, c.account_id, c.account_name, c.status, c.currency, c.locale, c.kinds, c.broken,
       c.owed::text as owed, c.days, c.score::text as score
@@ -72,23 +69,5 @@ export async function worklistBaseline({ db }: DatabaseContext, filter: Worklist
     group by t.kind`);
   const queues = Object.fromEntries(taskKinds.map((k) => [k, 0])) as Record<TaskKind, number>;
   for (const { kind, plans } of counts) queues[kind] = plans;
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    rows: page.map((r) => ({
-      planId: r.plan_id,
-      accountId: r.account_id,
-      accountName: r.account_name,
-      status: r.status,
-      currency: r.currency,
-      locale: r.locale,
-      // postgres.js returns a text[] of an unknown type as its literal "{a,b}".
-      taskKinds: (Array.isArray(r.kinds) ? r.kinds : r.kinds.replace(/^\{|\}$/g, '').split(',')) as TaskKind[],
-      brokenPromise: r.broken,
-      owedMinor: Number(r.owed),
-      daysPastDue: r.days,
-    })),
-    queues,
-    nextCursor: rows.length > limit && last ? encodeCursor(last.broken, last.score, last.plan_id) : null,
-  };
+  return worklistPage(rows, queues, limit);
 }

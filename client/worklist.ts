@@ -80,7 +80,8 @@ const kindsOf = (kinds: TaskKind[] | string) => (Array.isArray(kinds) ? kinds : 
 
 const whereAll = (conditions: SQL[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
 
-type PageRow = {
+/** A worklist row as read, with its priority (`score`); the live query and the benchmark's old one both give these. */
+export type PageRow = {
   plan_id: string; account_id: string; account_name: string; status: PlanStatus; currency: string; locale: string;
   kinds: TaskKind[] | string; broken: boolean; owed: string; days: number; score: string;
 };
@@ -240,6 +241,11 @@ export async function worklist({ db }: DatabaseContext, filter: WorklistFilter =
     ),
     queueCounts(db, filter),
   ]);
+  return worklistPage(rows, queues, limit);
+}
+
+/** The page a read of `limit + 1` rows gives: the first `limit` as rows, and the cursor after them if more follow. */
+export function worklistPage(rows: PageRow[], queues: Record<TaskKind, number>, limit: number): Worklist {
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
