@@ -31,16 +31,26 @@ const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
 const isReportName = (name: string): name is ReportName => (reportNames as readonly string[]).includes(name);
 const isDate = (text: string) => /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`)) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
 
+/** A currency filter must be an ISO 4217 code; the same sentence for every read that takes one. */
+export function checkCurrency(currency: string | undefined): void {
+  if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) {
+    throw new DunningError(`The currency must be a three-letter code like USD, not "${currency}".`, 'invalid');
+  }
+}
+
+/** A policy filter must name a policy the db knows (the unknown_policy refusal otherwise). */
+export async function checkPolicy({ db }: DatabaseContext, policy: string | undefined): Promise<void> {
+  if (policy !== undefined && !(await getPolicy(db, policy))) throw unknownPolicy(policy);
+}
+
 /** The filter checked for this report, with one sentence for what is wrong; the same on every door. */
-async function checkedFilter({ db }: DatabaseContext, name: ReportName, filter: ReportFilter): Promise<ReportFilter> {
+async function checkedFilter(ctx: DatabaseContext, name: ReportName, filter: ReportFilter): Promise<ReportFilter> {
   for (const key of Object.keys(filter) as Array<keyof ReportFilter>) {
     if (filter[key] !== undefined && !filtersOf[name].includes(key)) {
       throw new DunningError(`The ${name} report takes no "${key}" filter; it takes ${filtersOf[name].map((k) => `"${k}"`).join(', ')}.`, 'invalid');
     }
   }
-  if (filter.currency !== undefined && !/^[A-Z]{3}$/.test(filter.currency)) {
-    throw new DunningError(`The currency must be a three-letter code like USD, not "${filter.currency}".`, 'invalid');
-  }
+  checkCurrency(filter.currency);
   for (const key of ['from', 'to'] as const) {
     const value = filter[key];
     if (value !== undefined && !isDate(value)) throw new DunningError(`"${key}" must be a date like 2026-12-15, not "${value}".`, 'invalid');
@@ -48,7 +58,7 @@ async function checkedFilter({ db }: DatabaseContext, name: ReportName, filter: 
   if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to) {
     throw new DunningError(`"from" (${filter.from}) is after "to" (${filter.to}).`, 'invalid');
   }
-  if (filter.policy !== undefined && !(await getPolicy(db, filter.policy))) throw unknownPolicy(filter.policy);
+  await checkPolicy(ctx, filter.policy);
   return filter;
 }
 
@@ -110,8 +120,10 @@ export interface RecoveryReport {
 
 export type Report = AgingReport | PromisesReport | RecoveryReport;
 
-const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
-const and = (conditions: Array<SQL | undefined>) => {
+/** The closed plan statuses as an SQL list, for `status not in …`. */
+export const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
+/** The conditions joined with `and`, those left undefined (a filter not given) left out. */
+export const and = (conditions: Array<SQL | undefined>) => {
   const present = conditions.filter((c): c is SQL => c !== undefined);
   return present.length ? sql.join(present, sql` and `) : sql`true`;
 };
