@@ -183,6 +183,11 @@ export const orchestrationSteps = pgTable(
     primaryKey({ columns: [t.planId, t.key] }),
     check('orchestration_steps_action', oneOf('action', stepActions)),
     check('orchestration_steps_status', oneOf('status', stepStatuses)),
+    // The forecast (client/forecast.ts): the steps still to run, by time, read from the index
+    // alone. Partial, so it holds only the open plans' steps ahead while finished ones pile up.
+    index('orchestration_steps_open_by_time')
+      .on(t.scheduledFor, t.planId, t.action)
+      .where(sql`status in ('pending', 'waiting', 'in_progress')`),
   ],
 );
 

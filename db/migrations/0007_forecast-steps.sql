@@ -1,0 +1,1 @@
+CREATE INDEX "orchestration_steps_open_by_time" ON "orchestration_steps" USING btree ("scheduled_for","plan_id","action") WHERE status in ('pending', 'waiting', 'in_progress');
