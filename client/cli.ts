@@ -30,6 +30,8 @@ const usage = `Usage: dunning <command> [options]
   template preview <template> <planId> [--out FILE]   render an email to an HTML file
   report aging|promises|recovery [--policy NAME] [--currency USD] [--from DATE --to DATE] [--csv]
                                             how well dunning works: aging (policy, currency), promises by rep, recovery
+  forecast [--days 30] [--policy NAME] [--currency USD] [--csv]
+                                            emails and tasks due per UTC day ahead (1–90 days), the busiest day's mail drain time
   apikey create --role billing|rep|ops --name NAME | apikey list | apikey revoke ID
 
 Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is

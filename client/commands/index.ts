@@ -38,6 +38,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   consent: 'reps',
   demo: 'demo',
   report: 'reports',
+  forecast: 'reports',
 };
 
 /** The command of that name, its group loaded; undefined for a name no group has. */

@@ -1,6 +1,7 @@
-// `dunning report aging|promises|recovery`: a table for people, the report as JSON with --json,
-// or CSV with --csv (money as integer minor units there, for spreadsheets). The service checks
-// the report's name and filters, so the CLI and the HTTP API refuse alike.
+// `dunning report aging|promises|recovery` and `dunning forecast`: a table for people, the data
+// as JSON with --json, or CSV with --csv (money as integer minor units there, for spreadsheets).
+// The service checks names and filters, so the CLI and the HTTP API refuse alike.
+import { forecast, type Forecast } from '../forecast';
 import { runReport, type Report } from '../reports';
 import { args, CliError, optional, type Command } from './args';
 import { money, table } from './output';
@@ -76,4 +77,59 @@ const report: Command = async (argv, out, session) => {
   else out.print(rows.length > 1 ? table(rows) : `No figures for the ${result.report} report under these filters.`, result);
 };
 
-export const reportCommands: Record<string, Command> = { report };
+const count = (n: number) => n.toLocaleString('en-US');
+const plural = (n: number, one: string, many: string) => `${count(n)} ${n === 1 ? one : many}`;
+
+/** "10 min 17 s", "1 h 2 min", rounded to the second; "under a second" below one. */
+export function durationInWords(seconds: number): string {
+  if (seconds < 1) return 'under a second';
+  const s = Math.round(seconds);
+  const parts = [[Math.floor(s / 3600), 'h'], [Math.floor((s % 3600) / 60), 'min'], [s % 60, 's']] as const;
+  return parts
+    .filter(([n]) => n > 0)
+    .map(([n, unit]) => `${count(n)} ${unit}`)
+    .join(' ');
+}
+
+/** The forecast as rows, the header first: counts grouped for the terminal, raw for CSV. */
+export function forecastRows(f: Forecast, style: 'table' | 'csv'): string[][] {
+  const raw = style === 'csv';
+  const n = (v: number) => (raw ? String(v) : count(v));
+  return [raw ? ['date', 'emails', 'tasks'] : ['DATE (UTC)', 'EMAILS', 'TASKS'], ...f.days.map((d) => [d.date, n(d.emails), n(d.tasks)])];
+}
+
+/** The table, its totals, the busiest day's drain time in words, and the plans left out. */
+export function forecastText(f: Forecast): string {
+  const first = f.days[0]!.date;
+  const last = f.days[f.days.length - 1]!.date;
+  const rows = forecastRows(f, 'table');
+  const lines = [
+    `Emails and tasks due per day, ${first} to ${last}. Days are UTC calendar days; each email is placed in its contact's send window.`,
+    '',
+    table([...rows, ['TOTAL', count(f.totals.emails), count(f.totals.tasks)]]),
+    '',
+    f.busiestDay
+      ? `The busiest day, ${f.busiestDay.date}, has ${plural(f.busiestDay.emails, 'email', 'emails')}: about ${durationInWords(f.drainSeconds)} to send at ${count(f.ratePerSecond)} per second.`
+      : `No emails are due in these ${plural(f.days.length, 'day', 'days')}: the mail queue has nothing to drain.`,
+  ];
+  const { paused, promised } = f.leftOut;
+  if (paused + promised > 0) {
+    const held = [paused && plural(paused, 'paused plan', 'paused plans'), promised && plural(promised, 'plan under a promise', 'plans under a promise')].filter(Boolean);
+    lines.push(`Not counted: ${held.join(' and ')}; they send nothing until the pause or the promise ends.`);
+  }
+  return lines.join('\n');
+}
+
+const forecastCommand: Command = async (argv, out, session) => {
+  const { values } = args(argv, { days: { type: 'string' }, policy: { type: 'string' }, currency: { type: 'string' }, csv: { type: 'boolean' } }, []);
+  if (values.csv && out.json) throw new CliError('Choose one of --json and --csv.');
+  const result = await forecast(await session.database(), {
+    days: optional(values.days),
+    policy: optional(values.policy),
+    currency: optional(values.currency),
+    ratePerSecond: session.config().mail.ratePerSecond,
+  });
+  out.print(values.csv ? csv(forecastRows(result, 'csv')) : forecastText(result), result);
+};
+
+export const reportCommands: Record<string, Command> = { report, forecast: forecastCommand };
