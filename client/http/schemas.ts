@@ -307,3 +307,24 @@ export const RecoveryReportSchema = z
   })
   .openapi('RecoveryReport');
 export const ReportSchema = z.union([AgingReportSchema, PromisesReportSchema, RecoveryReportSchema]).openapi('Report');
+
+/** As text, like the reports' filters: the service checks them, so the CLI and the API refuse in the same words. */
+export const ForecastQuery = z.strictObject({
+  days: z.string().max(10, 'days is longer than 10 characters').optional().openapi({ description: 'How many UTC days ahead, today first: 1 to 90 (default 30)', example: '30' }),
+  policy: z.string().max(200, 'policy is longer than 200 characters').optional().openapi({ description: 'Plans under this policy' }),
+  currency: z.string().max(10, 'currency is longer than 10 characters').optional().openapi({ description: 'Plans in this ISO 4217 currency', example: 'USD' }),
+});
+const count = z.number().int().min(0);
+export const ForecastSchema = z
+  .object({
+    asOf: z.string().openapi({ description: 'When it was made; the first day is its UTC date' }),
+    days: z.array(z.object({ date: z.string().openapi({ description: 'A UTC calendar day', example: '2026-12-01' }), emails: count, tasks: count })),
+    totals: z.object({ emails: count, tasks: count }),
+    busiestDay: z.object({ date: z.string(), emails: count }).nullable().openapi({ description: 'The day with the most emails (the earliest of equals); null when none is due' }),
+    ratePerSecond: z.number().openapi({ description: 'The mail provider rate the drain time is worked out at (config mail.ratePerSecond)' }),
+    drainSeconds: z.number().min(0).openapi({ description: "Seconds the busiest day's emails take to send at that rate" }),
+    leftOut: z
+      .object({ paused: count, promised: count })
+      .openapi({ description: 'Open plans not counted: paused, or under an open promise; they send nothing until it ends' }),
+  })
+  .openapi('Forecast');

@@ -1,12 +1,13 @@
-// What ops manage over HTTP: policies, and the reports on how well dunning works.
+// What ops manage over HTTP: policies, the reports on how well dunning works, and the forecast.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { forecast } from '../../forecast';
 import { listPolicies, setPolicy } from '../../policies';
 import { runReport } from '../../reports';
 import { allow, type ApiEnv } from '../auth';
 import { DunningError } from '../../errors';
 import { problemResponses } from '../problems';
 import { json, security } from '../route-parts';
-import { NoQuery, PolicyParams, PolicyVersionSchema, ReportParams, ReportQuery, ReportSchema } from '../schemas';
+import { ForecastQuery, ForecastSchema, NoQuery, PolicyParams, PolicyVersionSchema, ReportParams, ReportQuery, ReportSchema } from '../schemas';
 
 const ops = allow('ops');
 
@@ -60,5 +61,19 @@ export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
       responses: { 200: json(ReportSchema, 'The report'), ...problemResponses(401, 403, 404, 422, 429) },
     }),
     async (c) => c.json(await runReport(c.var.ctx, { ...c.req.valid('query'), name: c.req.valid('param').name }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/forecast',
+      tags: ['ops'],
+      summary: "Emails and tasks the open plans' steps make per UTC day ahead, and the mail queue's drain time on the busiest day",
+      security,
+      middleware: [ops] as const,
+      request: { query: ForecastQuery },
+      responses: { 200: json(ForecastSchema, 'The forecast'), ...problemResponses(401, 403, 404, 422, 429) },
+    }),
+    async (c) => c.json(await forecast(c.var.ctx, { ...c.req.valid('query'), ratePerSecond: c.var.ctx.config.mail.ratePerSecond }), 200),
   );
 }
