@@ -7,7 +7,7 @@ import { getPolicy } from '../db/policies';
 import { unknownPolicy, type DatabaseContext } from './context';
 import { DunningError } from './errors';
 
-export const reportNames = ['aging', 'promises', 'recovery'] as const;
+export const reportNames = ['aging', 'promises', 'recovery', 'steps'] as const;
 export type ReportName = (typeof reportNames)[number];
 
 /** What a report may be narrowed by; each report says which of these it takes. */
@@ -26,6 +26,7 @@ const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
   aging: ['policy', 'currency'],
   promises: ['policy', 'currency', 'from', 'to'],
   recovery: ['policy', 'currency', 'from', 'to'],
+  steps: ['policy', 'currency', 'from', 'to'],
 };
 
 const isReportName = (name: string): name is ReportName => (reportNames as readonly string[]).includes(name);
@@ -86,6 +87,8 @@ export interface PromisesReport {
 
 export interface RecoveryRow {
   policy: string;
+  /** The policy's version the plans were initiated under; null for plans from before versions were recorded. */
+  policyVersion: number | null;
   currency: string;
   /** Monday (UTC) of the week the plans were initiated in; null on the policy's row for all weeks. */
   week: string | null;
@@ -108,8 +111,36 @@ export interface RecoveryReport {
   rows: RecoveryRow[];
 }
 
-export type Report = AgingReport | PromisesReport | RecoveryReport;
+export interface StepsRow {
+  policy: string;
+  /** The policy's version the plans were initiated under; null for plans from before versions were recorded. */
+  policyVersion: number | null;
+  currency: string;
+  /** The step's key; null on the row for what came in after initiation, before any step was done. */
+  step: string | null;
+  /** Where the step stands in the policy (0 first); null on the row before any step. */
+  ordinal: number | null;
+  action: 'email' | 'task' | null;
+  /** Plans that went through this step (it completed); on the row before any step, the plans initiated. */
+  reached: number;
+  /** Plans that paid something after this step and before their next step was done (last touch). */
+  plansPaid: number;
+  /** Of those, plans resolved by a payment in that span: their last payment came then. */
+  plansPaidInFull: number;
+  /** What those plans paid in that span. */
+  amountMinor: number;
+  /** plansPaid / reached, 0–1; null when no plan reached the step. */
+  paidRate: number | null;
+}
 
+export interface StepsReport {
+  report: 'steps';
+  rows: StepsRow[];
+}
+
+export type Report = AgingReport | PromisesReport | RecoveryReport | StepsReport;
+
+const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
 const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
 const and = (conditions: Array<SQL | undefined>) => {
   const present = conditions.filter((c): c is SQL => c !== undefined);
@@ -189,38 +220,42 @@ export async function promisesReport(ctx: DatabaseContext, filter: ReportFilter 
   };
 }
 
+/** Plans initiated in the filter's period, under its policy and currency: the ones the recovery and steps reports follow. */
+const initiatedPlans = (f: ReportFilter) => sql`
+  select p.id, p.policy_name as policy, p.policy_version as version, p.currency, p.status, p.initiated_at, p.closed_at
+  from collection_plans p
+  where ${and([
+    sql`p.initiated_at is not null and p.policy_name is not null`,
+    f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
+    f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
+    ...period(sql`p.initiated_at`, f),
+  ])}`;
+
 /**
- * What entered dunning and what came back, per policy and currency, by initiation week and for
- * all weeks. A plan entered with what it owed at initiation: what was paid since plus what is
+ * What entered dunning and what came back, per policy version and currency, by initiation week
+ * and for all weeks. A plan entered with what it owed at initiation: what was paid since plus what is
  * still open on its invoices (a payment before initiation counts in neither).
  */
 export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
   const f = await checkedFilter(ctx, 'recovery', filter);
   const rows = await ctx.db.execute<Record<string, string | null>>(sql`
     with plans as (
-      select p.policy_name as policy, p.currency, p.status,
+      select p.policy, p.version, p.currency, p.status,
         (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week,
         extract(epoch from p.closed_at - p.initiated_at) / 86400 as days,
         coalesce((select sum(pm.amount_minor) from payments pm where pm.plan_id = p.id and pm.received_at >= p.initiated_at), 0) as recovered,
         coalesce((select sum(i.open_minor) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
           where ci.plan_id = p.id and ci.status <> 'removed'), 0) as still_open
-      from collection_plans p
-      where ${and([
-        sql`p.initiated_at is not null and p.policy_name is not null`,
-        f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
-        f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
-        ...period(sql`p.initiated_at`, f),
-      ])}
+      from (${initiatedPlans(f)}) p
     )
-    select policy, currency, week::text as week, count(*)::text as plans,
+    select policy, version::text as version, currency, week::text as week, count(*)::text as plans,
       sum(recovered + still_open)::text as entering, sum(recovered)::text as recovered,
       (count(*) filter (where status = 'resolved'))::text as resolved,
       round((percentile_cont(0.5) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as median,
       round((percentile_cont(0.9) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as p90
     from plans
-    group by grouping sets ((policy, currency, week), (policy, currency))
-    order by policy, currency, week nulls last`);
-  const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    group by grouping sets ((policy, version, currency, week), (policy, version, currency))
+    order by policy, version nulls first, currency, week nulls last`);
   return {
     report: 'recovery',
     rows: rows.map((r) => {
@@ -228,6 +263,7 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
       const recoveredMinor = Number(r.recovered);
       return {
         policy: r.policy!,
+        policyVersion: numberOrNull(r.version),
         currency: r.currency!,
         week: r.week ?? null,
         plans: Number(r.plans),
@@ -237,6 +273,66 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
         resolved: Number(r.resolved),
         medianDaysToResolve: numberOrNull(r.median),
         p90DaysToResolve: numberOrNull(r.p90),
+      };
+    }),
+  };
+}
+
+/**
+ * Which step worked, by last touch: each payment after initiation is credited to the plan's
+ * last step completed at or before it was received (or to "before any step"). Per policy
+ * version and currency, in the policy's order: how many plans reached each step, how many paid
+ * after it and before the next, how many of those it resolved, and the amount.
+ */
+export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<StepsReport> {
+  const f = await checkedFilter(ctx, 'steps', filter);
+  const rows = await ctx.db.execute<Record<string, string | null>>(sql`
+    with plans as materialized (${initiatedPlans(f)}),
+    reached as (
+      select policy, version, currency, null::text as step, null::int as ordinal, null::text as action, count(*) as reached
+      from plans group by policy, version, currency
+      union all
+      select p.policy, p.version, p.currency, s.key, s.ordinal, s.action, count(*)
+      from plans p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
+      group by p.policy, p.version, p.currency, s.key, s.ordinal, s.action
+    ), paid as (
+      select p.id, p.policy, p.version, p.currency, pm.amount_minor, last.key as step,
+        p.status = 'resolved' and pm.received_at = max(pm.received_at) over (partition by p.id) as closing
+      from plans p
+      join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
+      left join lateral (
+        select s.key from orchestration_steps s
+        where s.plan_id = p.id and s.status = 'completed' and s.completed_at <= pm.received_at
+        order by s.completed_at desc, s.ordinal desc limit 1
+      ) last on true
+    ), credited as (
+      select policy, version, currency, step, count(distinct id) as plans_paid,
+        count(distinct id) filter (where closing) as paid_in_full, sum(amount_minor) as amount
+      from paid group by policy, version, currency, step
+    )
+    select r.policy, r.version::text as version, r.currency, r.step, r.ordinal::text as ordinal, r.action, r.reached::text as reached,
+      coalesce(c.plans_paid, 0)::text as plans_paid, coalesce(c.paid_in_full, 0)::text as paid_in_full, coalesce(c.amount, 0)::text as amount
+    from reached r
+    left join credited c on c.policy = r.policy and c.version is not distinct from r.version and c.currency = r.currency
+      and c.step is not distinct from r.step
+    order by r.policy, r.version nulls first, r.currency, r.ordinal nulls first`);
+  return {
+    report: 'steps',
+    rows: rows.map((r) => {
+      const reached = Number(r.reached);
+      const plansPaid = Number(r.plans_paid);
+      return {
+        policy: r.policy!,
+        policyVersion: numberOrNull(r.version),
+        currency: r.currency!,
+        step: r.step ?? null,
+        ordinal: numberOrNull(r.ordinal),
+        action: (r.action ?? null) as StepsRow['action'],
+        reached,
+        plansPaid,
+        plansPaidInFull: Number(r.paid_in_full),
+        amountMinor: Number(r.amount),
+        paidRate: reached === 0 ? null : plansPaid / reached,
       };
     }),
   };
@@ -253,5 +349,7 @@ export async function runReport(ctx: DatabaseContext, { name, ...filter }: Repor
       return promisesReport(ctx, defined);
     case 'recovery':
       return recoveryReport(ctx, defined);
+    case 'steps':
+      return stepsReport(ctx, defined);
   }
 }
