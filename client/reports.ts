@@ -140,6 +140,21 @@ export interface StepsReport {
 
 export type Report = AgingReport | PromisesReport | RecoveryReport | StepsReport;
 
+/**
+ * A report's query, in a read-only transaction with room to sort and hash in memory: the
+ * percentiles and per-plan sums over 100,000 plans would otherwise spill to disk at
+ * PostgreSQL's default 4 MB.
+ */
+async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
+  return db.transaction(
+    async (tx) => {
+      await tx.execute(sql`set local work_mem = '64MB'`);
+      return [...(await tx.execute<T>(query))] as T[];
+    },
+    { accessMode: 'read only' },
+  );
+}
+
 const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
 const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
 const and = (conditions: Array<SQL | undefined>) => {
@@ -153,11 +168,18 @@ const and = (conditions: Array<SQL | undefined>) => {
  */
 export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<AgingReport> {
   const { policy, currency } = await checkedFilter(ctx, 'aging', filter);
-  const rows = await ctx.db.execute<Record<string, string>>(sql`
+  const rows = await reportQuery<Record<string, string>>(ctx, sql`
     with zones as materialized (
       select z.zone, (now() at time zone z.zone)::date as today from (select distinct timezone as zone from accounts) z
-    ), open_items as (
-      select i.currency, p.id as plan_id, i.open_minor, z.today - i.due_on as days
+    ), per_plan as (
+      -- By plan first, then by currency: counting plans needs no sort of every item.
+      select i.currency, p.id,
+        sum(i.open_minor) filter (where z.today - i.due_on <= 0) as not_due,
+        sum(i.open_minor) filter (where z.today - i.due_on between 1 and 30) as d1to30,
+        sum(i.open_minor) filter (where z.today - i.due_on between 31 and 60) as d31to60,
+        sum(i.open_minor) filter (where z.today - i.due_on between 61 and 90) as d61to90,
+        sum(i.open_minor) filter (where z.today - i.due_on > 90) as over90,
+        sum(i.open_minor) as total
       from collection_plans p
       join accounts a on a.id = p.account_id
       join zones z on z.zone = a.timezone
@@ -168,15 +190,16 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
         policy === undefined ? undefined : sql`p.policy_name = ${policy}`,
         currency === undefined ? undefined : sql`i.currency = ${currency}`,
       ])}
+      group by i.currency, p.id
     )
-    select currency, count(distinct plan_id)::text as plans,
-      coalesce(sum(open_minor) filter (where days <= 0), 0)::text as "notDueMinor",
-      coalesce(sum(open_minor) filter (where days between 1 and 30), 0)::text as "days1to30Minor",
-      coalesce(sum(open_minor) filter (where days between 31 and 60), 0)::text as "days31to60Minor",
-      coalesce(sum(open_minor) filter (where days between 61 and 90), 0)::text as "days61to90Minor",
-      coalesce(sum(open_minor) filter (where days > 90), 0)::text as "over90Minor",
-      sum(open_minor)::text as "totalMinor"
-    from open_items group by currency order by currency`);
+    select currency, count(*)::text as plans,
+      coalesce(sum(not_due), 0)::text as "notDueMinor",
+      coalesce(sum(d1to30), 0)::text as "days1to30Minor",
+      coalesce(sum(d31to60), 0)::text as "days31to60Minor",
+      coalesce(sum(d61to90), 0)::text as "days61to90Minor",
+      coalesce(sum(over90), 0)::text as "over90Minor",
+      sum(total)::text as "totalMinor"
+    from per_plan group by currency order by currency`);
   return {
     report: 'aging',
     asOf: new Date().toISOString(),
@@ -202,7 +225,7 @@ const period = (column: SQL, { from, to }: ReportFilter) => [
 /** Promises made, kept and broken by the rep who recorded them; the kept rate over those settled. */
 export async function promisesReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<PromisesReport> {
   const f = await checkedFilter(ctx, 'promises', filter);
-  const rows = await ctx.db.execute<{ rep: string | null; made: number; kept: number; broken: number }>(sql`
+  const rows = await reportQuery<{ rep: string | null; made: number; kept: number; broken: number }>(ctx, sql`
     select pp.rep, count(*)::int as made,
       (count(*) filter (where pp.status = 'kept'))::int as kept,
       (count(*) filter (where pp.status = 'broken'))::int as broken
@@ -238,22 +261,29 @@ const initiatedPlans = (f: ReportFilter) => sql`
  */
 export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
   const f = await checkedFilter(ctx, 'recovery', filter);
-  const rows = await ctx.db.execute<Record<string, string | null>>(sql`
-    with plans as (
+  const rows = await reportQuery<Record<string, string | null>>(ctx, sql`
+    with plans as materialized (${initiatedPlans(f)}),
+    -- Sums per plan in one pass each (hash joins), not two lookups per plan.
+    recovered as (
+      select p.id, sum(pm.amount_minor) as recovered
+      from plans p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at group by p.id
+    ), still_open as (
+      select p.id, sum(i.open_minor) as still_open
+      from plans p join collection_plan_items ci on ci.plan_id = p.id and ci.status <> 'removed' join invoices i on i.id = ci.invoice_id
+      group by p.id
+    ), per_plan as (
       select p.policy, p.version, p.currency, p.status,
         (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week,
         extract(epoch from p.closed_at - p.initiated_at) / 86400 as days,
-        coalesce((select sum(pm.amount_minor) from payments pm where pm.plan_id = p.id and pm.received_at >= p.initiated_at), 0) as recovered,
-        coalesce((select sum(i.open_minor) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
-          where ci.plan_id = p.id and ci.status <> 'removed'), 0) as still_open
-      from (${initiatedPlans(f)}) p
+        coalesce(r.recovered, 0) as recovered, coalesce(o.still_open, 0) as still_open
+      from plans p left join recovered r on r.id = p.id left join still_open o on o.id = p.id
     )
     select policy, version::text as version, currency, week::text as week, count(*)::text as plans,
       sum(recovered + still_open)::text as entering, sum(recovered)::text as recovered,
       (count(*) filter (where status = 'resolved'))::text as resolved,
       round((percentile_cont(0.5) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as median,
       round((percentile_cont(0.9) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as p90
-    from plans
+    from per_plan
     group by grouping sets ((policy, version, currency, week), (policy, version, currency))
     order by policy, version nulls first, currency, week nulls last`);
   return {
@@ -286,25 +316,28 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
  */
 export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<StepsReport> {
   const f = await checkedFilter(ctx, 'steps', filter);
-  const rows = await ctx.db.execute<Record<string, string | null>>(sql`
+  const rows = await reportQuery<Record<string, string | null>>(ctx, sql`
     with plans as materialized (${initiatedPlans(f)}),
-    reached as (
+    done as materialized (
+      select p.id, s.key, s.ordinal, s.action, s.completed_at
+      from plans p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
+    ), reached as (
       select policy, version, currency, null::text as step, null::int as ordinal, null::text as action, count(*) as reached
       from plans group by policy, version, currency
       union all
-      select p.policy, p.version, p.currency, s.key, s.ordinal, s.action, count(*)
-      from plans p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
-      group by p.policy, p.version, p.currency, s.key, s.ordinal, s.action
-    ), paid as (
-      select p.id, p.policy, p.version, p.currency, pm.amount_minor, last.key as step,
+      select p.policy, p.version, p.currency, d.key, d.ordinal, d.action, count(*)
+      from plans p join done d on d.id = p.id
+      group by p.policy, p.version, p.currency, d.key, d.ordinal, d.action
+    ), payments_in as (
+      select p.id, p.policy, p.version, p.currency, pm.id as payment, pm.amount_minor, pm.received_at,
         p.status = 'resolved' and pm.received_at = max(pm.received_at) over (partition by p.id) as closing
-      from plans p
-      join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
-      left join lateral (
-        select s.key from orchestration_steps s
-        where s.plan_id = p.id and s.status = 'completed' and s.completed_at <= pm.received_at
-        order by s.completed_at desc, s.ordinal desc limit 1
-      ) last on true
+      from plans p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
+    ), paid as (
+      -- Each payment with the plan's last step done by then: one join and one sort for all
+      -- payments, not a lookup per payment.
+      select distinct on (x.payment) x.*, d.key as step
+      from payments_in x left join done d on d.id = x.id and d.completed_at <= x.received_at
+      order by x.payment, d.completed_at desc nulls last, d.ordinal desc nulls last
     ), credited as (
       select policy, version, currency, step, count(distinct id) as plans_paid,
         count(distinct id) filter (where closing) as paid_in_full, sum(amount_minor) as amount
