@@ -83,10 +83,14 @@ function filterOf(c: Context): WorklistFilter {
   };
 }
 
-/** The reports' filters from the query; an empty field is no filter, a currency is read in capitals as the worklist reads it. */
+/**
+ * The reports' filters from the query; an empty field is no filter. Three letters are a currency
+ * in whatever case (as on the worklist); anything else goes as typed, for the report to refuse.
+ */
 function reportFilterOf(c: Context): ReportFilter {
   const q = (name: string) => c.req.query(name)?.trim() || undefined;
-  return { policy: q('policy'), currency: q('currency')?.toUpperCase(), from: q('from'), to: q('to') };
+  const currency = q('currency');
+  return { policy: q('policy'), currency: currency && /^[a-z]{3}$/i.test(currency) ? currency.toUpperCase() : currency, from: q('from'), to: q('to') };
 }
 
 const signedInAs = (c: Context<ConsoleEnv>): SignedInAs => ({
