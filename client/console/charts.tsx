@@ -1,6 +1,7 @@
 // Charts for the console, drawn on the server as SVG: no script and no library to serve. A
-// chart is an image with a title and a description for screen readers, and the page follows
-// it with a table of the same figures; every bar segment carries its figure in data attributes.
+// chart is an image named by its visible caption and described for screen readers, and the
+// page follows it with a table of the same figures; every bar segment carries its figure in
+// data attributes.
 import type { Child } from 'hono/jsx';
 
 /** One kind of figure a bar is made of, drawn in its colour, in the order the series are given. */
@@ -59,6 +60,12 @@ export function BarChart(props: BarChartProps) {
   const descId = `${props.id}-desc`;
   return (
     <figure class="chart" id={props.id}>
+      <figcaption>
+        <span class="chart-title" id={titleId}>
+          {props.title}
+        </span>
+        <Legend series={props.series} />
+      </figcaption>
       <svg
         role="img"
         aria-labelledby={titleId}
@@ -69,7 +76,7 @@ export function BarChart(props: BarChartProps) {
         font-family="system-ui, sans-serif"
         font-size="13"
       >
-        <title id={titleId}>{props.title}</title>
+        <title>{props.title}</title>
         <desc id={descId}>{props.description}</desc>
         {props.bars.map((bar, i) => {
           const y = PAD + i * ROW + (ROW - BAR_HEIGHT) / 2;
@@ -100,7 +107,6 @@ export function BarChart(props: BarChartProps) {
           );
         })}
       </svg>
-      <Legend series={props.series} />
     </figure>
   );
 }
@@ -109,23 +115,22 @@ export function BarChart(props: BarChartProps) {
 function Legend(props: { series: Series[] }): Child {
   if (props.series.length < 2) return null;
   return (
-    <figcaption>
-      <ul class="legend">
-        {props.series.map((s) => (
-          <li>
-            <span class="swatch" style={`background:${s.color}`}></span>
-            {s.label}
-          </li>
-        ))}
-      </ul>
-    </figcaption>
+    <ul class="legend">
+      {props.series.map((s) => (
+        <li>
+          <span class="swatch" style={`background:${s.color}`}></span>
+          {s.label}
+        </li>
+      ))}
+    </ul>
   );
 }
 
 /** The charts' rules for the page's style sheet. */
 export const chartStyle = `
 figure.chart { margin: 1rem 0; }
-figure.chart svg { max-width: 100%; height: auto; display: block; }
+figure.chart svg { max-width: 100%; height: auto; display: block; margin-top: .25rem; }
+figure.chart .chart-title { font-weight: 600; }
 ul.legend { display: flex; flex-wrap: wrap; gap: .25rem 1rem; list-style: none; padding: 0; margin: .25rem 0 0; font-size: .9rem; }
 ul.legend .swatch { display: inline-block; width: .9rem; height: .9rem; margin-right: .35rem; vertical-align: -.1rem; border: 1px solid #767676; }
 `;

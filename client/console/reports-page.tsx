@@ -90,14 +90,18 @@ function PromisesChart({ report }: { report: PromisesReport }) {
 /** The figures of a recovery row; any other field (policy, currency, …) says which plans the row is about. */
 const recoveryFigures: ReadonlyArray<keyof RecoveryRow> = ['week', 'plans', 'enteringMinor', 'recoveredMinor', 'recoveryRate', 'resolved', 'medianDaysToResolve', 'p90DaysToResolve'];
 
-/** The weekly rows in groups of the same plans (policy and currency, and whatever else a row names), in the report's order. */
+/**
+ * The weekly rows by policy (and whatever else a row names besides its currency and figures), in
+ * the report's order: a chart each, a bar per currency and week. Rates compare across
+ * currencies; the amounts they come from stay each in their own.
+ */
 function recoveryGroups(rows: RecoveryRow[]): Array<{ label: string; rows: RecoveryRow[] }> {
   const groups = new Map<string, { label: string; rows: RecoveryRow[] }>();
   for (const row of rows) {
     if (row.week === null) continue;
-    const identity = Object.entries(row).filter(([key]) => !(recoveryFigures as readonly string[]).includes(key));
+    const identity = Object.entries(row).filter(([key]) => key !== 'currency' && !(recoveryFigures as readonly string[]).includes(key));
     const key = JSON.stringify(identity);
-    const label = identity.map(([k, v]) => (k === 'policy' || k === 'currency' ? String(v) : `${fieldWords(k)} ${String(v)}`)).join(' · ');
+    const label = identity.map(([k, v]) => (k === 'policy' ? String(v) : `${fieldWords(k)} ${String(v)}`)).join(', ');
     const group = groups.get(key) ?? { label, rows: [] };
     group.rows.push(row);
     groups.set(key, group);
@@ -111,13 +115,13 @@ function RecoveryCharts({ report }: { report: RecoveryReport }) {
       {recoveryGroups(report.rows).map((group, i) => (
         <BarChart
           id={`recovery-chart-${i + 1}`}
-          title={`Recovery rate by initiation week: ${group.label}`}
-          description="One bar per week the plans were initiated in: the share of what entered dunning that has been paid since, out of 100 %. The table below gives the amounts."
+          title={`Recovery rate by initiation week, policy ${group.label}`}
+          description="One bar per currency and week the plans were initiated in: the share of what entered dunning that has been paid since, out of 100 %. The table below gives the amounts."
           series={[{ key: 'rate', label: 'Recovered', color: '#1f5fa8' }]}
           scale={1}
           track
           bars={group.rows.map((r) => ({
-            label: `week of ${r.week}`,
+            label: `${r.currency} · week of ${r.week}`,
             values: { rate: r.recoveryRate ?? 0 },
             note: r.recoveryRate === null ? 'nothing entered' : `${rate(r.recoveryRate)} of ${inCurrency(r.enteringMinor, r.currency)}`,
             data: { week: r.week ?? '', currency: r.currency, policy: r.policy },
