@@ -22,8 +22,9 @@ export async function readReports(ctx: DatabaseContext, filter: ReportFilter): P
 /** The reports span accounts, so no account's locale: money is written as the CLI writes it. */
 const inCurrency = (minor: number, currency: string) => money(minor, { currency, locale: 'en-US' });
 
-/** policyVersion → "policy version"; NOT YET DUE → "Not yet due". */
+/** A field's name in words: policyVersion → "policy version". */
 const fieldWords = (key: string) => words(key.replace(/([a-z0-9])([A-Z])/g, '$1_$2')).toLowerCase();
+/** The CLI's headers as a page writes them: NOT YET DUE → "Not yet due". */
 const sentenceCase = (text: string) => text.charAt(0).toUpperCase() + text.slice(1).toLowerCase();
 
 /** A row's figures for the chart's series, by the series' keys. */
@@ -154,8 +155,8 @@ const views: { [N in Report['report']]?: ReportView<Extract<Report, { report: N 
 };
 
 /**
- * A report's rows as the CLI has no columns for (a report added before its table): a column per
- * field of its rows, money in the row's currency. Raw, as CSV: numbers and empty for none.
+ * The rows of a report the CLI has no table for (one added to the service first): a column per
+ * field, money in the row's currency; in the csv style the values as they are, empty for none.
  */
 function fieldRows(report: Report, style: 'table' | 'csv'): string[][] {
   const rows = report.rows as Array<Record<string, unknown>>;
@@ -201,8 +202,6 @@ function ReportTable(props: { report: Report; caption: string }) {
   );
 }
 
-const filterLabels: Record<keyof ReportFilter, string> = { policy: 'policy', currency: 'currency', from: 'from', to: 'to' };
-
 function ReportSection(props: { report: Report; filter: ReportFilter; signedInAs: SignedInAs }) {
   const { report } = props;
   const name = report.report;
@@ -214,7 +213,7 @@ function ReportSection(props: { report: Report; filter: ReportFilter; signedInAs
     <section aria-labelledby={`report-${name}`} data-report={name}>
       <h2 id={`report-${name}`}>{title}</h2>
       {view && <p>{view.about(report, props.signedInAs)}</p>}
-      {ignored.length > 0 && <p>Not narrowed by {ignored.map((k) => filterLabels[k]).join(' and ')}: this report does not take {ignored.length === 1 ? 'it' : 'them'}.</p>}
+      {ignored.length > 0 && <p>Not narrowed by {ignored.join(' and ')}: this report does not take {ignored.length === 1 ? 'it' : 'them'}.</p>}
       {report.rows.length === 0 ? (
         <p data-empty>No figures for the {name} report under these filters.</p>
       ) : (
