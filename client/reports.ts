@@ -22,7 +22,7 @@ export interface ReportFilter {
   to?: string;
 }
 
-const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
+export const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
   aging: ['policy', 'currency'],
   promises: ['policy', 'currency', 'from', 'to'],
   recovery: ['policy', 'currency', 'from', 'to'],

@@ -6,7 +6,7 @@ import { args, CliError, optional, type Command } from './args';
 import { money, table } from './output';
 
 const noRep = '—';
-const rate = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
+export const rate = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 const days = (d: number | null) => (d === null ? '—' : d.toFixed(2));
 const csvRate = (r: number | null) => (r === null ? '' : String(r));
 const inCurrency = (minor: number, currency: string) => money(minor, { currency, locale: 'en-US' });
