@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReportsPage } from '../client/console/reports-page';
 import { setPolicy } from '../client/policies';
 import type { Report } from '../client/reports';
-import { collectionPlans, paymentPromises, payments } from '../db/schema';
+import { collectionPlans, orchestrationSteps, paymentPromises, payments } from '../db/schema';
 import { consoleBrowser, signedInConsole, type Page } from './console-support';
 import { createPlan, dateOffset, secondsPolicy } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
@@ -34,7 +34,7 @@ async function scenarioPlan(p: {
     currency: p.currency,
     invoices: p.invoices.map(([dueIn, amountMinor]) => ({ amountMinor, dueOn: dateOffset(dueIn), issuedOn: dateOffset(dueIn - 30) })),
   });
-  await h.ctx.db.update(collectionPlans).set({ policyName: policy, status: 'in_progress', initiatedAt: p.at }).where(inArray(collectionPlans.id, [plan.planId]));
+  await h.ctx.db.update(collectionPlans).set({ policyName: policy, policyVersion: 1, status: 'in_progress', initiatedAt: p.at }).where(inArray(collectionPlans.id, [plan.planId]));
   for (const [i, [days, amountMinor]] of (p.paid ?? []).entries()) {
     await h.ctx.db.insert(payments).values({ id: `${plan.planId}-pay-${i}`, planId: plan.planId, amountMinor, currency: p.currency, receivedAt: new Date(p.at.getTime() + days * day) });
   }
@@ -52,6 +52,8 @@ beforeAll(async () => {
   // 90+ 400.00 still open (1,000.00); 500.00 paid a day after initiation, so 1,500.00 entered.
   const a = await scenarioPlan({ currency: 'USD', invoices: [[5, 10_000], [-10, 20_000], [-45, 30_000], [-100, 40_000]], at: new Date('2026-03-03T10:00:00Z'), paid: [[1, 50_000]] });
   // B, EUR, initiated Tuesday 10 March: 1–30 150.00, 61–90 50.00 open; 200.00 paid; 400.00 entered.
+  // A's notice went out half a day after initiation, before its payment: that payment is the notice's (steps report).
+  await h.ctx.db.insert(orchestrationSteps).values({ planId: a.planId, key: 'upcoming_notice', ordinal: 0, action: 'email', status: 'completed', completedAt: new Date('2026-03-03T22:00:00Z') });
   const b = await scenarioPlan({ currency: 'EUR', invoices: [[-5, 15_000], [-70, 5_000]], at: new Date('2026-03-10T10:00:00Z'), paid: [[3, 20_000]] });
   // C, USD, week of 2 March: 600.00 paid in full in 2 days. D, USD, week of 9 March: 300.00 in 1 day.
   // Both resolved: no longer aged, but counted in recovery.
@@ -130,8 +132,8 @@ describe('the reports page for ops', () => {
 
   it('shows every report, each as a chart that is an image with a title, then its table', () => {
     expect(page.status).toBe(200);
-    expect([...page.html.matchAll(/<section[^>]*data-report="(\w+)"/g)].map(([, name]) => name)).toEqual(['aging', 'promises', 'recovery']);
-    for (const report of ['aging', 'promises', 'recovery']) {
+    expect([...page.html.matchAll(/<section[^>]*data-report="(\w+)"/g)].map(([, name]) => name)).toEqual(['aging', 'promises', 'recovery', 'steps']);
+    for (const report of ['aging', 'promises', 'recovery', 'steps']) {
       const html = section(page, report);
       const svg = /<svg([^>]*)>([\s\S]*?)<\/svg>/.exec(html);
       expect(svg?.[1]).toContain('role="img"');
@@ -199,16 +201,16 @@ describe('the reports page for ops', () => {
     // Week of 9 March: D, 300.00 of 300.00. All weeks: 1,400.00 of 2,400.00; C and D resolved in 2
     // and 1 days: median 1.5, p90 1 + 0.9 × 1 = 1.9. EUR: B, 200.00 of 400.00.
     expect(tableOf(html)).toEqual([
-      ['Policy', 'Currency', 'Week', 'Plans', 'Entering', 'Recovered', 'Rate', 'Resolved', 'Median days', 'P90 days'],
-      [policy, 'EUR', '2026-03-09', '1', '€400.00', '€200.00', '50.0 %', '0', '—', '—'],
-      [policy, 'EUR', 'all weeks', '1', '€400.00', '€200.00', '50.0 %', '0', '—', '—'],
-      [policy, 'USD', '2026-03-02', '2', '$2,100.00', '$1,100.00', '52.4 %', '1', '2.00', '2.00'],
-      [policy, 'USD', '2026-03-09', '1', '$300.00', '$300.00', '100.0 %', '1', '1.00', '1.00'],
-      [policy, 'USD', 'all weeks', '3', '$2,400.00', '$1,400.00', '58.3 %', '2', '1.50', '1.90'],
+      ['Policy', 'Version', 'Currency', 'Week', 'Plans', 'Entering', 'Recovered', 'Rate', 'Resolved', 'Median days', 'P90 days'],
+      [policy, 'v1', 'EUR', '2026-03-09', '1', '€400.00', '€200.00', '50.0 %', '0', '—', '—'],
+      [policy, 'v1', 'EUR', 'all weeks', '1', '€400.00', '€200.00', '50.0 %', '0', '—', '—'],
+      [policy, 'v1', 'USD', '2026-03-02', '2', '$2,100.00', '$1,100.00', '52.4 %', '1', '2.00', '2.00'],
+      [policy, 'v1', 'USD', '2026-03-09', '1', '$300.00', '$300.00', '100.0 %', '1', '1.00', '1.00'],
+      [policy, 'v1', 'USD', 'all weeks', '3', '$2,400.00', '$1,400.00', '58.3 %', '2', '1.50', '1.90'],
     ]);
     // One chart for the policy, a bar per currency and week; the all-weeks rows are in the table only.
     expect([...html.matchAll(/<figure class="chart" id="(recovery-chart-\d+)">/g)].map(([, id]) => id)).toEqual(['recovery-chart-1']);
-    expect(html).toContain(`<span class="chart-title" id="recovery-chart-1-title">Recovery rate by initiation week, policy ${policy}</span>`);
+    expect(html).toContain(`<span class="chart-title" id="recovery-chart-1-title">Recovery rate by initiation week, policy ${policy}, v1</span>`);
     expect(segmentsOf(html).map((s) => [s.bar.currency, s.bar.week, s.value, s.width])).toEqual([
       ['EUR', '2026-03-09', 0.5, expect.closeTo(BAR_WIDTH / 2, 1)],
       ['USD', '2026-03-02', 1_100 / 2_100, expect.closeTo((BAR_WIDTH * 11) / 21, 1)],
@@ -217,12 +219,28 @@ describe('the reports page for ops', () => {
     expect(text(html)).toContain('52.4 % of $2,100.00');
   });
 
+  it('draws which step worked: per policy version and currency, the share of plans that paid after each step', () => {
+    const html = section(page, 'steps');
+    // EUR: B paid with no step done. USD: C and D paid before any step (2 of 3 plans, 900.00); A after its notice (1 of 1, 500.00).
+    expect([...html.matchAll(/<span class="chart-title" id="steps-chart-\d+-title">([^<]+)<\/span>/g)].map(([, t]) => t)).toEqual([
+      `Plans that paid after each step, policy ${policy} v1, EUR`,
+      `Plans that paid after each step, policy ${policy} v1, USD`,
+    ]);
+    expect(segmentsOf(html).map((s) => [s.bar.currency, s.bar.step, s.value, s.width])).toEqual([
+      ['EUR', '', 1, expect.closeTo(BAR_WIDTH, 1)],
+      ['USD', '', 2 / 3, expect.closeTo((BAR_WIDTH * 2) / 3, 1)],
+      ['USD', 'upcoming_notice', 1, expect.closeTo(BAR_WIDTH, 1)],
+    ]);
+    expect(text(html)).toContain('2 of 3 paid · $900.00');
+    expect(tableOf(html)[3]).toEqual([policy, 'v1', 'USD', 'upcoming_notice', 'email', '1', '1', '0', '$500.00', '100.0 %']);
+  });
+
   it('narrows promises and recovery by period, and says aging is not narrowed by it', async () => {
     const since = await (await ops()).get(`/reports?policy=${policy}&from=2026-03-09&to=2026-03-31`);
     expect(since.status).toBe(200);
     expect(text(section(since, 'aging'))).toContain('Not narrowed by from and to: this report does not take them.');
     expect(tableOf(section(since, 'aging'))).toHaveLength(3);
-    expect(tableOf(section(since, 'recovery')).map((r) => r.slice(1, 4))).toEqual([
+    expect(tableOf(section(since, 'recovery')).map((r) => r.slice(2, 5))).toEqual([
       ['Currency', 'Week', 'Plans'],
       ['EUR', '2026-03-09', '1'],
       ['EUR', 'all weeks', '1'],
@@ -291,16 +309,16 @@ describe('a report the page has no view for yet', () => {
   it('shows its rows as a table of its fields, money in the row\'s currency, and extra fields of a known report do no harm', async () => {
     // As a report added on the service before the page or the CLI know it would arrive.
     const reports = [
-      { report: 'steps', rows: [{ stepKey: 'reminder', currency: 'EUR', sent: 3, paidAfterMinor: 12_345, rate: null }] },
+      { report: 'outlook', rows: [{ stepKey: 'reminder', currency: 'EUR', sent: 3, paidAfterMinor: 12_345, rate: null }] },
       { report: 'promises', rows: [{ rep: 'Ana', made: 1, kept: 1, broken: 0, pending: 0, keptRate: 1, team: 'north' }] },
     ] as unknown as Report[];
     const html = String(await ReportsPage({ reports, filter: {}, policies: [], signedInAs: { name: 'ops', role: 'ops', csrfToken: 'x', timeZone: 'UTC' } }));
     const page = { status: 200, headers: new Headers(), html };
-    expect(tableOf(section(page, 'steps'))).toEqual([
+    expect(tableOf(section(page, 'outlook'))).toEqual([
       ['Step key', 'Currency', 'Sent', 'Paid after', 'Rate'],
       ['reminder', 'EUR', '3', '€123.45', '—'],
     ]);
-    expect(text(section(page, 'steps'))).toMatch(/^Steps/);
+    expect(text(section(page, 'outlook'))).toMatch(/^Outlook/);
     expect(segmentsOf(section(page, 'promises')).map((s) => s.series)).toEqual(['kept']);
   });
 });

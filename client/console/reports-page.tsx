@@ -4,7 +4,7 @@
 import type { Child } from 'hono/jsx';
 import { rate, reportRows } from '../commands/reports';
 import type { DatabaseContext } from '../context';
-import { filtersOf, reportNames, runReport, type AgingReport, type PromisesReport, type RecoveryReport, type RecoveryRow, type Report, type ReportFilter } from '../reports';
+import { filtersOf, reportNames, runReport, type AgingReport, type PromisesReport, type RecoveryReport, type RecoveryRow, type Report, type ReportFilter, type StepsReport, type StepsRow } from '../reports';
 import { BarChart, type Series } from './charts';
 import { money, timeIn, words } from './format';
 import { Layout, type SignedInAs } from './pages';
@@ -88,6 +88,10 @@ function PromisesChart({ report }: { report: PromisesReport }) {
   );
 }
 
+/** A field that says which plans a row is about, in words: the policy's name, "v2", "version unknown". */
+const identityWords = (key: string, value: unknown) =>
+  key === 'policy' ? String(value) : key === 'policyVersion' ? (value === null ? 'version unknown' : `v${String(value)}`) : `${fieldWords(key)} ${String(value)}`;
+
 /** The figures of a recovery row; any other field (policy, currency, …) says which plans the row is about. */
 const recoveryFigures: ReadonlyArray<keyof RecoveryRow> = ['week', 'plans', 'enteringMinor', 'recoveredMinor', 'recoveryRate', 'resolved', 'medianDaysToResolve', 'p90DaysToResolve'];
 
@@ -102,7 +106,7 @@ function recoveryGroups(rows: RecoveryRow[]): Array<{ label: string; rows: Recov
     if (row.week === null) continue;
     const identity = Object.entries(row).filter(([key]) => key !== 'currency' && !(recoveryFigures as readonly string[]).includes(key));
     const key = JSON.stringify(identity);
-    const label = identity.map(([k, v]) => (k === 'policy' ? String(v) : `${fieldWords(k)} ${String(v)}`)).join(', ');
+    const label = identity.map(([k, v]) => identityWords(k, v)).join(', ');
     const group = groups.get(key) ?? { label, rows: [] };
     group.rows.push(row);
     groups.set(key, group);
@@ -133,6 +137,42 @@ function RecoveryCharts({ report }: { report: RecoveryReport }) {
   );
 }
 
+/** The steps rows by policy version and currency, in the report's (the policy's) order: a chart each. */
+function stepsGroups(rows: StepsRow[]): Array<{ label: string; rows: StepsRow[] }> {
+  const groups = new Map<string, { label: string; rows: StepsRow[] }>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.policy, row.policyVersion, row.currency]);
+    const label = `${identityWords('policy', row.policy)} ${identityWords('policyVersion', row.policyVersion)}, ${row.currency}`;
+    const group = groups.get(key) ?? { label, rows: [] };
+    group.rows.push(row);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+function StepsCharts({ report }: { report: StepsReport }) {
+  return (
+    <>
+      {stepsGroups(report.rows).map((group, i) => (
+        <BarChart
+          id={`steps-chart-${i + 1}`}
+          title={`Plans that paid after each step, policy ${group.label}`}
+          description="One bar per step of the policy, in its order: of the plans that went through the step, the share that paid before their next step, out of 100 %. The table below gives the counts and amounts."
+          series={[{ key: 'rate', label: 'Paid after the step', color: '#1d7a35' }]}
+          scale={1}
+          track
+          bars={group.rows.map((r) => ({
+            label: r.step ?? 'before any step',
+            values: { rate: r.paidRate ?? 0 },
+            note: `${r.plansPaid} of ${r.reached} paid · ${inCurrency(r.amountMinor, r.currency)}`,
+            data: { step: r.step ?? '', currency: r.currency, version: r.policyVersion === null ? '' : String(r.policyVersion) },
+          }))}
+        />
+      ))}
+    </>
+  );
+}
+
 /** Each report's view by name; a report missing here is shown by its table alone. */
 const views: { [N in Report['report']]?: ReportView<Extract<Report, { report: N }>> } = {
   aging: {
@@ -151,6 +191,12 @@ const views: { [N in Report['report']]?: ReportView<Extract<Report, { report: N 
     about: () =>
       'Plans initiated in the period, by policy, currency and week (from Monday, UTC): what they owed when dunning began, what has been paid since, and the days to resolve of those paid in full.',
     Chart: RecoveryCharts,
+  },
+  steps: {
+    title: 'Which step worked',
+    about: () =>
+      "Plans initiated in the period, by policy version and currency. Each payment is credited to the plan's last step done before it came in (last touch); a step's rate is the plans that paid after it, before their next step, over the plans that went through it.",
+    Chart: StepsCharts,
   },
 };
 
