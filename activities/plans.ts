@@ -46,6 +46,10 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
         .set({
           policyName: input.policy.name,
           policySnapshot: input.policy,
+          // Usually written by the initiating client already; this covers a client that died
+          // between starting the journey and marking the plan: the version whose definition this is.
+          policyVersion: sql`coalesce(${collectionPlans.policyVersion}, (select d.version from dunning_policies d
+            where d.name = ${input.policy.name} and d.definition = ${JSON.stringify(input.policy)}::jsonb))`,
           workflowId: workflowIdFor(input.planId),
           status: statusOnInitiation,
           // postgres.js binds Dates only as typed columns, not inside raw sql: pass ISO text.

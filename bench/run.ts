@@ -1,8 +1,9 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console]`: how fast the
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports]`: how fast the
 // engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
 // shape whose activities do nothing) measured in the same run; how long a `dunning` command
 // takes to start, against node doing nothing; the HTTP API against the typed client, and its
-// reads over a large portfolio; and the rep console's pages rendered over 100,000 open plans.
+// reads over a large portfolio; the rep console's pages rendered over 100,000 open plans; and
+// each ops report over 100,000 plans and 1,000,000 timeline events.
 // Prints a table and appends the figures to bench/results.jsonl.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { importRows, type ParsedRow } from '../client/import';
 import { listPlans, type PlanListFilter, type PlanPage } from '../client/status';
 import { SESSION_COOKIE } from '../client/console/routes';
 import { worklist, type WorklistFilter } from '../client/worklist';
+import { runReport, type ReportFilter } from '../client/reports';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -35,21 +37,23 @@ import { apiCaller } from './api-caller';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
-import { seededPlanId, seedPlans, seedWorklist } from './seed-plans';
+import { seededPlanId, seedPlans, seedReportHistory, seedWorklist } from './seed-plans';
 import { worklistBaseline } from './worklist-baseline';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console') => !only || only.includes(section);
+const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports') => !only || only.includes(section);
 const sizes = quick
   ? {
       initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000], http: { initiate: 200, rounds: 2, seedPlans: 20_000, reads: 200 },
       console: { seedPlans: 24_400, renders: 100, baselineRuns: 2 },
+      reports: { seedPlans: 20_000, runs: 5 },
     }
   : {
       initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000], http: { initiate: 1_000, rounds: 3, seedPlans: 100_000, reads: 500 },
       // seedWorklist leaves 82 % of its plans open, each with an open task: 122,000 → 100,040 on the worklist.
       console: { seedPlans: 122_000, renders: 300, baselineRuns: 5 },
+      reports: { seedPlans: 100_000, runs: 10 },
     };
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -508,6 +512,54 @@ try {
     }
     log(`(load average ${loadAtStart} at the first page, ${os.loadavg()[0]!.toFixed(1)} at the end)`);
     Object.assign(results, { consoleSeededPlans: n, consoleOpenPlans: open });
+  }
+
+  // --- reports: each ops report over 100,000 plans and 1,000,000 timeline events ---
+  if (runs('reports')) {
+    const { seedPlans: n, runs: reportRuns } = sizes.reports;
+    const t = performance.now();
+    // The console section's portfolio serves when it ran (it is seedPlans' and more); otherwise seed one.
+    const [{ seeded } = { seeded: 0 }] = await db.db.execute<{ seeded: number }>(sql`select count(*)::int as seeded from collection_plans where id like 'plan-SEED-%'`);
+    if (seeded === 0) await seedPlans(db.sql, n);
+    await seedReportHistory(db.sql);
+    const [counts] = await db.db.execute<{ plans: number; events: number; payments: number; promises: number }>(sql`select
+      (select count(*)::int from collection_plans) as plans, (select count(*)::int from timeline_events) as events,
+      (select count(*)::int from payments) as payments, (select count(*)::int from payment_promises) as promises`);
+    log(`
+reports over ${counts!.plans} plans, ${counts!.events} timeline events, ${counts!.payments} payments, ${counts!.promises} promises (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+    // Reading every timeline event once, in the same run: what a report built on the timeline would pay at least.
+    const scan: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const started = performance.now();
+      await db.db.execute(sql`select count(*), max(at) from timeline_events`);
+      scan.push(performance.now() - started);
+    }
+    const scanMs = percentile(scan, 50);
+    const reads: Array<{ key: string; label: string; name: string; filter: ReportFilter }> = [
+      { key: 'aging', label: 'aging', name: 'aging', filter: {} },
+      { key: 'promises', label: 'promises', name: 'promises', filter: {} },
+      { key: 'recovery', label: 'recovery', name: 'recovery', filter: {} },
+      { key: 'recoveryQuarter', label: 'recovery, one quarter', name: 'recovery', filter: { from: dayString(-180), to: dayString(-90) } },
+      { key: 'steps', label: 'steps', name: 'steps', filter: {} },
+      { key: 'stepsQuarter', label: 'steps, one quarter', name: 'steps', filter: { from: dayString(-180), to: dayString(-90) } },
+    ];
+    log(`
+| report, ${reportRuns} runs one at a time | p50 / max ms | rows | ÷ one read of the timeline (${scanMs.toFixed(0)} ms) |
+|---|---|---|---|`);
+    for (const { key, label, name, filter } of reads) {
+      await runReport(ctx, { name, ...filter }); // warm the connection and the caches
+      const ms: number[] = [];
+      let rows = 0;
+      for (let k = 0; k < reportRuns; k++) {
+        const started = performance.now();
+        rows = (await runReport(ctx, { name, ...filter })).rows.length;
+        ms.push(performance.now() - started);
+      }
+      const [p50, max] = [percentile(ms, 50), Math.max(...ms)];
+      Object.assign(results, { [`report_${key}P50Ms`]: +p50.toFixed(1), [`report_${key}MaxMs`]: +max.toFixed(1) });
+      log(`| ${label} | ${p50.toFixed(0)} / ${max.toFixed(0)} | ${rows} | ${(p50 / scanMs).toFixed(2)} |`);
+    }
+    Object.assign(results, { reportPlans: counts!.plans, reportTimelineEvents: counts!.events, reportTimelineScanMs: +scanMs.toFixed(1) });
   }
 
   bareWorker.shutdown();

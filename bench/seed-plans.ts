@@ -110,3 +110,40 @@ export async function seedWorklist(sql: postgres.Sql, n: number): Promise<void> 
   });
   await sql`vacuum (analyze) accounts, invoices, collection_plans, tasks, worklist_entries`;
 }
+
+/**
+ * What the reports read, on top of seedPlans' portfolio (n plans already there): half the
+ * initiated plans under the policy's version 2, payments (resolved plans paid in full an hour
+ * before closing, a third of the open ones 25.00 after their first reminder), a promise for one
+ * plan in five by 25 reps (kept, broken or open), and timelines grown to 11 events per
+ * initiated plan (about 1,000,000 for 100,000 plans), though no report reads them.
+ */
+export async function seedReportHistory(sql: postgres.Sql): Promise<void> {
+  const i = sql`substring(p.id from 11)::int`;
+  await sql.begin(async (tx) => {
+    await tx`update collection_plans p set policy_version = case when ${i} % 2 = 0 then 2 else 1 end
+      where p.id like 'plan-SEED-%' and p.initiated_at is not null`;
+    await tx`insert into payments (id, plan_id, amount_minor, currency, received_at)
+      select 'pay-full-' || p.id, p.id, sum(inv.amount_minor), p.currency, p.closed_at - interval '1 hour'
+      from collection_plans p join invoices inv on inv.account_id = p.account_id
+      where p.id like 'plan-SEED-%' and p.status = 'resolved' group by p.id
+      on conflict do nothing`;
+    await tx`insert into payments (id, plan_id, amount_minor, currency, received_at)
+      select 'pay-part-' || p.id, p.id, 2500, p.currency, p.created_at + interval '15 days'
+      from collection_plans p where p.id like 'plan-SEED-%' and p.status in ('in_progress', 'escalated', 'promised') and ${i} % 3 = 0
+      on conflict do nothing`;
+    await tx`insert into payment_promises (id, plan_id, amount_minor, due_on, status, rep, created_at)
+      select 'promise-report-' || p.id, p.id, 5000, p.created_at + interval '40 days',
+        (array['kept', 'broken', 'open'])[1 + ${i} % 3], 'Rep ' || (${i} / 5 % 25), p.created_at + interval '31 days'
+      from collection_plans p where p.id like 'plan-SEED-%' and p.initiated_at is not null and ${i} % 5 = 0
+      on conflict do nothing`;
+    await tx`insert into timeline_events (plan_id, event_key, seq, at, kind, summary)
+      select p.id, 'seed-report:' || g, 100 + g, p.created_at + g * interval '1 hour', 'email_sent', 'Seeded event ' || g
+      from collection_plans p
+      join (select plan_id, count(*) as events from timeline_events group by plan_id) e on e.plan_id = p.id
+      cross join generate_series(1, 11) g
+      where p.id like 'plan-SEED-%' and p.initiated_at is not null and g > e.events
+      on conflict do nothing`;
+  });
+  await sql`vacuum (analyze) collection_plans, payments, payment_promises, timeline_events`;
+}

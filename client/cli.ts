@@ -28,8 +28,8 @@ const usage = `Usage: dunning <command> [options]
   cancel <planId> --reason TEXT
   consent <email|contactId> --opt-out | --opt-in   record a contact's email consent
   template preview <template> <planId> [--out FILE]   render an email to an HTML file
-  report aging|promises|recovery [--policy NAME] [--currency USD] [--from DATE --to DATE] [--csv]
-                                            how well dunning works: aging (policy, currency), promises by rep, recovery
+  report aging|promises|recovery|steps [--policy NAME] [--currency USD] [--from DATE --to DATE] [--csv]
+                                            how well dunning works: aging (policy, currency), promises by rep, recovery, steps (which step worked)
   forecast [--days 30] [--policy NAME] [--currency USD] [--csv]
                                             emails and tasks due per UTC day ahead (1–90 days), the busiest day's mail drain time
   apikey create --role billing|rep|ops --name NAME | apikey list | apikey revoke ID

@@ -4,7 +4,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { applyPaymentWithoutJourney, markInitiated } from '../db/plans';
-import { getPolicy } from '../db/policies';
+import { getPolicyVersion } from '../db/policies';
 import { currencyDigits, formatMoney, toMajorUnits } from '../workflows/domain/money';
 import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
 import {
@@ -44,9 +44,10 @@ export async function initiateDunning(
   input: { planId: string; policyName?: string },
 ): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean; policy: string }> {
   const policyName = input.policyName ?? 'standard';
-  const [plan, policy] = await Promise.all([requirePlan(db, input.planId), getPolicy(db, policyName)]);
+  const [plan, versioned] = await Promise.all([requirePlan(db, input.planId), getPolicyVersion(db, policyName)]);
   refuseIfClosed(plan);
-  if (!policy) throw unknownPolicy(policyName);
+  if (!versioned) throw unknownPolicy(policyName);
+  const { policy, version } = versioned;
   const workflowId = workflowIdFor(input.planId);
   const options = {
     workflowId,
@@ -65,7 +66,7 @@ export async function initiateDunning(
   try {
     // One call on the usual path: the server refuses a second run of a running journey...
     const handle = await client.workflow.start(dunningWorkflow, { ...options, workflowIdConflictPolicy: 'FAIL' });
-    await markInitiated(db, input.planId, policy.name);
+    await markInitiated(db, input.planId, { name: policy.name, version });
     return { workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false, policy: policy.name };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

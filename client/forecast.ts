@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { nextInSendWindow } from '../workflows/domain/calendar';
 import type { DatabaseContext } from './context';
 import { DunningError } from './errors';
-import { and, checkCurrency, checkPolicy, closedStatuses } from './reports';
+import { and, checkCurrency, checkPolicy, closedStatuses, reportQuery } from './reports';
 
 const DAY_MS = 86_400_000;
 export const forecastDays = { default: 30, max: 90 } as const;
@@ -102,7 +102,7 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
   // always opens later the same day). A window from = to is the whole day, as in nextInSendWindow.
   // Each `offset 0` keeps PostgreSQL from inlining a level into the next, which would work out
   // the local time once per use instead of once per step.
-  const groups = await ctx.db.execute<{ action: 'email' | 'task'; day: string | null; zone: string | null; from: string | null; to: string | null; firstMs: string; n: number }>(sql`
+  const groups = await reportQuery<{ action: 'email' | 'task'; day: string | null; zone: string | null; from: string | null; to: string | null; firstMs: string; n: number }>(ctx, sql`
     with due as (
       select s.action, greatest(s.scheduled_for, ${nowIso}::timestamptz) as at, p.zone, p.wfrom, p.wto, p.opens, p.closes
       from orchestration_steps s
@@ -148,7 +148,7 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
     else day.tasks += g.n;
   }
 
-  const [held] = await ctx.db.execute<{ paused: number; promised: number }>(sql`
+  const [held] = await reportQuery<{ paused: number; promised: number }>(ctx, sql`
     select
       (select count(*) from collection_plans p where ${and([sql`p.status = 'on_hold'`, ...filters])})::int as paused,
       (select count(*) from collection_plans p where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and ${openPromise}`, ...filters])})::int as promised`);

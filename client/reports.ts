@@ -7,7 +7,7 @@ import { getPolicy } from '../db/policies';
 import { unknownPolicy, type DatabaseContext } from './context';
 import { DunningError } from './errors';
 
-export const reportNames = ['aging', 'promises', 'recovery'] as const;
+export const reportNames = ['aging', 'promises', 'recovery', 'steps'] as const;
 export type ReportName = (typeof reportNames)[number];
 
 /** What a report may be narrowed by; each report says which of these it takes. */
@@ -22,10 +22,11 @@ export interface ReportFilter {
   to?: string;
 }
 
-const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
+export const filtersOf: Record<ReportName, ReadonlyArray<keyof ReportFilter>> = {
   aging: ['policy', 'currency'],
   promises: ['policy', 'currency', 'from', 'to'],
   recovery: ['policy', 'currency', 'from', 'to'],
+  steps: ['policy', 'currency', 'from', 'to'],
 };
 
 const isReportName = (name: string): name is ReportName => (reportNames as readonly string[]).includes(name);
@@ -96,6 +97,8 @@ export interface PromisesReport {
 
 export interface RecoveryRow {
   policy: string;
+  /** The policy's version the plans were initiated under; null for plans from before versions were recorded. */
+  policyVersion: number | null;
   currency: string;
   /** Monday (UTC) of the week the plans were initiated in; null on the policy's row for all weeks. */
   week: string | null;
@@ -118,8 +121,51 @@ export interface RecoveryReport {
   rows: RecoveryRow[];
 }
 
-export type Report = AgingReport | PromisesReport | RecoveryReport;
+export interface StepsRow {
+  policy: string;
+  /** The policy's version the plans were initiated under; null for plans from before versions were recorded. */
+  policyVersion: number | null;
+  currency: string;
+  /** The step's key; null on the row for what came in after initiation, before any step was done. */
+  step: string | null;
+  /** Where the step stands in the policy (0 first); null on the row before any step. */
+  ordinal: number | null;
+  action: 'email' | 'task' | null;
+  /** Plans that went through this step (it completed); on the row before any step, the plans initiated. */
+  reached: number;
+  /** Plans that paid something after this step and before their next step was done (last touch). */
+  plansPaid: number;
+  /** Of those, plans resolved by a payment in that span: their last payment came then. */
+  plansPaidInFull: number;
+  /** What those plans paid in that span. */
+  amountMinor: number;
+  /** plansPaid / reached, 0–1; null when no plan reached the step. */
+  paidRate: number | null;
+}
 
+export interface StepsReport {
+  report: 'steps';
+  rows: StepsRow[];
+}
+
+export type Report = AgingReport | PromisesReport | RecoveryReport | StepsReport;
+
+/**
+ * A report's query (the forecast's too), in a read-only transaction with room to sort and hash
+ * in memory: the percentiles and per-plan sums over 100,000 plans would otherwise spill to disk
+ * at PostgreSQL's default 4 MB.
+ */
+export async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
+  return db.transaction(
+    async (tx) => {
+      await tx.execute(sql`set local work_mem = '64MB'`);
+      return [...(await tx.execute<T>(query))] as T[];
+    },
+    { accessMode: 'read only' },
+  );
+}
+
+const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
 /** The closed plan statuses as an SQL list, for `status not in …`. */
 export const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
 /** The conditions joined with `and`, those left undefined (a filter not given) left out. */
@@ -134,11 +180,18 @@ export const and = (conditions: Array<SQL | undefined>) => {
  */
 export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<AgingReport> {
   const { policy, currency } = await checkedFilter(ctx, 'aging', filter);
-  const rows = await ctx.db.execute<Record<string, string>>(sql`
+  const rows = await reportQuery<Record<string, string>>(ctx, sql`
     with zones as materialized (
       select z.zone, (now() at time zone z.zone)::date as today from (select distinct timezone as zone from accounts) z
-    ), open_items as (
-      select i.currency, p.id as plan_id, i.open_minor, z.today - i.due_on as days
+    ), per_plan as (
+      -- By plan first, then by currency: counting plans needs no sort of every item.
+      select i.currency, p.id,
+        sum(i.open_minor) filter (where z.today - i.due_on <= 0) as not_due,
+        sum(i.open_minor) filter (where z.today - i.due_on between 1 and 30) as d1to30,
+        sum(i.open_minor) filter (where z.today - i.due_on between 31 and 60) as d31to60,
+        sum(i.open_minor) filter (where z.today - i.due_on between 61 and 90) as d61to90,
+        sum(i.open_minor) filter (where z.today - i.due_on > 90) as over90,
+        sum(i.open_minor) as total
       from collection_plans p
       join accounts a on a.id = p.account_id
       join zones z on z.zone = a.timezone
@@ -149,15 +202,16 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
         policy === undefined ? undefined : sql`p.policy_name = ${policy}`,
         currency === undefined ? undefined : sql`i.currency = ${currency}`,
       ])}
+      group by i.currency, p.id
     )
-    select currency, count(distinct plan_id)::text as plans,
-      coalesce(sum(open_minor) filter (where days <= 0), 0)::text as "notDueMinor",
-      coalesce(sum(open_minor) filter (where days between 1 and 30), 0)::text as "days1to30Minor",
-      coalesce(sum(open_minor) filter (where days between 31 and 60), 0)::text as "days31to60Minor",
-      coalesce(sum(open_minor) filter (where days between 61 and 90), 0)::text as "days61to90Minor",
-      coalesce(sum(open_minor) filter (where days > 90), 0)::text as "over90Minor",
-      sum(open_minor)::text as "totalMinor"
-    from open_items group by currency order by currency`);
+    select currency, count(*)::text as plans,
+      coalesce(sum(not_due), 0)::text as "notDueMinor",
+      coalesce(sum(d1to30), 0)::text as "days1to30Minor",
+      coalesce(sum(d31to60), 0)::text as "days31to60Minor",
+      coalesce(sum(d61to90), 0)::text as "days61to90Minor",
+      coalesce(sum(over90), 0)::text as "over90Minor",
+      sum(total)::text as "totalMinor"
+    from per_plan group by currency order by currency`);
   return {
     report: 'aging',
     asOf: new Date().toISOString(),
@@ -183,7 +237,7 @@ const period = (column: SQL, { from, to }: ReportFilter) => [
 /** Promises made, kept and broken by the rep who recorded them; the kept rate over those settled. */
 export async function promisesReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<PromisesReport> {
   const f = await checkedFilter(ctx, 'promises', filter);
-  const rows = await ctx.db.execute<{ rep: string | null; made: number; kept: number; broken: number }>(sql`
+  const rows = await reportQuery<{ rep: string | null; made: number; kept: number; broken: number }>(ctx, sql`
     select pp.rep, count(*)::int as made,
       (count(*) filter (where pp.status = 'kept'))::int as kept,
       (count(*) filter (where pp.status = 'broken'))::int as broken
@@ -201,38 +255,49 @@ export async function promisesReport(ctx: DatabaseContext, filter: ReportFilter 
   };
 }
 
+/** Plans initiated in the filter's period, under its policy and currency: the ones the recovery and steps reports follow. */
+const initiatedPlans = (f: ReportFilter) => sql`
+  select p.id, p.policy_name as policy, p.policy_version as version, p.currency, p.status, p.initiated_at, p.closed_at
+  from collection_plans p
+  where ${and([
+    sql`p.initiated_at is not null and p.policy_name is not null`,
+    f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
+    f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
+    ...period(sql`p.initiated_at`, f),
+  ])}`;
+
 /**
- * What entered dunning and what came back, per policy and currency, by initiation week and for
- * all weeks. A plan entered with what it owed at initiation: what was paid since plus what is
+ * What entered dunning and what came back, per policy version and currency, by initiation week
+ * and for all weeks. A plan entered with what it owed at initiation: what was paid since plus what is
  * still open on its invoices (a payment before initiation counts in neither).
  */
 export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
   const f = await checkedFilter(ctx, 'recovery', filter);
-  const rows = await ctx.db.execute<Record<string, string | null>>(sql`
-    with plans as (
-      select p.policy_name as policy, p.currency, p.status,
+  const rows = await reportQuery<Record<string, string | null>>(ctx, sql`
+    with plans as materialized (${initiatedPlans(f)}),
+    -- Sums per plan in one pass each (hash joins), not two lookups per plan.
+    recovered as (
+      select p.id, sum(pm.amount_minor) as recovered
+      from plans p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at group by p.id
+    ), still_open as (
+      select p.id, sum(i.open_minor) as still_open
+      from plans p join collection_plan_items ci on ci.plan_id = p.id and ci.status <> 'removed' join invoices i on i.id = ci.invoice_id
+      group by p.id
+    ), per_plan as (
+      select p.policy, p.version, p.currency, p.status,
         (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week,
         extract(epoch from p.closed_at - p.initiated_at) / 86400 as days,
-        coalesce((select sum(pm.amount_minor) from payments pm where pm.plan_id = p.id and pm.received_at >= p.initiated_at), 0) as recovered,
-        coalesce((select sum(i.open_minor) from collection_plan_items ci join invoices i on i.id = ci.invoice_id
-          where ci.plan_id = p.id and ci.status <> 'removed'), 0) as still_open
-      from collection_plans p
-      where ${and([
-        sql`p.initiated_at is not null and p.policy_name is not null`,
-        f.policy === undefined ? undefined : sql`p.policy_name = ${f.policy}`,
-        f.currency === undefined ? undefined : sql`p.currency = ${f.currency}`,
-        ...period(sql`p.initiated_at`, f),
-      ])}
+        coalesce(r.recovered, 0) as recovered, coalesce(o.still_open, 0) as still_open
+      from plans p left join recovered r on r.id = p.id left join still_open o on o.id = p.id
     )
-    select policy, currency, week::text as week, count(*)::text as plans,
+    select policy, version::text as version, currency, week::text as week, count(*)::text as plans,
       sum(recovered + still_open)::text as entering, sum(recovered)::text as recovered,
       (count(*) filter (where status = 'resolved'))::text as resolved,
       round((percentile_cont(0.5) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as median,
       round((percentile_cont(0.9) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as p90
-    from plans
-    group by grouping sets ((policy, currency, week), (policy, currency))
-    order by policy, currency, week nulls last`);
-  const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+    from per_plan
+    group by grouping sets ((policy, version, currency, week), (policy, version, currency))
+    order by policy, version nulls first, currency, week nulls last`);
   return {
     report: 'recovery',
     rows: rows.map((r) => {
@@ -240,6 +305,7 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
       const recoveredMinor = Number(r.recovered);
       return {
         policy: r.policy!,
+        policyVersion: numberOrNull(r.version),
         currency: r.currency!,
         week: r.week ?? null,
         plans: Number(r.plans),
@@ -249,6 +315,69 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
         resolved: Number(r.resolved),
         medianDaysToResolve: numberOrNull(r.median),
         p90DaysToResolve: numberOrNull(r.p90),
+      };
+    }),
+  };
+}
+
+/**
+ * Which step worked, by last touch: each payment after initiation is credited to the plan's
+ * last step completed at or before it was received (or to "before any step"). Per policy
+ * version and currency, in the policy's order: how many plans reached each step, how many paid
+ * after it and before the next, how many of those it resolved, and the amount.
+ */
+export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<StepsReport> {
+  const f = await checkedFilter(ctx, 'steps', filter);
+  const rows = await reportQuery<Record<string, string | null>>(ctx, sql`
+    with plans as materialized (${initiatedPlans(f)}),
+    done as materialized (
+      select p.id, s.key, s.ordinal, s.action, s.completed_at
+      from plans p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
+    ), reached as (
+      select policy, version, currency, null::text as step, null::int as ordinal, null::text as action, count(*) as reached
+      from plans group by policy, version, currency
+      union all
+      select p.policy, p.version, p.currency, d.key, d.ordinal, d.action, count(*)
+      from plans p join done d on d.id = p.id
+      group by p.policy, p.version, p.currency, d.key, d.ordinal, d.action
+    ), payments_in as (
+      select p.id, p.policy, p.version, p.currency, pm.id as payment, pm.amount_minor, pm.received_at,
+        p.status = 'resolved' and pm.received_at = max(pm.received_at) over (partition by p.id) as closing
+      from plans p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
+    ), paid as (
+      -- Each payment with the plan's last step done by then: one join and one sort for all
+      -- payments, not a lookup per payment.
+      select distinct on (x.payment) x.*, d.key as step
+      from payments_in x left join done d on d.id = x.id and d.completed_at <= x.received_at
+      order by x.payment, d.completed_at desc nulls last, d.ordinal desc nulls last
+    ), credited as (
+      select policy, version, currency, step, count(distinct id) as plans_paid,
+        count(distinct id) filter (where closing) as paid_in_full, sum(amount_minor) as amount
+      from paid group by policy, version, currency, step
+    )
+    select r.policy, r.version::text as version, r.currency, r.step, r.ordinal::text as ordinal, r.action, r.reached::text as reached,
+      coalesce(c.plans_paid, 0)::text as plans_paid, coalesce(c.paid_in_full, 0)::text as paid_in_full, coalesce(c.amount, 0)::text as amount
+    from reached r
+    left join credited c on c.policy = r.policy and c.version is not distinct from r.version and c.currency = r.currency
+      and c.step is not distinct from r.step
+    order by r.policy, r.version nulls first, r.currency, r.ordinal nulls first`);
+  return {
+    report: 'steps',
+    rows: rows.map((r) => {
+      const reached = Number(r.reached);
+      const plansPaid = Number(r.plans_paid);
+      return {
+        policy: r.policy!,
+        policyVersion: numberOrNull(r.version),
+        currency: r.currency!,
+        step: r.step ?? null,
+        ordinal: numberOrNull(r.ordinal),
+        action: (r.action ?? null) as StepsRow['action'],
+        reached,
+        plansPaid,
+        plansPaidInFull: Number(r.paid_in_full),
+        amountMinor: Number(r.amount),
+        paidRate: reached === 0 ? null : plansPaid / reached,
       };
     }),
   };
@@ -265,5 +394,7 @@ export async function runReport(ctx: DatabaseContext, { name, ...filter }: Repor
       return promisesReport(ctx, defined);
     case 'recovery':
       return recoveryReport(ctx, defined);
+    case 'steps':
+      return stepsReport(ctx, defined);
   }
 }

@@ -79,12 +79,13 @@ export const statusOnInitiation = sql<PlanStatus>`case when ${collectionPlans.st
  * A journey was started for the plan: it reads in_progress under its policy from now on, not
  * only once the journey's first activity has run. A status the journey already wrote stays.
  */
-export async function markInitiated(db: Database, planId: string, policyName: string): Promise<void> {
+export async function markInitiated(db: Database, planId: string, policy: { name: string; version: number }): Promise<void> {
   await db
     .update(collectionPlans)
     .set({
       status: statusOnInitiation,
-      policyName: sql`coalesce(${collectionPlans.policyName}, ${policyName})`,
+      policyName: sql`coalesce(${collectionPlans.policyName}, ${policy.name})`,
+      policyVersion: sql`coalesce(${collectionPlans.policyVersion}, ${policy.version}::int)`,
     })
     .where(eq(collectionPlans.id, planId));
 }

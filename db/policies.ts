@@ -94,8 +94,13 @@ export async function setPolicy(db: Database, policy: DunningPolicy): Promise<{ 
 }
 
 export async function getPolicy(db: Database, name: string): Promise<DunningPolicy | undefined> {
+  return (await getPolicyVersion(db, name))?.policy;
+}
+
+/** The policy with its current version, read together: the version a plan initiated now runs. */
+export async function getPolicyVersion(db: Database, name: string): Promise<{ policy: DunningPolicy; version: number } | undefined> {
   const [row] = await db.select().from(dunningPolicies).where(eq(dunningPolicies.name, name));
-  return row ? parsePolicy(row.definition) : undefined;
+  return row ? { policy: parsePolicy(row.definition), version: row.version } : undefined;
 }
 
 export async function listPolicies(db: Database): Promise<Array<{ name: string; version: number; policy: DunningPolicy }>> {

@@ -116,6 +116,8 @@ export const collectionPlans = pgTable(
       .references(() => accounts.id),
     policyName: text('policy_name').references(() => dunningPolicies.name),
     policySnapshot: jsonb('policy_snapshot'),
+    /** The policy's version when the plan was initiated (reports tell versions apart; see setPolicy). */
+    policyVersion: integer('policy_version'),
     status: text('status', { enum: planStatuses }).notNull().default('not_started'),
     currency: text('currency').notNull(),
     workflowId: text('workflow_id').unique(),

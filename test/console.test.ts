@@ -12,6 +12,7 @@ import { stateQuery, workflowIdFor } from '../workflows/messages';
 import { consoleSessions, tasks } from '../db/schema';
 import type { TaskKind } from '../workflows/domain/statuses';
 import { createPlan, dateOffset } from './fixtures';
+import { consoleBrowser, signedInConsole } from './console-support';
 import { startApiHarness, type ApiHarness } from './http-support';
 
 let h: ApiHarness;
@@ -23,46 +24,9 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Page {
-  status: number;
-  headers: Headers;
-  html: string;
-}
-
-/** A browser's view of the console: the session cookie it was given, sent back on every request. */
-function browser() {
-  let cookie: string | undefined;
-  async function send(method: string, path: string, form?: Record<string, string>): Promise<Page> {
-    const headers: Record<string, string> = cookie ? { cookie: `${SESSION_COOKIE}=${cookie}` } : {};
-    let body: string | undefined;
-    if (form) {
-      body = new URLSearchParams(form).toString();
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-    }
-    const res = await h.api.request(path, { method, headers, body });
-    const set = res.headers.get('set-cookie');
-    const value = set && new RegExp(`^${SESSION_COOKIE}=([^;]*)`).exec(set)?.[1];
-    if (value !== undefined && value !== null) cookie = value || undefined;
-    return { status: res.status, headers: res.headers, html: await res.text() };
-  }
-  return {
-    get: (path: string) => send('GET', path),
-    post: (path: string, form: Record<string, string>) => send('POST', path, form),
-    get cookie() {
-      return cookie;
-    },
-    /** The CSRF token the signed-in page's forms carry. */
-    csrfOf: (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '',
-  };
-}
-
-async function signedIn(key: string) {
-  const b = browser();
-  const res = await b.post('/sign-in', { key });
-  expect(res.status).toBe(303);
-  expect(res.headers.get('location')).toBe('/');
-  return b;
-}
+/** A browser's view of the console, and one signed in with a key. */
+const browser = () => consoleBrowser(h.api);
+const signedIn = (key: string) => signedInConsole(h.api, key);
 
 describe('signing in and out', () => {
   it('shows a sign-in form with a labelled key field, and sends a visitor without a session there', async () => {

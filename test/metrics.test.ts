@@ -3,6 +3,8 @@
 // scraped before and after, each count moved by exactly what the journey did.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApi } from '../client/http/app';
+import type { RequestLine } from '../client/http/metrics';
 import { serveHttp, type HttpServer } from '../client/http/server';
 import { setPolicy } from '../db/policies';
 import { freePort } from '../worker/dev-server';
@@ -107,5 +109,25 @@ describe('the metrics endpoints after a journey', () => {
     expect((await fetch(`${http.url}/nowhere/${randomUUID()}`)).status).toBe(404);
     const requests = (await scrape(`${http.url}/metrics`)).filter((s) => s.name === 'dunning_http_requests_total' && s.labels.route === 'unmatched');
     expect(requests.map((s) => s.labels.status).sort()).toEqual(['401', '404']);
+  });
+});
+
+describe('the access log', () => {
+  it('writes one line per request with its route, status, time, plan and caller, and never the query string', async () => {
+    const lines: RequestLine[] = [];
+    const app = createApi({ ctx: harness.ctx, logRequest: (line) => lines.push(line) });
+    const { planId } = await createPlan(harness.ctx.db, { invoices: [{ amountMinor: 1_000, dueOn: dateOffset(5) }] });
+    const read = await app.request(`/v1/plans/${planId}?secret=Acme%20Anvils`, { headers: { authorization: `Bearer ${harness.keys.billing}` } });
+    expect(read.status).toBe(422); // an unknown query parameter is refused, and the refusal logged too
+    const ok = await app.request(`/v1/plans/${planId}`, { headers: { authorization: `Bearer ${harness.keys.billing}` } });
+    expect(ok.status).toBe(200);
+    await app.request('/nowhere');
+    expect(lines.map(({ ms: _ms, ...rest }) => rest)).toEqual([
+      { method: 'GET', route: '/v1/plans/:planId', path: `/v1/plans/${planId}`, status: 422, planId, caller: 'test billing' },
+      { method: 'GET', route: '/v1/plans/:planId', path: `/v1/plans/${planId}`, status: 200, planId, caller: 'test billing' },
+      { method: 'GET', route: 'unmatched', path: '/nowhere', status: 404 },
+    ]);
+    expect(lines.every((l) => typeof l.ms === 'number' && l.ms >= 0)).toBe(true);
+    expect(JSON.stringify(lines)).not.toContain('Acme');
   });
 });

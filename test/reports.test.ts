@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setPolicy } from '../client/policies';
-import { agingReport, promisesReport, recoveryReport, runReport } from '../client/reports';
-import { collectionPlans, paymentPromises, payments } from '../db/schema';
+import { initiateDunning } from '../client/dunning';
+import { agingReport, promisesReport, recoveryReport, runReport, stepsReport } from '../client/reports';
+import { collectionPlans, orchestrationSteps, paymentPromises, payments } from '../db/schema';
 import { runDunning } from './engine-process';
 import { createPlan, secondsPolicy } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
@@ -21,6 +22,8 @@ const run = randomUUID().slice(0, 6);
 const policy = `reports-${run}`;
 /** The recovery scenario's own policy: the plans above were initiated this week, these in March 2026. */
 const recoveryPolicy = `recovery-${run}`;
+/** The step attribution scenario's policy, its plans initiated in April 2026. */
+const stepsPolicy = `steps-${run}`;
 
 const dunning = (...args: string[]) => runDunning(args, env);
 
@@ -32,16 +35,16 @@ const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:
 const kiritimati = 'Pacific/Kiritimati';
 const pagoPago = 'Pacific/Pago_Pago';
 
-/** Marks plans as a journey under the scenario's policy leaves them when it begins. */
-async function initiated(planIds: string[], at = new Date(), policyName = policy) {
-  await h.ctx.db.update(collectionPlans).set({ policyName, status: 'in_progress', initiatedAt: at }).where(inArray(collectionPlans.id, planIds));
+/** Marks plans as a journey under the scenario's policy (version 1 unless said) leaves them when it begins. */
+async function initiated(planIds: string[], at = new Date(), policyName = policy, policyVersion = 1) {
+  await h.ctx.db.update(collectionPlans).set({ policyName, policyVersion, status: 'in_progress', initiatedAt: at }).where(inArray(collectionPlans.id, planIds));
 }
 
 beforeAll(async () => {
   h = await startApiHarness('reports');
   env = cliEnv(h.stack);
   // Steps an hour away; the scenario's plans run no journey anyway.
-  for (const name of [policy, recoveryPolicy]) await setPolicy(h.ctx, { policy: secondsPolicy(name, { upcoming_notice: 3600 }) });
+  for (const name of [policy, recoveryPolicy, stepsPolicy]) await setPolicy(h.ctx, { policy: secondsPolicy(name, { upcoming_notice: 3600 }) });
 });
 afterAll(async () => {
   await h?.close();
@@ -185,9 +188,9 @@ describe('recovery', () => {
   let n = 0;
 
   /** A plan initiated at `at`, owing `amountMinor`, with payments `paid` (days after initiation, negative before). */
-  async function scenarioPlan(p: { at: Date; amountMinor: number; paid?: Array<[days: number, amountMinor: number]>; currency?: string; status?: 'in_progress' | 'resolved' | 'cancelled'; closedAfterDays?: number }) {
+  async function scenarioPlan(p: { at: Date; amountMinor: number; paid?: Array<[days: number, amountMinor: number]>; currency?: string; status?: 'in_progress' | 'resolved' | 'cancelled'; closedAfterDays?: number; version?: number }) {
     const plan = await createPlan(h.ctx.db, { currency: p.currency, invoices: [{ amountMinor: p.amountMinor, dueOn: '2026-02-15', issuedOn: '2026-01-15' }] });
-    await initiated([plan.planId], p.at, recoveryPolicy);
+    await initiated([plan.planId], p.at, recoveryPolicy, p.version);
     const paid = p.paid ?? [];
     for (const [days, amountMinor] of paid) {
       await h.ctx.db.insert(payments).values({ id: `${run}-pay-${++n}`, planId: plan.planId, amountMinor, currency: p.currency ?? 'USD', receivedAt: new Date(p.at.getTime() + days * day) });
@@ -212,9 +215,11 @@ describe('recovery', () => {
     await scenarioPlan({ at: week2, amountMinor: 20_000, paid: [[0.5, 20_000]], status: 'resolved', closedAfterDays: 0.5 });
     // Week of 9 March, EUR: 7,000 of 70,000 back.
     await scenarioPlan({ at: week2, amountMinor: 70_000, paid: [[3, 7_000]], currency: 'EUR' });
+    // Week of 9 March, USD, under the policy's version 2: its own rows, never mixed with version 1's.
+    await scenarioPlan({ at: week2, amountMinor: 30_000, paid: [[1, 30_000]], status: 'resolved', closedAfterDays: 1, version: 2 });
   });
 
-  const row = (r: Partial<RecoveryRowShape>) => ({ policy: recoveryPolicy, medianDaysToResolve: null, p90DaysToResolve: null, ...r });
+  const row = (r: Partial<RecoveryRowShape>) => ({ policy: recoveryPolicy, policyVersion: 1, medianDaysToResolve: null, p90DaysToResolve: null, ...r });
   type RecoveryRowShape = Awaited<ReturnType<typeof recoveryReport>>['rows'][number];
   const eur = { currency: 'EUR', plans: 1, enteringMinor: 70_000, recoveredMinor: 7_000, recoveryRate: 0.1, resolved: 0 };
   const expected = [
@@ -227,6 +232,10 @@ describe('recovery', () => {
     row({ currency: 'USD', week: '2026-03-09', plans: 2, enteringMinor: 80_000, recoveredMinor: 80_000, recoveryRate: 1, resolved: 2, medianDaysToResolve: 5.75, p90DaysToResolve: 9.95 }),
     // Days 0.5, 2, 5, 11: median (2 + 5) / 2 = 3.5; p90 at rank 0.9 × 3 = 2.7: 5 + 0.7 × 6 = 9.2.
     row({ currency: 'USD', week: null, plans: 6, enteringMinor: 340_000, recoveredMinor: 260_000, recoveryRate: 260_000 / 340_000, resolved: 4, medianDaysToResolve: 3.5, p90DaysToResolve: 9.2 }),
+    // Version 2: one plan, paid in full in a day.
+    ...[ '2026-03-09', null ].map((week) =>
+      row({ policyVersion: 2, currency: 'USD', week, plans: 1, enteringMinor: 30_000, recoveredMinor: 30_000, recoveryRate: 1, resolved: 1, medianDaysToResolve: 1, p90DaysToResolve: 1 }),
+    ),
   ];
 
   it('sets what entered dunning against what came back, by policy and initiation week, with days to resolve', async () => {
@@ -235,6 +244,8 @@ describe('recovery', () => {
     expect((await recoveryReport(h.ctx, { policy: recoveryPolicy, currency: 'USD', from: '2026-03-09' })).rows).toEqual([
       { ...expected[3], week: '2026-03-09' },
       { ...expected[3], week: null },
+      expected[5],
+      expected[6],
     ]);
   });
 
@@ -243,16 +254,143 @@ describe('recovery', () => {
     expect(answer.body.rows).toEqual(expected.slice(2));
     const csv = await dunning('report', 'recovery', '--policy', recoveryPolicy, '--currency', 'EUR', '--csv');
     expect(csv.stdout.trim().split('\r\n')).toEqual([
-      'policy,currency,week,plans,entering_minor,recovered_minor,recovery_rate,resolved,median_days_to_resolve,p90_days_to_resolve',
-      `${recoveryPolicy},EUR,2026-03-09,1,70000,7000,0.1,0,,`,
-      `${recoveryPolicy},EUR,,1,70000,7000,0.1,0,,`,
+      'policy,policy_version,currency,week,plans,entering_minor,recovered_minor,recovery_rate,resolved,median_days_to_resolve,p90_days_to_resolve',
+      `${recoveryPolicy},1,EUR,2026-03-09,1,70000,7000,0.1,0,,`,
+      `${recoveryPolicy},1,EUR,,1,70000,7000,0.1,0,,`,
     ]);
+  });
+});
+
+describe('steps', () => {
+  const day = 86_400_000;
+  const t0 = new Date('2026-04-06T10:00:00Z');
+  const after = (days: number) => new Date(t0.getTime() + days * day);
+  const order = { upcoming_notice: 0, first_reminder: 1, second_reminder: 2, manual_escalation: 3 } as const;
+  type Key = keyof typeof order;
+  let n = 0;
+
+  /**
+   * A plan initiated at t0 owing `owedMinor`: `steps` completed (or skipped) that many days
+   * after, `paid` at those days, resolved when it paid everything.
+   */
+  async function stepsPlan(p: { owedMinor: number; steps: Array<[Key, days: number, status?: 'completed' | 'skipped']>; paid: Array<[days: number, amountMinor: number]>; currency?: string; version?: number }) {
+    const plan = await createPlan(h.ctx.db, { currency: p.currency, invoices: [{ amountMinor: p.owedMinor, dueOn: '2026-03-30', issuedOn: '2026-03-01' }] });
+    await initiated([plan.planId], t0, stepsPolicy, p.version);
+    await h.ctx.db.insert(orchestrationSteps).values(
+      Object.keys(order).map((key) => {
+        const done = p.steps.find(([k]) => k === key);
+        return {
+          planId: plan.planId,
+          key,
+          ordinal: order[key as Key],
+          action: key === 'manual_escalation' ? ('task' as const) : ('email' as const),
+          status: done ? (done[2] ?? 'completed') : ('pending' as const),
+          completedAt: done ? after(done[1]) : null,
+        };
+      }),
+    );
+    for (const [days, amountMinor] of p.paid) {
+      await h.ctx.db.insert(payments).values({ id: `${run}-steps-pay-${++n}`, planId: plan.planId, amountMinor, currency: p.currency ?? 'USD', receivedAt: after(days) });
+    }
+    const paidAfter = p.paid.filter(([days]) => days >= 0).reduce((sum, [, a]) => sum + a, 0);
+    if (paidAfter === p.owedMinor) await h.ctx.db.update(collectionPlans).set({ status: 'resolved', closedAt: after(Math.max(...p.paid.map(([d]) => d))) }).where(inArray(collectionPlans.id, [plan.planId]));
+  }
+
+  beforeAll(async () => {
+    // S1: paid in full a day after the first reminder.
+    await stepsPlan({ owedMinor: 40_000, steps: [['upcoming_notice', 0], ['first_reminder', 5]], paid: [[6, 40_000]] });
+    // S2: part after the notice, the rest after the second reminder.
+    await stepsPlan({ owedMinor: 50_000, steps: [['upcoming_notice', 0], ['first_reminder', 5], ['second_reminder', 10]], paid: [[1, 10_000], [12, 40_000]] });
+    // S3: a part paid before its notice went out; nothing since.
+    await stepsPlan({ owedMinor: 60_000, steps: [['upcoming_notice', 1], ['first_reminder', 5]], paid: [[0.1, 5_000]] });
+    // S4: two payments after the escalation task, the second clearing it (and exactly at a step's instant: credited to that step).
+    await stepsPlan({ owedMinor: 30_000, steps: [['upcoming_notice', 0], ['first_reminder', 5], ['second_reminder', 10], ['manual_escalation', 15]], paid: [[15, 20_000], [21, 10_000]] });
+    // S5: paid before initiation (not dunning's doing); its first reminder skipped, so never reached.
+    await stepsPlan({ owedMinor: 20_000, steps: [['upcoming_notice', 0], ['first_reminder', 5, 'skipped']], paid: [[-1, 7_000]] });
+    // S6: EUR, part paid after the notice: its own rows.
+    await stepsPlan({ owedMinor: 90_000, steps: [['upcoming_notice', 0]], paid: [[2, 9_000]], currency: 'EUR' });
+    // S7: USD under version 2, paid in full after the notice.
+    await stepsPlan({ owedMinor: 15_000, steps: [['upcoming_notice', 0]], paid: [[1, 15_000]], version: 2 });
+  });
+
+  const row = (version: number, currency: string, step: Key | null, reached: number, plansPaid: number, plansPaidInFull: number, amountMinor: number) => ({
+    policy: stepsPolicy,
+    policyVersion: version,
+    currency,
+    step,
+    ordinal: step === null ? null : order[step],
+    action: step === null ? null : step === 'manual_escalation' ? 'task' : 'email',
+    reached,
+    plansPaid,
+    plansPaidInFull,
+    amountMinor,
+    paidRate: plansPaid / reached,
+  });
+  const expected = [
+    row(1, 'EUR', null, 1, 0, 0, 0),
+    row(1, 'EUR', 'upcoming_notice', 1, 1, 0, 9_000),
+    // Five USD plans under version 1; S3's 5,000 came before any step.
+    row(1, 'USD', null, 5, 1, 0, 5_000),
+    // S1–S5 got the notice; S2 paid 10,000 of 50,000 after it.
+    row(1, 'USD', 'upcoming_notice', 5, 1, 0, 10_000),
+    // S1–S4 got the first reminder (S5's was skipped); S1 paid its 40,000 after it.
+    row(1, 'USD', 'first_reminder', 4, 1, 1, 40_000),
+    // S2 and S4 got the second; S2 paid its last 40,000 after it (S4's payments came after its escalation).
+    row(1, 'USD', 'second_reminder', 2, 1, 1, 40_000),
+    // S4 alone was escalated, and paid 20,000 + 10,000 after: one plan, in full.
+    row(1, 'USD', 'manual_escalation', 1, 1, 1, 30_000),
+    row(2, 'USD', null, 1, 0, 0, 0),
+    row(2, 'USD', 'upcoming_notice', 1, 1, 1, 15_000),
+  ];
+
+  it('credits each payment to the last step done before it, per policy version and currency, in the policy\'s order', async () => {
+    expect((await stepsReport(h.ctx, { policy: stepsPolicy })).rows).toEqual(expected);
+    expect((await stepsReport(h.ctx, { policy: stepsPolicy, currency: 'EUR' })).rows).toEqual(expected.slice(0, 2));
+    // Initiated before April: none of these.
+    expect((await stepsReport(h.ctx, { policy: stepsPolicy, to: '2026-04-05' })).rows).toEqual([]);
+  });
+
+  it('answers the same over HTTP, as CSV, and as a table', async () => {
+    const answer = await h.call('GET', `/v1/reports/steps?policy=${stepsPolicy}&currency=USD`, { as: 'ops' });
+    expect(answer.status).toBe(200);
+    expect(answer.body.rows).toEqual(expected.slice(2));
+    const csv = await dunning('report', 'steps', '--policy', stepsPolicy, '--currency', 'EUR', '--csv');
+    expect(csv.stdout.trim().split('\r\n')).toEqual([
+      'policy,policy_version,currency,step,action,reached,plans_paid,plans_paid_in_full,amount_minor,paid_rate',
+      `${stepsPolicy},1,EUR,,,1,0,0,0,0`,
+      `${stepsPolicy},1,EUR,upcoming_notice,email,1,1,0,9000,1`,
+    ]);
+    const human = await dunning('report', 'steps', '--policy', stepsPolicy, '--currency', 'USD');
+    // Cells split where columns are padded apart (the empty action of the first row just widens a gap).
+    const cells = human.stdout.trimEnd().split('\n').map((l) => l.trimEnd().split(/ {2,}/));
+    expect(cells[0]).toEqual(['POLICY', 'VERSION', 'CURRENCY', 'STEP', 'ACTION', 'REACHED', 'PAID AFTER', 'IN FULL', 'AMOUNT', 'RATE']);
+    expect(cells[1]).toEqual([stepsPolicy, 'v1', 'USD', 'before any step', '5', '1', '0', '$50.00', '20.0 %']);
+    expect(cells[5]).toEqual([stepsPolicy, 'v1', 'USD', 'manual_escalation', 'task', '1', '1', '1', '$300.00', '100.0 %']);
+    expect(cells[7]).toEqual([stepsPolicy, 'v2', 'USD', 'upcoming_notice', 'email', '1', '1', '1', '$150.00', '100.0 %']);
+  });
+});
+
+describe('policy versions', () => {
+  it('records the version a plan is initiated under, and a later change of the policy starts another', async () => {
+    const name = `versioned-${run}`;
+    await setPolicy(h.ctx, { policy: secondsPolicy(name, { upcoming_notice: 3600 }) });
+    const first = await createPlan(h.ctx.db, { invoices: [{ amountMinor: 10_000, dueOn: '2026-12-30' }] });
+    await initiateDunning(h.ctx, { planId: first.planId, policyName: name });
+    await h.untilBegun(first.planId);
+    expect((await setPolicy(h.ctx, { policy: secondsPolicy(name, { upcoming_notice: 7200 }) })).version).toBe(2);
+    const second = await createPlan(h.ctx.db, { invoices: [{ amountMinor: 10_000, dueOn: '2026-12-30' }] });
+    await initiateDunning(h.ctx, { planId: second.planId, policyName: name });
+    await h.untilBegun(second.planId);
+    const rows = await h.ctx.db.select({ id: collectionPlans.id, v: collectionPlans.policyVersion }).from(collectionPlans).where(inArray(collectionPlans.id, [first.planId, second.planId]));
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.v]))).toEqual({ [first.planId]: 1, [second.planId]: 2 });
+    const recovery = await recoveryReport(h.ctx, { policy: name });
+    expect(recovery.rows.filter((r) => r.week === null).map((r) => [r.policyVersion, r.plans])).toEqual([[1, 1], [2, 1]]);
   });
 });
 
 describe('bad input', () => {
   const cases: Array<{ what: string; cli: string[]; http: string; status: number; detail: string }> = [
-    { what: 'an unknown report', cli: ['report', 'speed'], http: '/v1/reports/speed', status: 404, detail: 'Unknown report "speed"; the reports are aging, promises, recovery.' },
+    { what: 'an unknown report', cli: ['report', 'speed'], http: '/v1/reports/speed', status: 404, detail: 'Unknown report "speed"; the reports are aging, promises, recovery, steps.' },
     { what: 'a bad currency', cli: ['report', 'aging', '--currency', 'usd'], http: '/v1/reports/aging?currency=usd', status: 422, detail: 'The currency must be a three-letter code like USD, not "usd".' },
     { what: 'a filter the report does not take', cli: ['report', 'aging', '--from', '2026-01-01'], http: '/v1/reports/aging?from=2026-01-01', status: 422, detail: 'The aging report takes no "from" filter; it takes "policy", "currency".' },
     { what: 'an unknown policy', cli: ['report', 'aging', '--policy', 'no-such-policy'], http: '/v1/reports/aging?policy=no-such-policy', status: 404, detail: 'Unknown policy "no-such-policy"; see `dunning policy list`.' },
@@ -272,7 +410,7 @@ describe('bad input', () => {
   });
 
   it('reads each report through runReport, as both doors do', async () => {
-    for (const name of ['aging', 'promises', 'recovery']) expect((await runReport(h.ctx, { name, policy })).report).toBe(name);
+    for (const name of ['aging', 'promises', 'recovery', 'steps']) expect((await runReport(h.ctx, { name, policy })).report).toBe(name);
   });
 
   it('refuses a bad date and a period that ends before it begins', async () => {

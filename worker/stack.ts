@@ -152,6 +152,7 @@ export async function startStack(config: DunningConfig, log: Log, opts: { parts?
         rateLimit: { perSecond: config.http.rateLimitPerSecond, burst: config.http.rateLimitBurst },
         // Into the workers' JSON stream: a fault is an event, with its stack as a field.
         logError: (message, err) => processLogger().error({ err }, message),
+        logRequest: (line) => processLogger().info(line, 'http request'),
       });
       const server = await step('http', () => serveHttp(api, config.http));
       // Stop taking requests before the workers and connections behind them go.

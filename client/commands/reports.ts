@@ -1,16 +1,17 @@
-// `dunning report aging|promises|recovery` and `dunning forecast`: a table for people, the data
-// as JSON with --json, or CSV with --csv (money as integer minor units there, for spreadsheets).
-// The service checks names and filters, so the CLI and the HTTP API refuse alike.
+// `dunning report aging|promises|recovery|steps` and `dunning forecast`: a table for people, the
+// data as JSON with --json, or CSV with --csv (money as integer minor units there, for
+// spreadsheets). The service checks names and filters, so the CLI and the HTTP API refuse alike.
 import { forecast, type Forecast } from '../forecast';
 import { runReport, type Report } from '../reports';
 import { args, CliError, optional, type Command } from './args';
 import { money, table } from './output';
 
 const noRep = '—';
-const rate = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
+export const rate = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
 const days = (d: number | null) => (d === null ? '—' : d.toFixed(2));
 const csvRate = (r: number | null) => (r === null ? '' : String(r));
 const inCurrency = (minor: number, currency: string) => money(minor, { currency, locale: 'en-US' });
+const version = (v: number | null, raw: boolean) => (v === null ? (raw ? '' : '—') : raw ? String(v) : `v${v}`);
 
 /** The report as rows, the header first: formatted for the terminal, or raw for CSV. */
 export function reportRows(report: Report, style: 'table' | 'csv'): string[][] {
@@ -35,10 +36,11 @@ export function reportRows(report: Report, style: 'table' | 'csv'): string[][] {
     case 'recovery':
       return [
         raw
-          ? ['policy', 'currency', 'week', 'plans', 'entering_minor', 'recovered_minor', 'recovery_rate', 'resolved', 'median_days_to_resolve', 'p90_days_to_resolve']
-          : ['POLICY', 'CURRENCY', 'WEEK', 'PLANS', 'ENTERING', 'RECOVERED', 'RATE', 'RESOLVED', 'MEDIAN DAYS', 'P90 DAYS'],
+          ? ['policy', 'policy_version', 'currency', 'week', 'plans', 'entering_minor', 'recovered_minor', 'recovery_rate', 'resolved', 'median_days_to_resolve', 'p90_days_to_resolve']
+          : ['POLICY', 'VERSION', 'CURRENCY', 'WEEK', 'PLANS', 'ENTERING', 'RECOVERED', 'RATE', 'RESOLVED', 'MEDIAN DAYS', 'P90 DAYS'],
         ...report.rows.map((r) => [
           r.policy,
+          version(r.policyVersion, raw),
           r.currency,
           r.week ?? (raw ? '' : 'all weeks'),
           String(r.plans),
@@ -48,6 +50,24 @@ export function reportRows(report: Report, style: 'table' | 'csv'): string[][] {
           String(r.resolved),
           raw ? (r.medianDaysToResolve === null ? '' : String(r.medianDaysToResolve)) : days(r.medianDaysToResolve),
           raw ? (r.p90DaysToResolve === null ? '' : String(r.p90DaysToResolve)) : days(r.p90DaysToResolve),
+        ]),
+      ];
+    case 'steps':
+      return [
+        raw
+          ? ['policy', 'policy_version', 'currency', 'step', 'action', 'reached', 'plans_paid', 'plans_paid_in_full', 'amount_minor', 'paid_rate']
+          : ['POLICY', 'VERSION', 'CURRENCY', 'STEP', 'ACTION', 'REACHED', 'PAID AFTER', 'IN FULL', 'AMOUNT', 'RATE'],
+        ...report.rows.map((r) => [
+          r.policy,
+          version(r.policyVersion, raw),
+          r.currency,
+          r.step ?? (raw ? '' : 'before any step'),
+          r.action ?? '',
+          String(r.reached),
+          String(r.plansPaid),
+          String(r.plansPaidInFull),
+          raw ? String(r.amountMinor) : inCurrency(r.amountMinor, r.currency),
+          raw ? csvRate(r.paidRate) : rate(r.paidRate),
         ]),
       ];
   }

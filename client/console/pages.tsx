@@ -2,13 +2,17 @@
 // fields, one sentence for every refusal.
 import type { Child } from 'hono/jsx';
 import { raw } from 'hono/html';
+import { chartStyle } from './charts';
 import { money, words } from './format';
+import type { ApiKeyRole } from '../../db/schema';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
 import { priorityRule, type Worklist, type WorklistFilter } from '../worklist';
 
 const style = `
 body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 1rem; color: #1b1b1b; }
 header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+nav.console-nav ul { display: flex; gap: 1rem; list-style: none; margin: 0; padding: 0; }
+nav.console-nav a[aria-current="page"] { font-weight: 600; text-decoration: none; }
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ddd; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 form.filters { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin: 1rem 0; }
@@ -28,16 +32,43 @@ form.action button { align-self: flex-start; }
 ul.tasks form.action { margin: .5rem 0 1rem; }
 ul.tasks form.action fieldset { flex-direction: row; flex-wrap: wrap; align-items: end; }
 .notice { background: #e8f4ea; border-left: 4px solid #1d7a35; padding: .5rem .75rem; }
-`;
+${chartStyle}`;
 
 /** Where the console serves htmx from (node_modules, by the console's routes). */
 export const HTMX_PATH = '/assets/htmx.min.js';
 
-/** Who is signed in: their key's name, their forms' CSRF token, the zone times are written in. */
+/** Who is signed in: their key's name and role, their forms' CSRF token, the zone times are written in. */
 export interface SignedInAs {
   name: string;
+  role: ApiKeyRole;
   csrfToken: string;
   timeZone: string;
+}
+
+/** The console's pages a role may open: reports are for ops only, as over the API. */
+const consolePages = [
+  { key: 'worklist', href: '/', label: 'Worklist', roles: ['rep', 'ops'] },
+  { key: 'reports', href: '/reports', label: 'Reports', roles: ['ops'] },
+] as const satisfies ReadonlyArray<{ key: string; href: string; label: string; roles: readonly ApiKeyRole[] }>;
+export type ConsolePage = (typeof consolePages)[number]['key'];
+
+/** Links to the pages this role may open; none when there is only the worklist (a rep's plan pages link back to it). */
+function ConsoleNav(props: { role: ApiKeyRole; current?: ConsolePage }) {
+  const open = consolePages.filter((p) => (p.roles as readonly ApiKeyRole[]).includes(props.role));
+  if (open.length < 2) return null;
+  return (
+    <nav aria-label="Console" class="console-nav">
+      <ul>
+        {open.map((p) => (
+          <li>
+            <a href={p.href} aria-current={props.current === p.key ? 'page' : undefined}>
+              {p.label}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
 }
 
 /**
@@ -46,7 +77,7 @@ export interface SignedInAs {
  */
 const htmxConfig = JSON.stringify({ responseHandling: [{ code: '204', swap: false }, { code: '...', swap: true }], scrollIntoViewOnBoost: false });
 
-export function Layout(props: { title: string; signedInAs?: SignedInAs; children: Child }) {
+export function Layout(props: { title: string; signedInAs?: SignedInAs; current?: ConsolePage; children: Child }) {
   return (
     <html lang="en">
       <head>
@@ -63,6 +94,7 @@ export function Layout(props: { title: string; signedInAs?: SignedInAs; children
       <body hx-boost="true">
         <header>
           <h1>{props.title}</h1>
+          {props.signedInAs && <ConsoleNav role={props.signedInAs.role} current={props.current} />}
           {props.signedInAs && (
             /* Signing in or out loads a whole new page (another session, another header): not boosted. */
             <form method="post" action="/sign-out" hx-boost="false">
@@ -144,7 +176,7 @@ export function WorklistPage(props: { list: Worklist; filter: WorklistFilter; si
   const { list, filter } = props;
   const filtered = Boolean(filter.taskKind || filter.status || filter.currency || filter.search);
   return (
-    <Layout title="Worklist" signedInAs={props.signedInAs}>
+    <Layout title="Worklist" signedInAs={props.signedInAs} current="worklist">
       <p id="priority">{priorityRule}</p>
       <nav aria-label="Queues">
         <ul>

@@ -23,6 +23,9 @@ import { workflowUiUrl } from '../../worker/config';
 import { consoleActions, type ActionInput } from './actions';
 import { HTMX_PATH, RefusalPage, SignInPage, WorklistPage, type SignedInAs } from './pages';
 import { PlanPage, type FormEcho } from './plan-page';
+import { readReports, ReportsPage } from './reports-page';
+import { listPolicies } from '../policies';
+import type { ReportFilter } from '../reports';
 
 export const SESSION_COOKIE = 'dunning_session';
 
@@ -80,7 +83,22 @@ function filterOf(c: Context): WorklistFilter {
   };
 }
 
-const signedInAs = (c: Context<ConsoleEnv>): SignedInAs => ({ name: c.var.session.name, csrfToken: c.var.session.csrfToken, timeZone: c.var.session.timeZone });
+/**
+ * The reports' filters from the query; an empty field is no filter. Three letters are a currency
+ * in whatever case (as on the worklist); anything else goes as typed, for the report to refuse.
+ */
+function reportFilterOf(c: Context): ReportFilter {
+  const q = (name: string) => c.req.query(name)?.trim() || undefined;
+  const currency = q('currency');
+  return { policy: q('policy'), currency: currency && /^[a-z]{3}$/i.test(currency) ? currency.toUpperCase() : currency, from: q('from'), to: q('to') };
+}
+
+const signedInAs = (c: Context<ConsoleEnv>): SignedInAs => ({
+  name: c.var.session.name,
+  role: c.var.session.role,
+  csrfToken: c.var.session.csrfToken,
+  timeZone: c.var.session.timeZone,
+});
 
 /** The plan page, with a refused form's sentence and input, or a notice of what was just done. */
 async function renderPlan(c: Context<ConsoleEnv>, opts: { echo?: FormEcho; notice?: string; status?: ContentfulStatusCode } = {}) {
@@ -125,7 +143,7 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     maxSize: FORM_BODY_LIMIT,
     onError: (c) => c.html(<RefusalPage title="Refused" sentence="The form is larger than 64 KB." />, 413),
   });
-  for (const path of ['/', '/sign-in', '/sign-out', '/plans/*']) pages.use(path, pageHeaders, formLimit);
+  for (const path of ['/', '/sign-in', '/sign-out', '/plans/*', '/reports']) pages.use(path, pageHeaders, formLimit);
 
   // htmx from node_modules, read once; the page names it by path, so a day's caching is safe enough.
   const htmx = readFileSync(createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.js'), 'utf8');
@@ -173,6 +191,22 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
       return c.html(<WorklistPage list={list} filter={filter} signedInAs={signedInAs(c)} />);
     } catch (err) {
       if (err instanceof DunningError) return c.html(<RefusalPage title="Worklist" sentence={err.message} />, 400);
+      throw err;
+    }
+  });
+
+  // Reports are for ops, as over the API: a rep is told so in a sentence (and has no link to here).
+  pages.get('/reports', signedIn(), async (c) => {
+    const { role } = c.var.session;
+    if (role !== 'ops') return c.html(<RefusalPage title="Reports" sentence={`The ${role} role may not see the reports; they are for ops keys.`} />, 403);
+    const filter = reportFilterOf(c);
+    const policies = (await listPolicies(c.var.ctx)).map((p) => p.name);
+    try {
+      const reports = await readReports(c.var.ctx, filter);
+      return c.html(<ReportsPage reports={reports} filter={filter} policies={policies} signedInAs={signedInAs(c)} />);
+    } catch (err) {
+      // The page is there; what cannot be used is the filter typed in its form.
+      if (err instanceof DunningError) return c.html(<ReportsPage reports={[]} filter={filter} policies={policies} signedInAs={signedInAs(c)} refusal={err.message} />, 422);
       throw err;
     }
   });

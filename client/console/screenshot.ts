@@ -3,7 +3,8 @@
 // free ports, a temporary data dir), walks a few accounts through real journeys — escalations,
 // a promise that breaks, a plan paused for a dispute, a contact who opted out — signs in with
 // a rep key in headless Chromium (Debian's `chromium`) and photographs the worklist and the
-// broken promise's plan page into client/console/screenshots/.
+// broken promise's plan page into client/console/screenshots/; then, with a few payments in,
+// signs in with an ops key and photographs the reports page.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { startStack } from '../../worker/stack';
 import { installRuntime } from '../../worker/worker';
 import { createApiKey } from '../api-keys';
 import type { DunningContext } from '../context';
-import { initiateDunning, pause, recordPromise } from '../dunning';
+import { initiateDunning, pause, recordPromise, reportPayment } from '../dunning';
 import { importCsv } from '../import';
 import { setPolicy } from '../policies';
 import { planStatus, type PlanStatusView } from '../status';
@@ -57,7 +58,7 @@ async function until(ctx: DunningContext, planId: string, what: string, ready: (
 }
 const hasOpenTask = (kind: string) => (plan: PlanStatusView) => plan.tasks.some((t) => t.kind === kind && t.status === 'open');
 
-async function seed(ctx: DunningContext): Promise<{ brokenPromisePlanId: string }> {
+async function seed(ctx: DunningContext): Promise<{ brokenPromisePlanId: string; planOf: (accountId: string) => string }> {
   // The shipped steps, but no send window (the picture should not depend on the hour it is
   // taken) and a grace of seconds, so the promise below breaks while the script waits.
   await setPolicy(ctx, { policy: { ...standardPolicy, sendWindow: undefined, promiseGrace: 'PT1S' } });
@@ -76,7 +77,22 @@ async function seed(ctx: DunningContext): Promise<{ brokenPromisePlanId: string 
 
   await pause(ctx, { planId: planOf('KESTREL'), reason: 'Customer disputes invoice K-5540 (goods returned)' });
   await until(ctx, planOf('KESTREL'), 'on hold', (plan) => plan.status === 'on_hold');
-  return { brokenPromisePlanId: bluebird };
+  return { brokenPromisePlanId: bluebird, planOf };
+}
+
+/** Payments for the reports' recovery figures, after the rep's pictures (which show none). */
+async function pay(ctx: DunningContext, planOf: (accountId: string) => string): Promise<void> {
+  const payments = [
+    ['NORTHWIND', 'NW-2318', 131_075],
+    ['BERGER', 'RE-2025-0815', 200_000],
+    ['KESTREL', 'K-5540', 215_000],
+  ] as const;
+  for (const [accountId, invoiceNumber, amountMinor] of payments) {
+    const planId = planOf(accountId);
+    const before = (await planStatus(ctx, { planId })).outstandingMinor;
+    await reportPayment(ctx, { planId, paymentId: `shot-${invoiceNumber}`, amountMinor, invoiceNumber });
+    await until(ctx, planId, 'the payment applied', (plan) => plan.outstandingMinor === before - amountMinor);
+  }
 }
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'dunning-console-shot-'));
@@ -93,24 +109,34 @@ installRuntime({ engineLevel: 'WARN' }); // the engine's line per email would bu
 const stack = await startStack(config, log);
 try {
   const ctx: DunningContext = { client: stack.client, db: stack.db.db, config };
-  const { brokenPromisePlanId } = await seed(ctx);
-  const { key } = await createApiKey(ctx, { name: 'Dana Reyes', role: 'rep' });
+  const { brokenPromisePlanId, planOf } = await seed(ctx);
 
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
   });
-  try {
-    const page = await browser.newPage({ baseURL: stack.http!.url, viewport: { width: 1100, height: 700 }, timezoneId: 'America/New_York' });
+  /** A new browser window signed in as `name` with a key of `role`, on the worklist. */
+  const signedIn = async (name: string, role: 'rep' | 'ops', timezoneId: string) => {
+    const { key } = await createApiKey(ctx, { name, role });
+    const page = await browser.newPage({ baseURL: stack.http!.url, viewport: { width: 1100, height: 700 }, timezoneId });
     await page.goto('/sign-in');
     await page.getByLabel('API key').fill(key);
     await Promise.all([page.waitForURL((url) => url.pathname === '/'), page.getByRole('button', { name: 'Sign in' }).click()]);
+    return page;
+  };
+  try {
+    const page = await signedIn('Dana Reyes', 'rep', 'America/New_York');
     mkdirSync(outDir, { recursive: true });
-    const shots = { worklist: path.join(outDir, 'worklist.png'), plan: path.join(outDir, 'plan.png') };
+    const shots = { worklist: path.join(outDir, 'worklist.png'), plan: path.join(outDir, 'plan.png'), reports: path.join(outDir, 'reports.png') };
     await page.screenshot({ path: shots.worklist, fullPage: true });
     await page.goto(`/plans/${encodeURIComponent(brokenPromisePlanId)}`);
     await page.screenshot({ path: shots.plan, fullPage: true });
-    console.log(`Wrote ${shots.worklist} and ${shots.plan}`);
+
+    await pay(ctx, planOf);
+    const ops = await signedIn('Olu Adeyemi', 'ops', 'Europe/London');
+    await ops.goto('/reports');
+    await ops.screenshot({ path: shots.reports, fullPage: true });
+    console.log(`Wrote ${Object.values(shots).join(', ')}`);
   } finally {
     await browser.close();
   }

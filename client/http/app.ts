@@ -13,7 +13,7 @@ import { consoleRoutes } from '../console/routes';
 import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { authenticate, rateLimit, type ApiEnv } from './auth';
-import { createHttpMetrics } from './metrics';
+import { createHttpMetrics, type RequestLine } from './metrics';
 import { problem, type ProblemCode } from './problems';
 import { opsRoutes } from './routes/ops';
 import { planRoutes } from './routes/plans';
@@ -27,6 +27,8 @@ export interface ApiOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** Where server faults are reported (a 500's cause never reaches the caller). */
   logError?: (message: string, err: unknown) => void;
+  /** The access log: one line per request, as it is answered (none when absent). */
+  logRequest?: (line: RequestLine) => void;
 }
 
 /** Largest JSON body: a composite create with its 1,000 invoices fits well inside. */
@@ -85,8 +87,8 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An API key from `dunning apikey create`' });
 
-  // First, so every request is counted and timed, refusals included.
-  const metrics = createHttpMetrics();
+  // First, so every request is counted, timed and logged, refusals included.
+  const metrics = createHttpMetrics({ onRequest: opts.logRequest });
   app.use('*', metrics.middleware);
   app.use('*', async (c, next) => {
     c.set('ctx', ctx);

@@ -1,9 +1,24 @@
 // The HTTP server's Prometheus metrics (prom-client), served at GET /metrics: requests and their
-// latency by route pattern and status, plus the Node process's own (CPU, memory, event loop).
+// latency by route pattern and status, plus the Node process's own (CPU, memory, event loop);
+// and the access log's line per request, from the same observation.
 // A registry per app, so tests that build several apps in one process never collide.
 import type { MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** What the access log says of one request: never its query string or body (search words, names). */
+export interface RequestLine {
+  method: string;
+  /** The route pattern matched ("/v1/plans/:planId"), or "unmatched". */
+  route: string;
+  path: string;
+  status: number;
+  ms: number;
+  /** The plan the request was about, when its route names one. */
+  planId?: string;
+  /** The API key's name (the console's session is its key's too). */
+  caller?: string;
+}
 
 export interface HttpMetrics {
   registry: Registry;
@@ -21,7 +36,7 @@ function routePattern(c: Parameters<MiddlewareHandler>[0]): string {
   return routes.at(-1)?.path ?? 'unmatched';
 }
 
-export function createHttpMetrics(): HttpMetrics {
+export function createHttpMetrics(opts: { onRequest?: (line: RequestLine) => void } = {}): HttpMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -41,8 +56,15 @@ export function createHttpMetrics(): HttpMetrics {
         await next();
       } finally {
         const labels = { method: c.req.method, route: routePattern(c), status: String(c.res.status) };
+        const seconds = (performance.now() - started) / 1000;
         requests.inc(labels);
-        latency.observe(labels, (performance.now() - started) / 1000);
+        latency.observe(labels, seconds);
+        if (opts.onRequest) {
+          const planId = c.req.param('planId') ?? c.req.param('id');
+          const vars = c.var as { caller?: { name: string }; session?: { name: string } };
+          const caller = vars.caller?.name ?? vars.session?.name;
+          opts.onRequest({ ...labels, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 10_000) / 10, ...(planId ? { planId } : {}), ...(caller ? { caller } : {}) });
+        }
       }
     },
   };

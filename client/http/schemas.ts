@@ -253,7 +253,7 @@ export const HealthSchema = z
   .openapi('Health');
 
 export const ReportParams = z.strictObject({
-  name: z.string().max(100, 'name is longer than 100 characters').openapi({ param: { name: 'name', in: 'path' }, example: 'aging', description: 'aging, promises or recovery' }),
+  name: z.string().max(100, 'name is longer than 100 characters').openapi({ param: { name: 'name', in: 'path' }, example: 'aging', description: 'aging, promises, recovery or steps' }),
 });
 /** Filters as text: the service checks them, so the CLI and the API refuse a bad one in the same words. */
 export const ReportQuery = z.strictObject({
@@ -263,6 +263,7 @@ export const ReportQuery = z.strictObject({
   to: z.string().max(10, 'to is longer than 10 characters').optional().openapi({ description: 'Last day, UTC, inclusive', example: '2026-11-30' }),
 });
 const ratio = z.number().min(0).nullable();
+const policyVersion = z.number().int().nullable().openapi({ description: 'The policy version the plans were initiated under; null for plans from before versions were recorded' });
 export const AgingReportSchema = z
   .object({
     report: z.literal('aging'),
@@ -293,6 +294,7 @@ export const RecoveryReportSchema = z
     rows: z.array(
       z.object({
         policy: z.string(),
+        policyVersion: policyVersion,
         currency: z.string(),
         week: z.string().nullable().openapi({ description: 'Monday (UTC) of the initiation week; null on the row for all weeks' }),
         plans: z.number().int(),
@@ -306,7 +308,27 @@ export const RecoveryReportSchema = z
     ),
   })
   .openapi('RecoveryReport');
-export const ReportSchema = z.union([AgingReportSchema, PromisesReportSchema, RecoveryReportSchema]).openapi('Report');
+export const StepsReportSchema = z
+  .object({
+    report: z.literal('steps'),
+    rows: z.array(
+      z.object({
+        policy: z.string(),
+        policyVersion: policyVersion,
+        currency: z.string(),
+        step: z.string().nullable().openapi({ description: "The step's key; null on the row for payments after initiation, before any step was done" }),
+        ordinal: z.number().int().nullable(),
+        action: z.enum(['email', 'task']).nullable(),
+        reached: z.number().int().openapi({ description: 'Plans that went through the step (on the row before any step: plans initiated)' }),
+        plansPaid: z.number().int().openapi({ description: 'Plans that paid after this step and before their next (last touch)' }),
+        plansPaidInFull: z.number().int().openapi({ description: 'Of those, plans resolved by a payment in that span' }),
+        amountMinor: z.number().int(),
+        paidRate: ratio,
+      }),
+    ),
+  })
+  .openapi('StepsReport');
+export const ReportSchema = z.union([AgingReportSchema, PromisesReportSchema, RecoveryReportSchema, StepsReportSchema]).openapi('Report');
 
 /** As text, like the reports' filters: the service checks them, so the CLI and the API refuse in the same words. */
 export const ForecastQuery = z.strictObject({

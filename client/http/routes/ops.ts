@@ -54,7 +54,7 @@ export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
       method: 'get',
       path: '/v1/reports/{name}',
       tags: ['ops'],
-      summary: 'A report: aging (open amount by days past due, per currency), promises (by rep) or recovery (by policy and initiation week)',
+      summary: 'A report: aging (open amount by days past due, per currency), promises (by rep), recovery (by policy version and initiation week) or steps (which step worked, by last touch)',
       security,
       middleware: [ops] as const,
       request: { query: ReportQuery, params: ReportParams },
