@@ -23,6 +23,7 @@ import { listPlans, type PlanListFilter, type PlanPage } from '../client/status'
 import { SESSION_COOKIE } from '../client/console/routes';
 import { worklist, type WorklistFilter } from '../client/worklist';
 import { runReport, type ReportFilter } from '../client/reports';
+import { forecast } from '../client/forecast';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -558,6 +559,20 @@ reports over ${counts!.plans} plans, ${counts!.events} timeline events, ${counts
       const [p50, max] = [percentile(ms, 50), Math.max(...ms)];
       Object.assign(results, { [`report_${key}P50Ms`]: +p50.toFixed(1), [`report_${key}MaxMs`]: +max.toFixed(1) });
       log(`| ${label} | ${p50.toFixed(0)} / ${max.toFixed(0)} | ${rows} | ${(p50 / scanMs).toFixed(2)} |`);
+    }
+    // The forecast: 30 and 90 days ahead, as `dunning forecast` reads it at the configured mail rate.
+    for (const days of [30, 90]) {
+      const read = () => forecast(ctx, { days, ratePerSecond: 2 });
+      const first = await read();
+      const ms: number[] = [];
+      for (let k = 0; k < reportRuns; k++) {
+        const started = performance.now();
+        await read();
+        ms.push(performance.now() - started);
+      }
+      const [p50, max] = [percentile(ms, 50), Math.max(...ms)];
+      Object.assign(results, { [`forecast${days}dP50Ms`]: +p50.toFixed(1), [`forecast${days}dMaxMs`]: +max.toFixed(1) });
+      log(`| forecast, ${days} days (${first.totals.emails} emails, ${first.totals.tasks} tasks) | ${p50.toFixed(0)} / ${max.toFixed(0)} | ${first.days.length} | ${(p50 / scanMs).toFixed(2)} |`);
     }
     Object.assign(results, { reportPlans: counts!.plans, reportTimelineEvents: counts!.events, reportTimelineScanMs: +scanMs.toFixed(1) });
   }

@@ -112,8 +112,11 @@ export async function seedWorklist(sql: postgres.Sql, n: number): Promise<void> 
 }
 
 /**
- * What the reports read, on top of seedPlans' portfolio (n plans already there): half the
- * initiated plans under the policy's version 2, payments (resolved plans paid in full an hour
+ * What the reports and the forecast read, on top of seedPlans' portfolio (n plans already
+ * there): each initiated plan running the standard policy's snapshot (send window 08:00–21:00),
+ * the steps still ahead of open plans spread over the next 30 days at every hour (so a third
+ * of the emails fall outside the window and wait for it); half the initiated plans under the
+ * policy's version 2, payments (resolved plans paid in full an hour
  * before closing, a third of the open ones 25.00 after their first reminder), a promise for one
  * plan in five by 25 reps (kept, broken or open), and timelines grown to 11 events per
  * initiated plan (about 1,000,000 for 100,000 plans), though no report reads them.
@@ -121,8 +124,13 @@ export async function seedWorklist(sql: postgres.Sql, n: number): Promise<void> 
 export async function seedReportHistory(sql: postgres.Sql): Promise<void> {
   const i = sql`substring(p.id from 11)::int`;
   await sql.begin(async (tx) => {
-    await tx`update collection_plans p set policy_version = case when ${i} % 2 = 0 then 2 else 1 end
+    await tx`update collection_plans p set policy_version = case when ${i} % 2 = 0 then 2 else 1 end,
+        policy_snapshot = (select d.definition from dunning_policies d where d.name = 'standard')
       where p.id like 'plan-SEED-%' and p.initiated_at is not null`;
+    await tx`update orchestration_steps s set scheduled_for = now() + (${i} % 30) * interval '1 day' + (${i} % 24 + s.ordinal) * interval '1 hour'
+      from collection_plans p
+      where p.id = s.plan_id and p.id like 'plan-SEED-%' and s.status in ('pending', 'waiting')
+        and p.status not in ('resolved', 'cancelled', 'written_off')`;
     await tx`insert into payments (id, plan_id, amount_minor, currency, received_at)
       select 'pay-full-' || p.id, p.id, sum(inv.amount_minor), p.currency, p.closed_at - interval '1 hour'
       from collection_plans p join invoices inv on inv.account_id = p.account_id
@@ -145,5 +153,5 @@ export async function seedReportHistory(sql: postgres.Sql): Promise<void> {
       where p.id like 'plan-SEED-%' and p.initiated_at is not null and g > e.events
       on conflict do nothing`;
   });
-  await sql`vacuum (analyze) collection_plans, payments, payment_promises, timeline_events`;
+  await sql`vacuum (analyze) collection_plans, orchestration_steps, payments, payment_promises, timeline_events`;
 }

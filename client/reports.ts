@@ -183,15 +183,8 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
   const rows = await reportQuery<Record<string, string>>(ctx, sql`
     with zones as materialized (
       select z.zone, (now() at time zone z.zone)::date as today from (select distinct timezone as zone from accounts) z
-    ), per_plan as (
-      -- By plan first, then by currency: counting plans needs no sort of every item.
-      select i.currency, p.id,
-        sum(i.open_minor) filter (where z.today - i.due_on <= 0) as not_due,
-        sum(i.open_minor) filter (where z.today - i.due_on between 1 and 30) as d1to30,
-        sum(i.open_minor) filter (where z.today - i.due_on between 31 and 60) as d31to60,
-        sum(i.open_minor) filter (where z.today - i.due_on between 61 and 90) as d61to90,
-        sum(i.open_minor) filter (where z.today - i.due_on > 90) as over90,
-        sum(i.open_minor) as total
+    ), open_items as (
+      select i.currency, p.id as plan_id, i.open_minor, z.today - i.due_on as days
       from collection_plans p
       join accounts a on a.id = p.account_id
       join zones z on z.zone = a.timezone
@@ -202,16 +195,15 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
         policy === undefined ? undefined : sql`p.policy_name = ${policy}`,
         currency === undefined ? undefined : sql`i.currency = ${currency}`,
       ])}
-      group by i.currency, p.id
     )
-    select currency, count(*)::text as plans,
-      coalesce(sum(not_due), 0)::text as "notDueMinor",
-      coalesce(sum(d1to30), 0)::text as "days1to30Minor",
-      coalesce(sum(d31to60), 0)::text as "days31to60Minor",
-      coalesce(sum(d61to90), 0)::text as "days61to90Minor",
-      coalesce(sum(over90), 0)::text as "over90Minor",
-      sum(total)::text as "totalMinor"
-    from per_plan group by currency order by currency`);
+    select currency, count(distinct plan_id)::text as plans,
+      coalesce(sum(open_minor) filter (where days <= 0), 0)::text as "notDueMinor",
+      coalesce(sum(open_minor) filter (where days between 1 and 30), 0)::text as "days1to30Minor",
+      coalesce(sum(open_minor) filter (where days between 31 and 60), 0)::text as "days31to60Minor",
+      coalesce(sum(open_minor) filter (where days between 61 and 90), 0)::text as "days61to90Minor",
+      coalesce(sum(open_minor) filter (where days > 90), 0)::text as "over90Minor",
+      sum(open_minor)::text as "totalMinor"
+    from open_items group by currency order by currency`);
   return {
     report: 'aging',
     asOf: new Date().toISOString(),

@@ -209,7 +209,7 @@ const operations: Operation[] = [
       return { method: 'PUT', path: `/v1/policies/${name}`, body: secondsPolicy(name, { upcoming_notice: 60 }), scope: { accounts: [], policies: [name] } };
     },
   },
-  ...(['aging', 'promises', 'recovery'] as const).map(
+  ...(['aging', 'promises', 'recovery', 'steps'] as const).map(
     (report): Operation => ({
       name: 'GET /v1/reports/{name}',
       roles: ops,
@@ -219,6 +219,14 @@ const operations: Operation[] = [
       },
     }),
   ),
+  {
+    name: 'GET /v1/forecast',
+    roles: ops,
+    success: 200,
+    async prepare() {
+      return { method: 'GET', path: `/v1/forecast?days=7&policy=${quietPolicy}`, scope: { accounts: [], policies: [quietPolicy] } };
+    },
+  },
 ];
 
 /** Everything a refused request must leave as it was. */
@@ -235,8 +243,8 @@ const cells = operations.flatMap((op, i) => roles.map((role) => ({ op, role, all
 
 describe('the role matrix', () => {
   it('covers every operation of DESIGN.md\'s table for every role', () => {
-    expect(operations).toHaveLength(19);
-    expect(cells).toHaveLength(57);
+    expect(operations).toHaveLength(21);
+    expect(cells).toHaveLength(63);
   });
 
   it.each(cells.map((c) => ({ ...c, title: `${c.role} ${c.allowed ? 'may' : 'may not'} ${c.op.name}` })))('$title', async ({ op, role, allowed, cell }) => {

@@ -2,6 +2,7 @@
 // (the SDK's metrics and the engine's dunning_… counters) and the HTTP server's GET /metrics,
 // scraped before and after, each count moved by exactly what the journey did.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../client/http/app';
 import type { RequestLine } from '../client/http/metrics';
@@ -102,6 +103,17 @@ describe('the metrics endpoints after a journey', () => {
     expect(requests.find((s) => s.labels.route === '/v1/plans/:planId/payments' && s.labels.status === '202')?.value).toBe(1);
     expect(requests.filter((s) => s.labels.route?.includes(planId))).toEqual([]);
     expect(api.find((s) => s.name === 'dunning_http_request_duration_seconds_count' && s.labels.route === '/v1/plans/:planId/payments')?.value).toBe(1);
+  });
+
+  it('serves every metric the sample Grafana dashboard queries', async () => {
+    const dashboard = JSON.parse(readFileSync(new URL('../worker/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: Array<{ targets?: Array<{ expr?: string }> }> };
+    const queried = new Set(dashboard.panels.flatMap((p) => p.targets ?? []).flatMap((t) => [...(t.expr ?? '').matchAll(/\b((?:temporal|dunning)_[a-z_]+)/g)].map((m) => m[1]!)));
+    // Exported names, with a histogram's series under its own name; the scrape follows the journey test above.
+    const exported = new Set([...(await scrape(workerMetricsUrl)), ...(await scrape(`${http.url}/metrics`))].map((s) => s.name));
+    // The SDK exports a counter from its first increment: these count failures, and the journey had none.
+    const onFirstFailure = new Set(['temporal_activity_execution_failed', 'temporal_workflow_task_execution_failed']);
+    expect(queried.size).toBeGreaterThan(8);
+    expect([...queried].filter((name) => !onFirstFailure.has(name) && !exported.has(name))).toEqual([]);
   });
 
   it('labels a path no route matches as unmatched, with its status', async () => {
