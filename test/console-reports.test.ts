@@ -53,7 +53,14 @@ beforeAll(async () => {
   const a = await scenarioPlan({ currency: 'USD', invoices: [[5, 10_000], [-10, 20_000], [-45, 30_000], [-100, 40_000]], at: new Date('2026-03-03T10:00:00Z'), paid: [[1, 50_000]] });
   // B, EUR, initiated Tuesday 10 March: 1–30 150.00, 61–90 50.00 open; 200.00 paid; 400.00 entered.
   // A's notice went out half a day after initiation, before its payment: that payment is the notice's (steps report).
-  await h.ctx.db.insert(orchestrationSteps).values({ planId: a.planId, key: 'upcoming_notice', ordinal: 0, action: 'email', status: 'completed', completedAt: new Date('2026-03-03T22:00:00Z') });
+  // Still ahead of A (the forecast): two reminders tomorrow at noon and 13:00 UTC, the escalation task in three days.
+  const ahead = (days: number, hour: number) => new Date(Date.parse(`${dateOffset(days)}T00:00:00Z`) + hour * 3_600_000);
+  await h.ctx.db.insert(orchestrationSteps).values([
+    { planId: a.planId, key: 'upcoming_notice', ordinal: 0, action: 'email', status: 'completed', completedAt: new Date('2026-03-03T22:00:00Z') },
+    { planId: a.planId, key: 'first_reminder', ordinal: 1, action: 'email', status: 'waiting', scheduledFor: ahead(1, 12) },
+    { planId: a.planId, key: 'second_reminder', ordinal: 2, action: 'email', status: 'pending', scheduledFor: ahead(1, 13) },
+    { planId: a.planId, key: 'manual_escalation', ordinal: 3, action: 'task', status: 'pending', scheduledFor: ahead(3, 12) },
+  ]);
   const b = await scenarioPlan({ currency: 'EUR', invoices: [[-5, 15_000], [-70, 5_000]], at: new Date('2026-03-10T10:00:00Z'), paid: [[3, 20_000]] });
   // C, USD, week of 2 March: 600.00 paid in full in 2 days. D, USD, week of 9 March: 300.00 in 1 day.
   // Both resolved: no longer aged, but counted in recovery.
@@ -132,8 +139,8 @@ describe('the reports page for ops', () => {
 
   it('shows every report, each as a chart that is an image with a title, then its table', () => {
     expect(page.status).toBe(200);
-    expect([...page.html.matchAll(/<section[^>]*data-report="(\w+)"/g)].map(([, name]) => name)).toEqual(['aging', 'promises', 'recovery', 'steps']);
-    for (const report of ['aging', 'promises', 'recovery', 'steps']) {
+    expect([...page.html.matchAll(/<section[^>]*data-report="(\w+)"/g)].map(([, name]) => name)).toEqual(['aging', 'promises', 'recovery', 'steps', 'forecast']);
+    for (const report of ['aging', 'promises', 'recovery', 'steps', 'forecast']) {
       const html = section(page, report);
       const svg = /<svg([^>]*)>([\s\S]*?)<\/svg>/.exec(html);
       expect(svg?.[1]).toContain('role="img"');
@@ -233,6 +240,26 @@ describe('the reports page for ops', () => {
     ]);
     expect(text(html)).toContain('2 of 3 paid · $900.00');
     expect(tableOf(html)[3]).toEqual([policy, 'v1', 'USD', 'upcoming_notice', 'email', '1', '1', '0', '$500.00', '100.0 %']);
+  });
+
+  it('forecasts the next 30 days: a bar per day of emails and tasks, the busiest day\'s drain time, the plans left out', () => {
+    const html = section(page, 'forecast');
+    // A: two emails tomorrow, a task in three days. B is under an open promise: left out. C and D are closed.
+    expect(segmentsOf(html).map((s) => [s.bar.date, s.series, s.value, s.width])).toEqual([
+      [dateOffset(1), 'emails', 2, expect.closeTo(BAR_WIDTH, 1)],
+      [dateOffset(3), 'tasks', 1, expect.closeTo(BAR_WIDTH / 2, 1)],
+    ]);
+    const rows = tableOf(html);
+    expect(rows[0]).toEqual(['Date (UTC)', 'Emails', 'Tasks']);
+    expect(rows.slice(1, 5)).toEqual([
+      [dateOffset(0), '0', '0'],
+      [dateOffset(1), '2', '0'],
+      [dateOffset(2), '0', '0'],
+      [dateOffset(3), '0', '1'],
+    ]);
+    expect(rows).toHaveLength(31);
+    expect(text(html)).toContain(`The busiest day, ${dateOffset(1)}, has 2 emails: about`);
+    expect(text(html)).toContain('Not counted: 1 plan under a promise; they send nothing until the pause or the promise ends.');
   });
 
   it('narrows promises and recovery by period, and says aging is not narrowed by it', async () => {

@@ -128,16 +128,26 @@ export function forecastText(f: Forecast): string {
     '',
     table([...rows, ['TOTAL', count(f.totals.emails), count(f.totals.tasks)]]),
     '',
-    f.busiestDay
-      ? `The busiest day, ${f.busiestDay.date}, has ${plural(f.busiestDay.emails, 'email', 'emails')}: about ${durationInWords(f.drainSeconds)} to send at ${count(f.ratePerSecond)} per second.`
-      : `No emails are due in these ${plural(f.days.length, 'day', 'days')}: the mail queue has nothing to drain.`,
+    busiestDaySentence(f),
   ];
-  const { paused, promised } = f.leftOut;
-  if (paused + promised > 0) {
-    const held = [paused && plural(paused, 'paused plan', 'paused plans'), promised && plural(promised, 'plan under a promise', 'plans under a promise')].filter(Boolean);
-    lines.push(`Not counted: ${held.join(' and ')}; they send nothing until the pause or the promise ends.`);
-  }
+  const held = leftOutSentence(f);
+  if (held) lines.push(held);
   return lines.join('\n');
+}
+
+/** The busiest day and how long its emails take to send, in a sentence. */
+export function busiestDaySentence(f: Forecast): string {
+  return f.busiestDay
+    ? `The busiest day, ${f.busiestDay.date}, has ${plural(f.busiestDay.emails, 'email', 'emails')}: about ${durationInWords(f.drainSeconds)} to send at ${count(f.ratePerSecond)} per second.`
+    : `No emails are due in these ${plural(f.days.length, 'day', 'days')}: the mail queue has nothing to drain.`;
+}
+
+/** The plans the forecast leaves out, in a sentence; undefined when there are none. */
+export function leftOutSentence(f: Forecast): string | undefined {
+  const { paused, promised } = f.leftOut;
+  if (paused + promised === 0) return undefined;
+  const held = [paused && plural(paused, 'paused plan', 'paused plans'), promised && plural(promised, 'plan under a promise', 'plans under a promise')].filter(Boolean);
+  return `Not counted: ${held.join(' and ')}; they send nothing until the pause or the promise ends.`;
 }
 
 const forecastCommand: Command = async (argv, out, session) => {

@@ -2,21 +2,30 @@
 // filters it takes, as a chart and then the table of the same figures (the CLI's rows, so both
 // doors show one set of columns). A report with no chart here yet shows its table alone.
 import type { Child } from 'hono/jsx';
-import { rate, reportRows } from '../commands/reports';
-import type { DatabaseContext } from '../context';
+import { busiestDaySentence, forecastRows, leftOutSentence, rate, reportRows } from '../commands/reports';
+import type { DatabaseContext, DunningContext } from '../context';
+import { forecast, type Forecast } from '../forecast';
 import { filtersOf, reportNames, runReport, type AgingReport, type PromisesReport, type RecoveryReport, type RecoveryRow, type Report, type ReportFilter, type StepsReport, type StepsRow } from '../reports';
 import { BarChart, type Series } from './charts';
 import { money, timeIn, words } from './format';
 import { Layout, type SignedInAs } from './pages';
 
-/** Every report under the filters it takes; the first refusal, in the reports' order, is thrown. */
+/**
+ * Every report under the filters it takes, read side by side (each on its own connection); the
+ * first refusal in the reports' order is thrown.
+ */
 export async function readReports(ctx: DatabaseContext, filter: ReportFilter): Promise<Report[]> {
-  const reports: Report[] = [];
-  for (const name of reportNames) {
-    const taken = Object.fromEntries(filtersOf[name].map((key) => [key, filter[key]]));
-    reports.push(await runReport(ctx, { ...taken, name }));
-  }
-  return reports;
+  const settled = await Promise.allSettled(
+    reportNames.map((name) => runReport(ctx, { ...Object.fromEntries(filtersOf[name].map((key) => [key, filter[key]])), name })),
+  );
+  const refused = settled.find((r) => r.status === 'rejected');
+  if (refused) throw refused.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<Report>).value);
+}
+
+/** The forecast for the next 30 days under the page's policy and currency, at the configured mail rate. */
+export function readForecast(ctx: DunningContext, filter: ReportFilter): Promise<Forecast> {
+  return forecast(ctx, { policy: filter.policy, currency: filter.currency, ratePerSecond: ctx.config.mail.ratePerSecond });
 }
 
 /** The reports span accounts, so no account's locale: money is written as the CLI writes it. */
@@ -25,7 +34,7 @@ const inCurrency = (minor: number, currency: string) => money(minor, { currency,
 /** A field's name in words: policyVersion → "policy version". */
 const fieldWords = (key: string) => words(key.replace(/([a-z0-9])([A-Z])/g, '$1_$2')).toLowerCase();
 /** The CLI's headers as a page writes them: NOT YET DUE → "Not yet due". */
-const sentenceCase = (text: string) => text.charAt(0).toUpperCase() + text.slice(1).toLowerCase();
+const sentenceCase = (text: string) => (text.charAt(0).toUpperCase() + text.slice(1).toLowerCase()).replace(/\butc\b/g, 'UTC');
 
 /** A row's figures for the chart's series, by the series' keys. */
 const figuresOf = (row: object, series: Series[]): Record<string, number> =>
@@ -221,12 +230,17 @@ const rowsOf = (report: Report, style: 'table' | 'csv'): string[][] => (reportRo
 
 /** A report's rows as a table: the CLI's cells, its figures' columns aligned right. */
 function ReportTable(props: { report: Report; caption: string }) {
-  const [head = [], ...body] = rowsOf(props.report, 'table');
-  const [, ...raw] = rowsOf(props.report, 'csv');
+  return <FiguresTable name={props.report.report} table={rowsOf(props.report, 'table')} csv={rowsOf(props.report, 'csv')} caption={props.caption} />;
+}
+
+/** A report's rows as the CLI formats them (`table`), its figure columns told apart by the raw rows (`csv`). */
+function FiguresTable(props: { name: string; table: string[][]; csv: string[][]; caption: string }) {
+  const [head = [], ...body] = props.table;
+  const [, ...raw] = props.csv;
   // A column is figures when every raw cell is a number (or empty): counts, minor units, rates.
   const figures = head.map((_, i) => raw.every((r) => r[i] === '' || Number.isFinite(Number(r[i]))));
   return (
-    <table data-report-table={props.report.report}>
+    <table data-report-table={props.name}>
       <caption class="visually-hidden">{props.caption}</caption>
       <thead>
         <tr>
@@ -309,7 +323,49 @@ function FilterForm(props: { filter: ReportFilter; policies: string[]; refusal?:
   );
 }
 
-export function ReportsPage(props: { reports: Report[]; filter: ReportFilter; policies: string[]; signedInAs: SignedInAs; refusal?: string }) {
+const forecastSeries: Series[] = [
+  { key: 'emails', label: 'Emails', color: '#1f5fa8' },
+  { key: 'tasks', label: 'Rep tasks', color: '#f98b3a' },
+];
+
+/** What the open plans will do over the next 30 days: a bar per day, then the busiest day's drain time. */
+function ForecastSection(props: { forecast: Forecast; filter: ReportFilter }) {
+  const f = props.forecast;
+  const ignored = (['from', 'to'] as const).filter((k) => props.filter[k] !== undefined);
+  const most = Math.max(...f.days.map((d) => d.emails + d.tasks));
+  const held = leftOutSentence(f);
+  return (
+    <section aria-labelledby="report-forecast" data-report="forecast">
+      <h2 id="report-forecast">Forecast</h2>
+      <p>
+        The emails and rep tasks the open plans' steps make each day from {f.days[0]!.date} to {f.days.at(-1)!.date} (UTC calendar days), each email placed in its
+        contact's send window, as <code>dunning forecast</code> counts them.
+      </p>
+      {ignored.length > 0 && <p>Not narrowed by {ignored.join(' and ')}: the forecast looks ahead from today.</p>}
+      {most === 0 ? (
+        <p data-empty>Nothing is due in the next {f.days.length} days under these filters.</p>
+      ) : (
+        <>
+          <BarChart
+            id="forecast-chart"
+            title={`Emails and rep tasks per day, the next ${f.days.length} days`}
+            description="One bar per UTC day, as long as the emails and tasks due that day, on one scale. The table below gives the counts."
+            series={forecastSeries}
+            scale={most}
+            bars={f.days.map((d) => ({ label: d.date, values: { emails: d.emails, tasks: d.tasks }, note: `${d.emails} emails, ${d.tasks} tasks`, data: { date: d.date } }))}
+          />
+          <FiguresTable name="forecast" table={forecastRows(f, 'table')} csv={forecastRows(f, 'csv')} caption="Forecast: the figures" />
+        </>
+      )}
+      <p data-drain>
+        {busiestDaySentence(f)}
+        {held && ` ${held}`}
+      </p>
+    </section>
+  );
+}
+
+export function ReportsPage(props: { reports: Report[]; forecast?: Forecast; filter: ReportFilter; policies: string[]; signedInAs: SignedInAs; refusal?: string }) {
   return (
     <Layout title="Reports" signedInAs={props.signedInAs} current="reports">
       <p>How well dunning works. Amounts are never added across currencies: each figure of money is in its row's currency.</p>
@@ -317,6 +373,7 @@ export function ReportsPage(props: { reports: Report[]; filter: ReportFilter; po
       {props.reports.map((report) => (
         <ReportSection report={report} filter={props.filter} signedInAs={props.signedInAs} />
       ))}
+      {props.forecast && <ForecastSection forecast={props.forecast} filter={props.filter} />}
     </Layout>
   );
 }

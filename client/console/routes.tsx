@@ -23,7 +23,7 @@ import { workflowUiUrl } from '../../worker/config';
 import { consoleActions, type ActionInput } from './actions';
 import { HTMX_PATH, RefusalPage, SignInPage, WorklistPage, type SignedInAs } from './pages';
 import { PlanPage, type FormEcho } from './plan-page';
-import { readReports, ReportsPage } from './reports-page';
+import { readForecast, readReports, ReportsPage } from './reports-page';
 import { listPolicies } from '../policies';
 import type { ReportFilter } from '../reports';
 
@@ -202,8 +202,8 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     const filter = reportFilterOf(c);
     const policies = (await listPolicies(c.var.ctx)).map((p) => p.name);
     try {
-      const reports = await readReports(c.var.ctx, filter);
-      return c.html(<ReportsPage reports={reports} filter={filter} policies={policies} signedInAs={signedInAs(c)} />);
+      const [reports, upcoming] = await Promise.all([readReports(c.var.ctx, filter), readForecast(c.var.ctx, filter)]);
+      return c.html(<ReportsPage reports={reports} forecast={upcoming} filter={filter} policies={policies} signedInAs={signedInAs(c)} />);
     } catch (err) {
       // The page is there; what cannot be used is the filter typed in its form.
       if (err instanceof DunningError) return c.html(<ReportsPage reports={[]} filter={filter} policies={policies} signedInAs={signedInAs(c)} refusal={err.message} />, 422);
