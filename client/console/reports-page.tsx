@@ -357,10 +357,12 @@ function ForecastSection(props: { forecast: Forecast; filter: ReportFilter }) {
           <FiguresTable name="forecast" table={forecastRows(f, 'table')} csv={forecastRows(f, 'csv')} caption="Forecast: the figures" />
         </>
       )}
-      <p data-drain>
-        {busiestDaySentence(f)}
-        {held && ` ${held}`}
-      </p>
+      {(f.busiestDay || held) && (
+        <p data-drain>
+          {f.busiestDay && busiestDaySentence(f)}
+          {held && ` ${held}`}
+        </p>
+      )}
     </section>
   );
 }
