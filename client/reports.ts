@@ -165,6 +165,37 @@ export async function reportQuery<T extends Record<string, unknown>>({ db }: Dat
   );
 }
 
+/**
+ * Several queries of one report, each on its own connection so PostgreSQL runs them on as many
+ * cores, all reading one snapshot (the first transaction exports it, the others import it), so
+ * their figures add up as one query's would. The pool must hold two connections or more.
+ */
+export async function readTogether(ctx: DatabaseContext, queries: SQL[]): Promise<Array<Array<Record<string, string | null>>>> {
+  const { db } = ctx;
+  const options = { isolationLevel: 'repeatable read', accessMode: 'read only' } as const;
+  const read = async (tx: Pick<DatabaseContext['db'], 'execute'>, query: SQL) => {
+    await tx.execute(sql`set local work_mem = '64MB'`);
+    return [...(await tx.execute<Record<string, string | null>>(query))];
+  };
+  const [first, ...rest] = queries;
+  return db.transaction(async (exporter) => {
+    const [row] = await exporter.execute<{ snapshot: string }>(sql`select pg_export_snapshot() as snapshot`);
+    const snapshot = row!.snapshot;
+    if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`PostgreSQL exported an unexpected snapshot id "${snapshot}".`);
+    const others = rest.map((query) =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql.raw(`set transaction snapshot '${snapshot}'`));
+        return read(tx, query);
+      }, options),
+    );
+    const mine = await read(exporter, first!).catch(async (err: unknown) => {
+      await Promise.allSettled(others);
+      throw err;
+    });
+    return [mine, ...(await Promise.all(others))];
+  }, options);
+}
+
 const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
 /** The closed plan statuses as an SQL list, for `status not in …`. */
 export const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
@@ -265,36 +296,33 @@ const initiatedPlans = (f: ReportFilter) => sql`
  */
 export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
   const f = await checkedFilter(ctx, 'recovery', filter);
-  const rows = await reportQuery<Record<string, string | null>>(ctx, sql`
-    with plans as materialized (${initiatedPlans(f)}),
-    -- Sums per plan in one pass each (hash joins), not two lookups per plan.
-    recovered as (
-      select p.id, sum(pm.amount_minor) as recovered
-      from plans p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at group by p.id
-    ), still_open as (
-      select p.id, sum(i.open_minor) as still_open
-      from plans p join collection_plan_items ci on ci.plan_id = p.id and ci.status <> 'removed' join invoices i on i.id = ci.invoice_id
-      group by p.id
-    ), per_plan as (
-      select p.policy, p.version, p.currency, p.status,
-        (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week,
-        extract(epoch from p.closed_at - p.initiated_at) / 86400 as days,
-        coalesce(r.recovered, 0) as recovered, coalesce(o.still_open, 0) as still_open
-      from plans p left join recovered r on r.id = p.id left join still_open o on o.id = p.id
-    )
-    select policy, version::text as version, currency, week::text as week, count(*)::text as plans,
-      sum(recovered + still_open)::text as entering, sum(recovered)::text as recovered,
-      (count(*) filter (where status = 'resolved'))::text as resolved,
-      round((percentile_cont(0.5) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as median,
-      round((percentile_cont(0.9) within group (order by days) filter (where status = 'resolved'))::numeric, 2)::text as p90
-    from per_plan
-    group by grouping sets ((policy, version, currency, week), (policy, version, currency))
-    order by policy, version nulls first, currency, week nulls last`);
+  // Every figure adds up by group, so each is summed in a query of its own (a hash join each, no
+  // lookup per plan), the four run side by side on one snapshot, and are put together by group.
+  const plans = sql`select p.*, (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week from (${initiatedPlans(f)}) p`;
+  const groups = sql`grouping sets ((p.policy, p.version, p.currency, p.week), (p.policy, p.version, p.currency))`;
+  const key = sql`p.policy, p.version::text as version, p.currency, p.week::text as week`;
+  const [counts, recovered, stillOpen, days] = await readTogether(ctx, [
+    sql`select ${key}, count(*)::text as plans, (count(*) filter (where p.status = 'resolved'))::text as resolved
+      from (${plans}) p group by ${groups}
+      order by p.policy, p.version nulls first, p.currency, p.week nulls last`,
+    sql`select ${key}, sum(pm.amount_minor)::text as recovered
+      from (${plans}) p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at group by ${groups}`,
+    sql`select ${key}, sum(i.open_minor)::text as still_open
+      from (${plans}) p join collection_plan_items ci on ci.plan_id = p.id and ci.status <> 'removed' join invoices i on i.id = ci.invoice_id
+      group by ${groups}`,
+    sql`select ${key},
+        round((percentile_cont(0.5) within group (order by extract(epoch from p.closed_at - p.initiated_at) / 86400))::numeric, 2)::text as median,
+        round((percentile_cont(0.9) within group (order by extract(epoch from p.closed_at - p.initiated_at) / 86400))::numeric, 2)::text as p90
+      from (${plans}) p where p.status = 'resolved' group by ${groups}`,
+  ]);
+  const byGroup = (rows: Array<Record<string, string | null>>) => new Map(rows.map((r) => [groupKey(r, ['policy', 'version', 'currency', 'week']), r]));
+  const [recoveredBy, openBy, daysBy] = [recovered!, stillOpen!, days!].map(byGroup);
   return {
     report: 'recovery',
-    rows: rows.map((r) => {
-      const enteringMinor = Number(r.entering);
-      const recoveredMinor = Number(r.recovered);
+    rows: counts!.map((r) => {
+      const k = groupKey(r, ['policy', 'version', 'currency', 'week']);
+      const recoveredMinor = Number(recoveredBy!.get(k)?.recovered ?? 0);
+      const enteringMinor = recoveredMinor + Number(openBy!.get(k)?.still_open ?? 0);
       return {
         policy: r.policy!,
         policyVersion: numberOrNull(r.version),
@@ -305,12 +333,15 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
         recoveredMinor,
         recoveryRate: enteringMinor === 0 ? null : recoveredMinor / enteringMinor,
         resolved: Number(r.resolved),
-        medianDaysToResolve: numberOrNull(r.median),
-        p90DaysToResolve: numberOrNull(r.p90),
+        medianDaysToResolve: numberOrNull(daysBy!.get(k)?.median),
+        p90DaysToResolve: numberOrNull(daysBy!.get(k)?.p90),
       };
     }),
   };
 }
+
+/** A group's identity from its row: the named fields, null and text told apart. */
+const groupKey = (row: Record<string, string | null>, fields: string[]) => JSON.stringify(fields.map((f) => row[f] ?? null));
 
 /**
  * Which step worked, by last touch: each payment after initiation is credited to the plan's
@@ -320,44 +351,38 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
  */
 export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<StepsReport> {
   const f = await checkedFilter(ctx, 'steps', filter);
-  const rows = await reportQuery<Record<string, string | null>>(ctx, sql`
-    with plans as materialized (${initiatedPlans(f)}),
-    done as materialized (
-      select p.id, s.key, s.ordinal, s.action, s.completed_at
-      from plans p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
-    ), reached as (
-      select policy, version, currency, null::text as step, null::int as ordinal, null::text as action, count(*) as reached
-      from plans group by policy, version, currency
+  const plans = initiatedPlans(f);
+  // How many reached each step, and what was paid after it, read side by side on one snapshot.
+  const [reached, credited] = await readTogether(ctx, [
+    sql`select policy, version::text as version, currency, null::text as step, null::int as ordinal, null::text as action, count(*)::text as reached
+      from (${plans}) p group by policy, version, currency
       union all
-      select p.policy, p.version, p.currency, d.key, d.ordinal, d.action, count(*)
-      from plans p join done d on d.id = p.id
-      group by p.policy, p.version, p.currency, d.key, d.ordinal, d.action
-    ), payments_in as (
-      select p.id, p.policy, p.version, p.currency, pm.id as payment, pm.amount_minor, pm.received_at,
-        p.status = 'resolved' and pm.received_at = max(pm.received_at) over (partition by p.id) as closing
-      from plans p join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
-    ), paid as (
-      -- Each payment with the plan's last step done by then: one join and one sort for all
-      -- payments, not a lookup per payment.
-      select distinct on (x.payment) x.*, d.key as step
-      from payments_in x left join done d on d.id = x.id and d.completed_at <= x.received_at
-      order by x.payment, d.completed_at desc nulls last, d.ordinal desc nulls last
-    ), credited as (
-      select policy, version, currency, step, count(distinct id) as plans_paid,
-        count(distinct id) filter (where closing) as paid_in_full, sum(amount_minor) as amount
-      from paid group by policy, version, currency, step
-    )
-    select r.policy, r.version::text as version, r.currency, r.step, r.ordinal::text as ordinal, r.action, r.reached::text as reached,
-      coalesce(c.plans_paid, 0)::text as plans_paid, coalesce(c.paid_in_full, 0)::text as paid_in_full, coalesce(c.amount, 0)::text as amount
-    from reached r
-    left join credited c on c.policy = r.policy and c.version is not distinct from r.version and c.currency = r.currency
-      and c.step is not distinct from r.step
-    order by r.policy, r.version nulls first, r.currency, r.ordinal nulls first`);
+      select p.policy, p.version::text, p.currency, s.key, s.ordinal, s.action, count(*)::text
+      from (${plans}) p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
+      group by p.policy, p.version, p.currency, s.key, s.ordinal, s.action
+      order by 1, 2 nulls first, 3, 5 nulls first`,
+    // Each payment with the plan's last step done by then: one join and one sort for all
+    // payments, not a lookup per payment. A resolved plan's last payment is the one that resolved it.
+    sql`select policy, version::text as version, currency, step, count(distinct id)::text as plans_paid,
+        (count(distinct id) filter (where closing))::text as paid_in_full, sum(amount_minor)::text as amount
+      from (
+        select distinct on (pm.id) p.id, p.policy, p.version, p.currency, pm.amount_minor, s.key as step,
+          p.status = 'resolved' and not exists (select 1 from payments later where later.plan_id = pm.plan_id and later.received_at > pm.received_at) as closing
+        from (${plans}) p
+        join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
+        left join orchestration_steps s on s.plan_id = p.id and s.status = 'completed' and s.completed_at <= pm.received_at
+        order by pm.id, s.completed_at desc nulls last, s.ordinal desc nulls last
+      ) paid
+      group by policy, version, currency, step`,
+  ]);
+  const fields = ['policy', 'version', 'currency', 'step'];
+  const creditedBy = new Map(credited!.map((r) => [groupKey(r, fields), r]));
   return {
     report: 'steps',
-    rows: rows.map((r) => {
-      const reached = Number(r.reached);
-      const plansPaid = Number(r.plans_paid);
+    rows: reached!.map((r) => {
+      const c = creditedBy.get(groupKey(r, fields));
+      const reachedPlans = Number(r.reached);
+      const plansPaid = Number(c?.plans_paid ?? 0);
       return {
         policy: r.policy!,
         policyVersion: numberOrNull(r.version),
@@ -365,11 +390,11 @@ export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {
         step: r.step ?? null,
         ordinal: numberOrNull(r.ordinal),
         action: (r.action ?? null) as StepsRow['action'],
-        reached,
+        reached: reachedPlans,
         plansPaid,
-        plansPaidInFull: Number(r.paid_in_full),
-        amountMinor: Number(r.amount),
-        paidRate: reached === 0 ? null : plansPaid / reached,
+        plansPaidInFull: Number(c?.paid_in_full ?? 0),
+        amountMinor: Number(c?.amount ?? 0),
+        paidRate: reachedPlans === 0 ? null : plansPaid / reachedPlans,
       };
     }),
   };

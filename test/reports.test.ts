@@ -8,7 +8,7 @@ import { inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setPolicy } from '../client/policies';
 import { initiateDunning } from '../client/dunning';
-import { agingReport, promisesReport, recoveryReport, runReport, stepsReport } from '../client/reports';
+import { agingReport, promisesReport, readTogether, recoveryReport, runReport, stepsReport } from '../client/reports';
 import { collectionPlans, orchestrationSteps, paymentPromises, payments } from '../db/schema';
 import { runDunning } from './engine-process';
 import { createPlan, secondsPolicy } from './fixtures';
@@ -367,6 +367,27 @@ describe('steps', () => {
     expect(cells[1]).toEqual([stepsPolicy, 'v1', 'USD', 'before any step', '5', '1', '0', '$50.00', '20.0 %']);
     expect(cells[5]).toEqual([stepsPolicy, 'v1', 'USD', 'manual_escalation', 'task', '1', '1', '1', '$300.00', '100.0 %']);
     expect(cells[7]).toEqual([stepsPolicy, 'v2', 'USD', 'upcoming_notice', 'email', '1', '1', '1', '$150.00', '100.0 %']);
+  });
+});
+
+describe('reading a report side by side', () => {
+  it('runs its queries on separate connections, all on one snapshot, while other transactions commit', async () => {
+    let writing = true;
+    // Transactions committing all the while: a query that took its own snapshot would see a later one.
+    const writer = (async () => {
+      while (writing) await h.ctx.db.execute(sql`select txid_current()`);
+    })();
+    try {
+      const probe = sql`select pg_current_snapshot()::text as snapshot, pg_backend_pid()::text as pid, pg_sleep(0.05)::text as slept`;
+      for (let round = 0; round < 5; round++) {
+        const answers = (await readTogether(h.ctx, [probe, probe, probe])).map((rows) => rows[0]!);
+        expect(new Set(answers.map((a) => a.pid)).size).toBe(3);
+        expect(new Set(answers.map((a) => a.snapshot)).size).toBe(1);
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
   });
 });
 
