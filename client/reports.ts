@@ -155,7 +155,7 @@ export type Report = AgingReport | PromisesReport | RecoveryReport | StepsReport
  * in memory: the percentiles and per-plan sums over 100,000 plans would otherwise spill to disk
  * at PostgreSQL's default 4 MB.
  */
-export async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
+async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
   return db.transaction(
     async (tx) => {
       await tx.execute(sql`set local work_mem = '64MB'`);
@@ -361,17 +361,18 @@ export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {
       from (${plans}) p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
       group by p.policy, p.version, p.currency, s.key, s.ordinal, s.action
       order by 1, 2 nulls first, 3, 5 nulls first`,
-    // Each payment with the plan's last step done by then: one join and one sort for all
-    // payments, not a lookup per payment. A resolved plan's last payment is the one that resolved it.
+    // Each payment with the plan's last step done by then (a few index entries of its plan's
+    // steps), and whether it was the last payment of a plan now resolved: the one that resolved it.
     sql`select policy, version::text as version, currency, step, count(distinct id)::text as plans_paid,
         (count(distinct id) filter (where closing))::text as paid_in_full, sum(amount_minor)::text as amount
       from (
-        select distinct on (pm.id) p.id, p.policy, p.version, p.currency, pm.amount_minor, s.key as step,
-          p.status = 'resolved' and not exists (select 1 from payments later where later.plan_id = pm.plan_id and later.received_at > pm.received_at) as closing
+        select p.id, p.policy, p.version, p.currency, pm.amount_minor, p.status = 'resolved' and pm.received_at = last.at as closing,
+          (select s.key from orchestration_steps s
+           where s.plan_id = pm.plan_id and s.status = 'completed' and s.completed_at <= pm.received_at
+           order by s.completed_at desc, s.ordinal desc limit 1) as step
         from (${plans}) p
         join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
-        left join orchestration_steps s on s.plan_id = p.id and s.status = 'completed' and s.completed_at <= pm.received_at
-        order by pm.id, s.completed_at desc nulls last, s.ordinal desc nulls last
+        join (select plan_id, max(received_at) as at from payments group by plan_id) last on last.plan_id = p.id
       ) paid
       group by policy, version, currency, step`,
   ]);
