@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import { nextInSendWindow } from '../workflows/domain/calendar';
 import type { DatabaseContext } from './context';
 import { DunningError } from './errors';
-import { and, checkCurrency, checkPolicy, closedStatuses, readTogether } from './reports';
+import { and, checkCurrency, checkPolicy, closedStatuses, reportQuery } from './reports';
 
 const DAY_MS = 86_400_000;
 export const forecastDays = { default: 30, max: 90 } as const;
@@ -47,18 +47,6 @@ export interface Forecast {
   drainSeconds: number;
   /** Open plans left out: they send nothing until a rep or a date ends the pause or the promise. */
   leftOut: { paused: number; promised: number };
-}
-
-/** Steps of one kind that run on one day, or that wait for one window's opening on one local day. */
-interface Group {
-  action: 'email' | 'task';
-  day: string | null;
-  zone: string | null;
-  from: string | null;
-  to: string | null;
-  opens_on: string | null;
-  firstMs: string;
-  n: number;
 }
 
 /** The number of days, or one sentence for what is wrong with it. */
@@ -114,7 +102,7 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
   // always opens later the same day). A window from = to is the whole day, as in nextInSendWindow.
   // Each `offset 0` keeps PostgreSQL from inlining a level into the next, which would work out
   // the local time once per use instead of once per step.
-  const groupsIn = (half: 0 | 1) => sql`
+  const groups = await reportQuery<{ action: 'email' | 'task'; day: string | null; zone: string | null; from: string | null; to: string | null; firstMs: string; n: number }>(ctx, sql`
     with due as (
       select s.action, greatest(s.scheduled_for, ${nowIso}::timestamptz) as at, p.zone, p.wfrom, p.wto, p.opens, p.closes
       from orchestration_steps s
@@ -125,7 +113,7 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
         from collection_plans p
         join accounts a on a.id = p.account_id
         cross join lateral (select p.policy_snapshot->'sendWindow'->>'from' as wfrom, p.policy_snapshot->'sendWindow'->>'to' as wto) w
-        where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and not ${openPromise}`, sql`hashtext(p.id) & 1 = ${half}`, ...filters])}
+        where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and not ${openPromise}`, ...filters])}
         offset 0
       ) p on p.id = s.plan_id
       where s.status in ('pending', 'waiting', 'in_progress') and s.scheduled_for < ${endIso}::timestamptz
@@ -143,23 +131,7 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
       case when waits then (local::date + case when opens <= closes and minute >= closes then 1 else 0 end)::text end as opens_on,
       (extract(epoch from min(at)) * 1000)::bigint::text as "firstMs", count(*)::int as n
     from classified
-    group by 1, 2, 3, 4, 5, 6`;
-  const heldCounts = sql`
-    select
-      (select count(*) from collection_plans p where ${and([sql`p.status = 'on_hold'`, ...filters])})::int as paused,
-      (select count(*) from collection_plans p where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and ${openPromise}`, ...filters])})::int as promised`;
-  // The plans in two halves by their id's hash, read side by side on one snapshot (one core each),
-  // with the plans left out; the halves' groups are put together (counts add, the first instant is the earlier).
-  const [half0, half1, heldRows] = await readTogether(ctx, [groupsIn(0), groupsIn(1), heldCounts]);
-  const held = heldRows![0]!;
-  const merged = new Map<string, Group>();
-  for (const g of [...half0!, ...half1!] as unknown as Group[]) {
-    const key = JSON.stringify([g.action, g.day, g.zone, g.from, g.to, g.opens_on]);
-    const seen = merged.get(key);
-    if (!seen) merged.set(key, { ...g, n: Number(g.n) });
-    else merged.set(key, { ...seen, n: seen.n + Number(g.n), firstMs: String(Math.min(Number(seen.firstMs), Number(g.firstMs))) });
-  }
-  const groups = [...merged.values()];
+    group by 1, 2, 3, 4, 5, 6`);
 
   const byDate = new Map<string, ForecastDay>();
   const list = Array.from({ length: days }, (_, i) => {
@@ -176,6 +148,10 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
     else day.tasks += g.n;
   }
 
+  const [held] = await reportQuery<{ paused: number; promised: number }>(ctx, sql`
+    select
+      (select count(*) from collection_plans p where ${and([sql`p.status = 'on_hold'`, ...filters])})::int as paused,
+      (select count(*) from collection_plans p where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and ${openPromise}`, ...filters])})::int as promised`);
 
   const totals = { emails: list.reduce((sum, d) => sum + d.emails, 0), tasks: list.reduce((sum, d) => sum + d.tasks, 0) };
   const busiest = list.reduce<ForecastDay | undefined>((best, d) => (d.emails > (best?.emails ?? 0) ? d : best), undefined);
@@ -186,6 +162,6 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
     busiestDay: busiest ? { date: busiest.date, emails: busiest.emails } : null,
     ratePerSecond: input.ratePerSecond,
     drainSeconds: busiest ? busiest.emails / input.ratePerSecond : 0,
-    leftOut: { paused: Number(held.paused), promised: Number(held.promised) },
+    leftOut: { paused: held!.paused, promised: held!.promised },
   };
 }

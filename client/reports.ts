@@ -155,7 +155,7 @@ export type Report = AgingReport | PromisesReport | RecoveryReport | StepsReport
  * in memory: the percentiles and per-plan sums over 100,000 plans would otherwise spill to disk
  * at PostgreSQL's default 4 MB.
  */
-async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
+export async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
   return db.transaction(
     async (tx) => {
       await tx.execute(sql`set local work_mem = '64MB'`);
@@ -166,34 +166,14 @@ async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseCo
 }
 
 /**
- * Several queries of one report, each on its own connection so PostgreSQL runs them on as many
- * cores, all reading one snapshot (the first transaction exports it, the others import it), so
- * their figures add up as one query's would. The pool must hold two connections or more.
+ * Several queries of one report, each in its own read-only transaction on its own connection, so
+ * PostgreSQL runs them on as many cores. None holds a connection while it waits for another (a
+ * shared exported snapshot would, and callers at once could then hold every connection of the
+ * pool and wait on each other), so the queries start together but each on its own snapshot: a
+ * change committed in the milliseconds between their starts can show in one and not another.
  */
 export async function readTogether(ctx: DatabaseContext, queries: SQL[]): Promise<Array<Array<Record<string, string | null>>>> {
-  const { db } = ctx;
-  const options = { isolationLevel: 'repeatable read', accessMode: 'read only' } as const;
-  const read = async (tx: Pick<DatabaseContext['db'], 'execute'>, query: SQL) => {
-    await tx.execute(sql`set local work_mem = '64MB'`);
-    return [...(await tx.execute<Record<string, string | null>>(query))];
-  };
-  const [first, ...rest] = queries;
-  return db.transaction(async (exporter) => {
-    const [row] = await exporter.execute<{ snapshot: string }>(sql`select pg_export_snapshot() as snapshot`);
-    const snapshot = row!.snapshot;
-    if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`PostgreSQL exported an unexpected snapshot id "${snapshot}".`);
-    const others = rest.map((query) =>
-      db.transaction(async (tx) => {
-        await tx.execute(sql.raw(`set transaction snapshot '${snapshot}'`));
-        return read(tx, query);
-      }, options),
-    );
-    const mine = await read(exporter, first!).catch(async (err: unknown) => {
-      await Promise.allSettled(others);
-      throw err;
-    });
-    return [mine, ...(await Promise.all(others))];
-  }, options);
+  return Promise.all(queries.map((query) => reportQuery<Record<string, string | null>>(ctx, query)));
 }
 
 const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
@@ -211,12 +191,9 @@ export const and = (conditions: Array<SQL | undefined>) => {
  */
 export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<AgingReport> {
   const { policy, currency } = await checkedFilter(ctx, 'aging', filter);
-  const asOf = new Date().toISOString();
-  // The plans in two halves by their id's hash, read side by side on one snapshot (one core
-  // each): a plan is in one half only, so plans and amounts per currency add up.
-  const half = (k: 0 | 1) => sql`
+  const rows = await reportQuery<Record<string, string>>(ctx, sql`
     with zones as materialized (
-      select z.zone, (${asOf}::timestamptz at time zone z.zone)::date as today from (select distinct timezone as zone from accounts) z
+      select z.zone, (now() at time zone z.zone)::date as today from (select distinct timezone as zone from accounts) z
     ), open_items as (
       select i.currency, p.id as plan_id, i.open_minor, z.today - i.due_on as days
       from collection_plans p
@@ -226,7 +203,6 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
       join invoices i on i.id = ci.invoice_id and i.open_minor > 0
       where ${and([
         sql`p.status not in ${closedStatuses}`,
-        sql`hashtext(p.id) & 1 = ${k}`,
         policy === undefined ? undefined : sql`p.policy_name = ${policy}`,
         currency === undefined ? undefined : sql`i.currency = ${currency}`,
       ])}
@@ -238,16 +214,21 @@ export async function agingReport(ctx: DatabaseContext, filter: ReportFilter = {
       coalesce(sum(open_minor) filter (where days between 61 and 90), 0)::text as "days61to90Minor",
       coalesce(sum(open_minor) filter (where days > 90), 0)::text as "over90Minor",
       sum(open_minor)::text as "totalMinor"
-    from open_items group by currency`;
-  const figures = ['plans', 'notDueMinor', 'days1to30Minor', 'days31to60Minor', 'days61to90Minor', 'over90Minor', 'totalMinor'] as const;
-  type Row = AgingReport['rows'][number];
-  const byCurrency = new Map<string, Row>();
-  for (const r of (await readTogether(ctx, [half(0), half(1)])).flat()) {
-    const row = byCurrency.get(r.currency!) ?? { currency: r.currency!, plans: 0, notDueMinor: 0, days1to30Minor: 0, days31to60Minor: 0, days61to90Minor: 0, over90Minor: 0, totalMinor: 0 };
-    for (const f of figures) row[f] += Number(r[f]);
-    byCurrency.set(row.currency, row);
-  }
-  return { report: 'aging', asOf, rows: [...byCurrency.values()].sort((x, y) => (x.currency < y.currency ? -1 : 1)) };
+    from open_items group by currency order by currency`);
+  return {
+    report: 'aging',
+    asOf: new Date().toISOString(),
+    rows: rows.map((r) => ({
+      currency: r.currency!,
+      plans: Number(r.plans),
+      notDueMinor: Number(r.notDueMinor),
+      days1to30Minor: Number(r.days1to30Minor),
+      days31to60Minor: Number(r.days31to60Minor),
+      days61to90Minor: Number(r.days61to90Minor),
+      over90Minor: Number(r.over90Minor),
+      totalMinor: Number(r.totalMinor),
+    })),
+  };
 }
 
 /** The first instant of `from` and the instant after `to` (UTC days), for a half-open range. */
@@ -296,7 +277,7 @@ const initiatedPlans = (f: ReportFilter) => sql`
 export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<RecoveryReport> {
   const f = await checkedFilter(ctx, 'recovery', filter);
   // Every figure adds up by group, so each is summed in a query of its own (a hash join each, no
-  // lookup per plan), the four run side by side on one snapshot, and are put together by group.
+  // lookup per plan), the four run side by side, and are put together by group.
   const plans = sql`select p.*, (date_trunc('week', p.initiated_at at time zone 'UTC'))::date as week from (${initiatedPlans(f)}) p`;
   const groups = sql`grouping sets ((p.policy, p.version, p.currency, p.week), (p.policy, p.version, p.currency))`;
   const key = sql`p.policy, p.version::text as version, p.currency, p.week::text as week`;
@@ -351,7 +332,7 @@ const groupKey = (row: Record<string, string | null>, fields: string[]) => JSON.
 export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {}): Promise<StepsReport> {
   const f = await checkedFilter(ctx, 'steps', filter);
   const plans = initiatedPlans(f);
-  // How many reached each step, and what was paid after it, read side by side on one snapshot.
+  // How many reached each step, and what was paid after it, read side by side.
   const [reached, credited] = await readTogether(ctx, [
     sql`select policy, version::text as version, currency, null::text as step, null::int as ordinal, null::text as action, count(*)::text as reached
       from (${plans}) p group by policy, version, currency
