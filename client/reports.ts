@@ -295,12 +295,12 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
         round((percentile_cont(0.9) within group (order by extract(epoch from p.closed_at - p.initiated_at) / 86400))::numeric, 2)::text as p90
       from (${plans}) p where p.status = 'resolved' group by ${groups}`,
   ]);
-  const byGroup = (rows: Array<Record<string, string | null>>) => new Map(rows.map((r) => [groupKey(r, ['policy', 'version', 'currency', 'week']), r]));
-  const [recoveredBy, openBy, daysBy] = [recovered!, stillOpen!, days!].map(byGroup);
+  const fields = ['policy', 'version', 'currency', 'week'];
+  const [recoveredBy, openBy, daysBy] = [recovered!, stillOpen!, days!].map((rows) => byGroup(rows, fields));
   return {
     report: 'recovery',
     rows: counts!.map((r) => {
-      const k = groupKey(r, ['policy', 'version', 'currency', 'week']);
+      const k = groupKey(r, fields);
       const recoveredMinor = Number(recoveredBy!.get(k)?.recovered ?? 0);
       const enteringMinor = recoveredMinor + Number(openBy!.get(k)?.still_open ?? 0);
       return {
@@ -322,6 +322,8 @@ export async function recoveryReport(ctx: DatabaseContext, filter: ReportFilter 
 
 /** A group's identity from its row: the named fields, null and text told apart. */
 const groupKey = (row: Record<string, string | null>, fields: string[]) => JSON.stringify(fields.map((f) => row[f] ?? null));
+/** Rows by their group's identity, for a figure read by another query of the same report. */
+const byGroup = (rows: Array<Record<string, string | null>>, fields: string[]) => new Map(rows.map((r) => [groupKey(r, fields), r]));
 
 /**
  * Which step worked, by last touch: each payment after initiation is credited to the plan's
@@ -357,7 +359,7 @@ export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {
       group by policy, version, currency, step`,
   ]);
   const fields = ['policy', 'version', 'currency', 'step'];
-  const creditedBy = new Map(credited!.map((r) => [groupKey(r, fields), r]));
+  const creditedBy = byGroup(credited!, fields);
   return {
     report: 'steps',
     rows: reached!.map((r) => {

@@ -101,6 +101,25 @@ function PromisesChart({ report }: { report: PromisesReport }) {
 const identityWords = (key: string, value: unknown) =>
   key === 'policy' ? String(value) : key === 'policyVersion' ? (value === null ? 'version unknown' : `v${String(value)}`) : `${fieldWords(key)} ${String(value)}`;
 
+/** Rows that share a chart, with the words that name it in the chart's title. */
+interface ChartGroup<R> {
+  label: string;
+  rows: R[];
+}
+
+/** Rows grouped by the identity `groupOf` gives each (none: the row is in no chart), in the rows' order. */
+function chartGroups<R>(rows: R[], groupOf: (row: R) => { key: string; label: string } | undefined): Array<ChartGroup<R>> {
+  const groups = new Map<string, ChartGroup<R>>();
+  for (const row of rows) {
+    const identity = groupOf(row);
+    if (!identity) continue;
+    const group = groups.get(identity.key) ?? { label: identity.label, rows: [] };
+    group.rows.push(row);
+    groups.set(identity.key, group);
+  }
+  return [...groups.values()];
+}
+
 /** The figures of a recovery row; any other field (policy, currency, …) says which plans the row is about. */
 const recoveryFigures: ReadonlyArray<keyof RecoveryRow> = ['week', 'plans', 'enteringMinor', 'recoveredMinor', 'recoveryRate', 'resolved', 'medianDaysToResolve', 'p90DaysToResolve'];
 
@@ -109,18 +128,12 @@ const recoveryFigures: ReadonlyArray<keyof RecoveryRow> = ['week', 'plans', 'ent
  * the report's order: a chart each, a bar per currency and week. Rates compare across
  * currencies; the amounts they come from stay each in their own.
  */
-function recoveryGroups(rows: RecoveryRow[]): Array<{ label: string; rows: RecoveryRow[] }> {
-  const groups = new Map<string, { label: string; rows: RecoveryRow[] }>();
-  for (const row of rows) {
-    if (row.week === null) continue;
+function recoveryGroups(rows: RecoveryRow[]): Array<ChartGroup<RecoveryRow>> {
+  return chartGroups(rows, (row) => {
+    if (row.week === null) return undefined;
     const identity = Object.entries(row).filter(([key]) => key !== 'currency' && !(recoveryFigures as readonly string[]).includes(key));
-    const key = JSON.stringify(identity);
-    const label = identity.map(([k, v]) => identityWords(k, v)).join(', ');
-    const group = groups.get(key) ?? { label, rows: [] };
-    group.rows.push(row);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
+    return { key: JSON.stringify(identity), label: identity.map(([k, v]) => identityWords(k, v)).join(', ') };
+  });
 }
 
 function RecoveryCharts({ report }: { report: RecoveryReport }) {
@@ -147,16 +160,11 @@ function RecoveryCharts({ report }: { report: RecoveryReport }) {
 }
 
 /** The steps rows by policy version and currency, in the report's (the policy's) order: a chart each. */
-function stepsGroups(rows: StepsRow[]): Array<{ label: string; rows: StepsRow[] }> {
-  const groups = new Map<string, { label: string; rows: StepsRow[] }>();
-  for (const row of rows) {
-    const key = JSON.stringify([row.policy, row.policyVersion, row.currency]);
-    const label = `${identityWords('policy', row.policy)} ${identityWords('policyVersion', row.policyVersion)}, ${row.currency}`;
-    const group = groups.get(key) ?? { label, rows: [] };
-    group.rows.push(row);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
+function stepsGroups(rows: StepsRow[]): Array<ChartGroup<StepsRow>> {
+  return chartGroups(rows, (row) => ({
+    key: JSON.stringify([row.policy, row.policyVersion, row.currency]),
+    label: `${identityWords('policy', row.policy)} ${identityWords('policyVersion', row.policyVersion)}, ${row.currency}`,
+  }));
 }
 
 function StepsCharts({ report }: { report: StepsReport }) {
