@@ -2,7 +2,7 @@
 // keys (plan + step, task id, payment id, timeline event key).
 import { ApplicationFailure } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
-import { applyPayment, lastTimelineSeq, loadPlanContext, loadScheduleAnchors, statusOnInitiation, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
+import { applyPayment, lastTimelineSeq, loadPlanContext, loadScheduleAnchors, policySnapshotWrite, statusOnInitiation, UnknownPlanError, type PaymentApplied, type PaymentInput } from '../db/plans';
 import { collectionPlans } from '../db/schema';
 import { failureTypes } from '../workflows/domain/failures';
 import { closedPlanStatuses, type PlanStatus } from '../workflows/domain/statuses';
@@ -24,7 +24,7 @@ export interface PaymentSchedule {
   steps: Array<{ key: string; scheduledFor: string }>;
 }
 
-export function createPlanActivities({ db, clock }: ActivityDeps) {
+export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'clock'>) {
   return {
     /** Loads the plan, computes its calendar from the policy snapshot, marks it initiated. */
     async beginPlan(input: { planId: string; policy: DunningPolicy; initiatedAt: string }): Promise<{
@@ -41,11 +41,13 @@ export function createPlanActivities({ db, clock }: ActivityDeps) {
       if (!ctx) throw unknownPlan(input.planId);
       const initiatedAt = new Date(input.initiatedAt);
       const { steps } = planSchedule(input.policy, ctx, initiatedAt);
+      const policy = policySnapshotWrite(db, input.planId, input.policy);
       const [written] = await db
+        .with(policy.snapshot)
         .update(collectionPlans)
         .set({
           policyName: input.policy.name,
-          policySnapshot: input.policy,
+          ...policy.columns,
           // Usually written by the initiating client already; this covers a client that died
           // between starting the journey and marking the plan: the version whose definition this is.
           policyVersion: sql`coalesce(${collectionPlans.policyVersion}, (select d.version from dunning_policies d

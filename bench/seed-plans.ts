@@ -124,9 +124,14 @@ export async function seedWorklist(sql: postgres.Sql, n: number): Promise<void> 
 export async function seedReportHistory(sql: postgres.Sql): Promise<void> {
   const i = sql`substring(p.id from 11)::int`;
   await sql.begin(async (tx) => {
+    await tx`insert into plan_policy_snapshots (plan_id, policy)
+      select p.id, d.definition from collection_plans p join dunning_policies d on d.name = 'standard'
+      where p.id like 'plan-SEED-%' and p.initiated_at is not null
+      on conflict (plan_id) do update set policy = excluded.policy`;
     await tx`update collection_plans p set policy_version = case when ${i} % 2 = 0 then 2 else 1 end,
-        policy_snapshot = (select d.definition from dunning_policies d where d.name = 'standard')
-      where p.id like 'plan-SEED-%' and p.initiated_at is not null`;
+        send_window_from = d.definition -> 'sendWindow' ->> 'from', send_window_to = d.definition -> 'sendWindow' ->> 'to'
+      from dunning_policies d
+      where d.name = 'standard' and p.id like 'plan-SEED-%' and p.initiated_at is not null`;
     await tx`update orchestration_steps s set scheduled_for = now() + (${i} % 30) * interval '1 day' + (${i} % 24 + s.ordinal) * interval '1 hour'
       from collection_plans p
       where p.id = s.plan_id and p.id like 'plan-SEED-%' and s.status in ('pending', 'waiting')
@@ -153,5 +158,5 @@ export async function seedReportHistory(sql: postgres.Sql): Promise<void> {
       where p.id like 'plan-SEED-%' and p.initiated_at is not null and g > e.events
       on conflict do nothing`;
   });
-  await sql`vacuum (analyze) collection_plans, orchestration_steps, payments, payment_promises, timeline_events`;
+  await sql`vacuum (analyze) collection_plans, plan_policy_snapshots, orchestration_steps, payments, payment_promises, timeline_events`;
 }

@@ -343,18 +343,18 @@ export async function stepsReport(ctx: DatabaseContext, filter: ReportFilter = {
       from (${plans}) p join orchestration_steps s on s.plan_id = p.id and s.status = 'completed'
       group by p.policy, p.version, p.currency, s.key, s.ordinal, s.action
       order by 1, 2 nulls first, 3, 5 nulls first`,
-    // Each payment with the plan's last step done by then (a few index entries of its plan's
-    // steps), and whether it was the last payment of a plan now resolved: the one that resolved it.
-    sql`select policy, version::text as version, currency, step, count(distinct id)::text as plans_paid,
-        (count(distinct id) filter (where closing))::text as paid_in_full, sum(amount_minor)::text as amount
+    // Each plan's payments by the step they followed (kept with each payment, see migration 0008),
+    // and whether they hold the plan's last payment while it is resolved: the one that resolved
+    // it. Grouped per plan first, by hashing: counting distinct plans would sort every payment.
+    sql`select policy, version::text as version, currency, step, count(*)::text as plans_paid,
+        (count(*) filter (where closing))::text as paid_in_full, sum(amount)::text as amount
       from (
-        select p.id, p.policy, p.version, p.currency, pm.amount_minor, p.status = 'resolved' and pm.received_at = last.at as closing,
-          (select s.key from orchestration_steps s
-           where s.plan_id = pm.plan_id and s.status = 'completed' and s.completed_at <= pm.received_at
-           order by s.completed_at desc, s.ordinal desc limit 1) as step
+        select p.id, p.policy, p.version, p.currency, pm.after_step as step, sum(pm.amount_minor) as amount,
+          bool_or(p.status = 'resolved' and pm.received_at = last.at) as closing
         from (${plans}) p
         join payments pm on pm.plan_id = p.id and pm.received_at >= p.initiated_at
         join (select plan_id, max(received_at) as at from payments group by plan_id) last on last.plan_id = p.id
+        group by p.id, p.policy, p.version, p.currency, pm.after_step
       ) paid
       group by policy, version, currency, step`,
   ]);

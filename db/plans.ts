@@ -16,6 +16,7 @@ import {
   paymentScheduleItems,
   paymentSchedules,
   payments,
+  planPolicySnapshots,
   tasks,
   timelineEvents,
 } from './schema';
@@ -253,6 +254,19 @@ async function resolvePaidPlan(tx: Transaction, planId: string, at: Date): Promi
   }
 }
 
+/**
+ * Writing the policy a plan is initiated under, in the statement that initiates it: the snapshot
+ * (a data-modifying CTE; rewritten if the journey's first activity runs again) and the plan
+ * row's columns taken from it.
+ */
+export function policySnapshotWrite(db: Database, planId: string, policy: DunningPolicy) {
+  const snapshot = db.$with('policy_snapshot_written', { planId: sql<string>`plan_id` }).as(sql`
+    insert into plan_policy_snapshots (plan_id, policy) values (${planId}, ${JSON.stringify(policy)}::jsonb)
+    on conflict (plan_id) do update set policy = excluded.policy
+    returning plan_id`);
+  return { snapshot, columns: { sendWindowFrom: policy.sendWindow?.from ?? null, sendWindowTo: policy.sendWindow?.to ?? null } };
+}
+
 /** What a running journey's calendar is computed from, as the db has it now. */
 export interface ScheduleAnchors {
   policy: DunningPolicy;
@@ -266,7 +280,7 @@ export interface ScheduleAnchors {
 export async function loadScheduleAnchors(db: Database, planId: string): Promise<ScheduleAnchors | undefined> {
   const [row] = await db
     .select({
-      policy: collectionPlans.policySnapshot,
+      policy: planPolicySnapshots.policy,
       initiatedAt: collectionPlans.initiatedAt,
       timeZone: accounts.timezone,
       dueOn: sql<string | null>`(select min(i.due_on)::text from collection_plan_items ci join invoices i on i.id = ci.invoice_id
@@ -274,6 +288,7 @@ export async function loadScheduleAnchors(db: Database, planId: string): Promise
     })
     .from(collectionPlans)
     .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
+    .leftJoin(planPolicySnapshots, eq(planPolicySnapshots.planId, collectionPlans.id))
     .where(eq(collectionPlans.id, planId));
   if (!row?.policy || !row.initiatedAt || !row.dueOn) return undefined;
   return { policy: row.policy as DunningPolicy, initiatedAt: row.initiatedAt, timeZone: row.timeZone, dueOn: row.dueOn };

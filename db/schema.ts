@@ -115,7 +115,12 @@ export const collectionPlans = pgTable(
       .notNull()
       .references(() => accounts.id),
     policyName: text('policy_name').references(() => dunningPolicies.name),
-    policySnapshot: jsonb('policy_snapshot'),
+    /**
+     * The send window (HH:MM) of the policy snapshot the plan runs (plan_policy_snapshots),
+     * written with it: the forecast places every open plan's emails without reading snapshots.
+     */
+    sendWindowFrom: text('send_window_from'),
+    sendWindowTo: text('send_window_to'),
     /** The policy's version when the plan was initiated (reports tell versions apart; see setPolicy). */
     policyVersion: integer('policy_version'),
     status: text('status', { enum: planStatuses }).notNull().default('not_started'),
@@ -253,6 +258,18 @@ export const paymentScheduleItems = pgTable(
   ],
 );
 
+/**
+ * The policy each initiated plan runs, as it was at initiation: its journey's calendar is
+ * computed from it. Kept apart from the plan row, which every list and report scans: the
+ * snapshot is read once per journey wake-up, and inline it made the plans table six times wider.
+ */
+export const planPolicySnapshots = pgTable('plan_policy_snapshots', {
+  planId: text('plan_id')
+    .primaryKey()
+    .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+  policy: jsonb('policy').notNull(),
+});
+
 /** Payments keyed by the billing system's payment id: a repeated report is a no-op. */
 export const payments = pgTable(
   'payments',
@@ -265,6 +282,12 @@ export const payments = pgTable(
     amountMinor: money('amount_minor').notNull(),
     currency: text('currency').notNull(),
     receivedAt: ts('received_at').notNull().defaultNow(),
+    /**
+     * The plan's last step completed at or before the payment was received (null: none yet),
+     * the step the steps report credits it to. Kept by triggers on payments and steps
+     * (migration 0008), never written by the code.
+     */
+    afterStep: text('after_step'),
     createdAt: createdAt(),
   },
   (t) => [check('payments_amount_pos', sql`${t.amountMinor} > 0`), index('payments_plan').on(t.planId)],

@@ -14,6 +14,7 @@ import { cancel, initiateDunning, pause, recordPromise } from '../client/dunning
 import { forecast, type Forecast } from '../client/forecast';
 import { setPolicy } from '../client/policies';
 import { collectionPlans, orchestrationSteps, paymentPromises } from '../db/schema';
+import { policySnapshotWrite } from '../db/plans';
 import type { SendWindow } from '../workflows/domain/policy';
 import type { StepStatus } from '../workflows/domain/statuses';
 import { runDunning } from './engine-process';
@@ -65,9 +66,11 @@ async function seedPlan(p: { timezone: string; window: SendWindow | null; steps:
   const plan = await createPlan(h.ctx.db, { timezone: p.timezone, currency: p.currency, invoices: [{ amountMinor: 50_000, dueOn: utcDate(Date.now() - 10 * DAY) }] });
   const name = p.policyName ?? policy;
   const snapshot = secondsPolicy(name, { first_reminder: 3600 }, p.window ? { sendWindow: p.window } : {});
+  const written = policySnapshotWrite(h.ctx.db, plan.planId, snapshot);
   await h.ctx.db
+    .with(written.snapshot)
     .update(collectionPlans)
-    .set({ policyName: name, policySnapshot: snapshot, status: p.status ?? 'in_progress', initiatedAt: new Date(Date.now() - 10 * DAY), closedAt: p.status === 'cancelled' ? new Date() : null })
+    .set({ policyName: name, ...written.columns, status: p.status ?? 'in_progress', initiatedAt: new Date(Date.now() - 10 * DAY), closedAt: p.status === 'cancelled' ? new Date() : null })
     .where(eq(collectionPlans.id, plan.planId));
   await h.ctx.db.insert(orchestrationSteps).values(
     p.steps.map((s, i) => ({ planId: plan.planId, key: `s${i + 1}`, ordinal: i, action: s.action, status: s.status ?? 'pending', scheduledFor: s.at })),
@@ -149,6 +152,16 @@ describe('the seeded scenario', () => {
         { action: 'email', at: at(10, '10:30') }, // 05:30 local: inside, D10
       ],
     });
+    // G: UTC, a window closing at half past (21:30): steps are placed to the minute.
+    await seedPlan({
+      timezone: 'Etc/GMT',
+      window: { from: '08:00', to: '21:30' },
+      steps: [
+        { action: 'email', at: at(12, '21:15') }, // inside: D12
+        { action: 'email', at: at(12, '21:45') }, // after the window, in its last hour: D13 08:00
+        { action: 'email', at: at(13, '21:30') }, // the window has just closed: D14 08:00
+      ],
+    });
     // D: no window at all: any time.
     await seedPlan({ timezone: 'Etc/GMT-10', window: null, steps: [{ action: 'email', at: at(11, '23:00') }] });
     // E1: overdue, where it is about noon now, so inside the window: today.
@@ -191,6 +204,9 @@ describe('the seeded scenario', () => {
       9: { emails: 1 }, // C1
       10: { emails: 2 }, // C2, C3
       11: { emails: 1 }, // D1
+      12: { emails: 1 }, // G1
+      13: { emails: 1 }, // G2
+      14: { emails: 1 }, // G3
       29: { tasks: 1 }, // A7
     };
     c[late] = { ...c[late], emails: (c[late]?.emails ?? 0) + 1 }; // E2
@@ -198,8 +214,8 @@ describe('the seeded scenario', () => {
   };
   const expected = (rate: number): Omit<Forecast, 'asOf'> => ({
     days: expectedDays(30, counts()),
-    // 2 + 1 (E2) + 3 + 1 + 1 + 4 + 1 + 1 + 2 + 1 emails; E1, A3 and A7 tasks.
-    totals: { emails: 17, tasks: 3 },
+    // 2 + 1 (E2) + 3 + 1 + 1 + 4 + 1 + 1 + 2 + 1 + 3 (G) emails; E1, A3 and A7 tasks.
+    totals: { emails: 20, tasks: 3 },
     busiestDay: { date: D(5), emails: 4 },
     ratePerSecond: rate,
     drainSeconds: 4 / rate,
@@ -213,7 +229,7 @@ describe('the seeded scenario', () => {
   it('narrows to fewer days, to a currency, and names the earliest of equally busy days', async () => {
     const tenDays = await forecast(h.ctx, { policy, days: '10', ratePerSecond: 2 });
     expect(tenDays.days).toEqual(expectedDays(10, counts()));
-    expect(tenDays.totals).toEqual({ emails: 17 - 3, tasks: 2 }); // C2, C3, D1 and A7 fall after
+    expect(tenDays.totals).toEqual({ emails: 20 - 6, tasks: 2 }); // C2, C3, D1, G1–G3 and A7 fall after
     // Four days: today has 2 or 3 emails (E2), D2 has 3; a tie goes to the earlier day.
     const fourDays = await forecast(h.ctx, { policy, days: 4, ratePerSecond: 2 });
     const todayEmails = counts()[0]!.emails!;
@@ -250,7 +266,7 @@ describe('the seeded scenario', () => {
     expect(lines[2]).toBe('DATE (UTC)  EMAILS  TASKS');
     expect(lines).toContain(`${D(5)}  4       0`);
     expect(lines).toContain(`${D(29)}  0       1`);
-    expect(lines).toContain('TOTAL       17      3');
+    expect(lines).toContain('TOTAL       20      3');
     // 4 emails at 0.5 per second: 8 seconds.
     expect(lines).toContain(`The busiest day, ${D(5)}, has 4 emails: about 8 s to send at 0.5 per second.`);
     expect(lines).toContain('Not counted: 1 paused plan and 1 plan under a promise; they send nothing until the pause or the promise ends.');

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setPolicy } from '../client/policies';
 import { initiateDunning } from '../client/dunning';
 import { agingReport, promisesReport, readTogether, recoveryReport, runReport, stepsReport } from '../client/reports';
+import { createPlanActivities } from '../activities/plans';
+import { systemClock } from '../activities/clock';
 import { collectionPlans, orchestrationSteps, paymentPromises, payments } from '../db/schema';
 import { runDunning } from './engine-process';
 import { createPlan, secondsPolicy } from './fixtures';
@@ -348,6 +350,42 @@ describe('steps', () => {
     expect((await stepsReport(h.ctx, { policy: stepsPolicy, currency: 'EUR' })).rows).toEqual(expected.slice(0, 2));
     // Initiated before April: none of these.
     expect((await stepsReport(h.ctx, { policy: stepsPolicy, to: '2026-04-05' })).rows).toEqual([]);
+  });
+
+  it('credits a payment written before the step it followed, and moves the credit when the journey writes the step again', async () => {
+    const late = `steps-late-${run}`;
+    await setPolicy(h.ctx, { policy: secondsPolicy(late, { upcoming_notice: 3600 }) });
+    const plan = await createPlan(h.ctx.db, { invoices: [{ amountMinor: 30_000, dueOn: '2026-03-30', issuedOn: '2026-03-01' }] });
+    await initiated([plan.planId], t0, late);
+    // Received on day 6 and reported before the journey wrote any step: nothing to credit yet.
+    await h.ctx.db.insert(payments).values({ id: `${run}-late-pay`, planId: plan.planId, amountMinor: 10_000, currency: 'USD', receivedAt: after(6) });
+    const credited = async () => (await stepsReport(h.ctx, { policy: late })).rows.filter((r) => r.plansPaid > 0).map((r) => [r.step, r.amountMinor]);
+    expect(await credited()).toEqual([[null, 10_000]]);
+    // The journey's own write (every step of the plan at each sync), as its activity does it.
+    const { syncPlan } = createPlanActivities({ db: h.ctx.db, clock: systemClock });
+    const sync = (firstReminderDone: Date | null) =>
+      syncPlan({
+        planId: plan.planId,
+        status: 'in_progress',
+        outstandingMinor: 20_000,
+        steps: [
+          { key: 'upcoming_notice', ordinal: 0, action: 'email', status: 'completed', scheduledFor: t0.toISOString(), completedAt: t0.toISOString() },
+          firstReminderDone
+            ? { key: 'first_reminder', ordinal: 1, action: 'email', status: 'completed', scheduledFor: after(5).toISOString(), completedAt: firstReminderDone.toISOString() }
+            : { key: 'first_reminder', ordinal: 1, action: 'email', status: 'pending', scheduledFor: after(5).toISOString() },
+        ],
+        tasks: [],
+        events: [],
+      });
+    await sync(null);
+    expect(await credited()).toEqual([['upcoming_notice', 10_000]]);
+    await sync(after(5));
+    expect(await credited()).toEqual([['first_reminder', 10_000]]);
+    // Written again unchanged: the credit stays; completed after the payment: back to the notice.
+    await sync(after(5));
+    expect(await credited()).toEqual([['first_reminder', 10_000]]);
+    await sync(after(7));
+    expect(await credited()).toEqual([['upcoming_notice', 10_000]]);
   });
 
   it('answers the same over HTTP, as CSV, and as a table', async () => {
