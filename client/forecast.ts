@@ -97,6 +97,11 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
   ];
   const openPromise = sql`exists (select 1 from payment_promises pp where pp.plan_id = p.id and pp.status = 'open')`;
 
+  // The plans left out, counted while the steps are placed.
+  const held = reportQuery<{ paused: number; promised: number }>(ctx, sql`
+    select
+      (select count(*) from collection_plans p where ${and([sql`p.status = 'on_hold'`, ...filters])})::int as paused,
+      (select count(*) from collection_plans p where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and ${openPromise}`, ...filters])})::int as promised`);
   // An email outside its window waits until the window opens: later that local day, or the next
   // one when the window has closed for the day (`opens <= closes`; a window across midnight
   // always opens later the same day). A window from = to is the whole day, as in nextInSendWindow.
@@ -105,10 +110,6 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
   // placed once: tens of thousands of steps come down to the few minutes they fall in. Each
   // `offset 0` keeps PostgreSQL from inlining a level into the next, which would work out the
   // local time once per use instead of once per group.
-  const held = reportQuery<{ paused: number; promised: number }>(ctx, sql`
-    select
-      (select count(*) from collection_plans p where ${and([sql`p.status = 'on_hold'`, ...filters])})::int as paused,
-      (select count(*) from collection_plans p where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and ${openPromise}`, ...filters])})::int as promised`);
   const placedGroups = reportQuery<{ action: 'email' | 'task'; day: string | null; zone: string | null; from: string | null; to: string | null; firstMs: string; n: number }>(ctx, sql`
     with due as (
       select s.action, date_trunc('minute', greatest(s.scheduled_for, ${nowIso}::timestamptz)) as at,
@@ -159,7 +160,6 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
     if (g.action === 'email') day.emails += g.n;
     else day.tasks += g.n;
   }
-
 
   const totals = { emails: list.reduce((sum, d) => sum + d.emails, 0), tasks: list.reduce((sum, d) => sum + d.tasks, 0) };
   const busiest = list.reduce<ForecastDay | undefined>((best, d) => (d.emails > (best?.emails ?? 0) ? d : best), undefined);

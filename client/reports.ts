@@ -152,13 +152,16 @@ export type Report = AgingReport | PromisesReport | RecoveryReport | StepsReport
 
 /**
  * A report's query (the forecast's too), in a read-only transaction with room to sort and hash
- * in memory: the percentiles and per-plan sums over 100,000 plans would otherwise spill to disk
- * at PostgreSQL's default 4 MB.
+ * in memory (the percentiles and per-plan sums over 100,000 plans would otherwise spill to disk
+ * at PostgreSQL's default 4 MB), and with parallel workers priced as cheap as they are for a
+ * scan of the whole portfolio: at PostgreSQL's default costs it joins 100,000 plans to their
+ * items, invoices and accounts on one core (aging 0.78 s → 0.54 s, recovery 0.62 s → 0.55 s,
+ * the forecast 0.67 s → 0.45 s: p50 of 7 runs each, before and after, on the 2-core bench machine).
  */
 export async function reportQuery<T extends Record<string, unknown>>({ db }: DatabaseContext, query: SQL): Promise<T[]> {
   return db.transaction(
     async (tx) => {
-      await tx.execute(sql`set local work_mem = '64MB'`);
+      await tx.execute(sql`select set_config('work_mem', '64MB', true), set_config('parallel_setup_cost', '100', true), set_config('parallel_tuple_cost', '0.01', true)`);
       return [...(await tx.execute<T>(query))] as T[];
     },
     { accessMode: 'read only' },
