@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  bigserial,
   boolean,
   check,
   date,
@@ -30,6 +31,7 @@ import {
   taskKinds,
   taskStatuses,
 } from '../workflows/domain/statuses';
+import { planEventTypes } from './plan-events';
 
 const money = (name: string) => bigint(name, { mode: 'number' });
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -480,4 +482,96 @@ export const consoleSessions = pgTable(
     expiresAt: ts('expires_at').notNull(),
   },
   (t) => [index('console_sessions_expires').on(t.expiresAt)],
+);
+
+/**
+ * Plan events for systems outside (the catalogue in plan-events.ts), written by a trigger on the
+ * timeline in the transaction of the change (migration 0009). `position` orders delivery: each
+ * endpoint gets a plan's events in the order they happened.
+ */
+export const planEvents = pgTable(
+  'plan_events',
+  {
+    position: bigserial('position', { mode: 'number' }).primaryKey(),
+    /** `evt_` and the timeline entry's id: the `webhook-id` of every attempt. */
+    id: text('id').notNull().unique(),
+    type: text('type', { enum: planEventTypes }).notNull(),
+    planId: text('plan_id')
+      .notNull()
+      .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+    occurredAt: ts('occurred_at').notNull(),
+    /** The body as sent (PlanEventBody). */
+    body: jsonb('body').notNull(),
+  },
+  (t) => [index('plan_events_plan').on(t.planId, t.position), check('plan_events_type', oneOf('type', planEventTypes))],
+);
+
+export const webhookEndpointStatuses = ['enabled', 'disabled'] as const;
+
+/**
+ * Where ops send plan events. The signing secret (`whsec_…`) is shown once and kept encrypted
+ * with the key in the environment; after a rotation the previous one signs too, for a day.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    /** The event types it receives. */
+    events: text('events').array().notNull(),
+    secretCiphertext: text('secret_ciphertext').notNull(),
+    previousSecretCiphertext: text('previous_secret_ciphertext'),
+    previousSecretExpiresAt: ts('previous_secret_expires_at'),
+    status: text('status', { enum: webhookEndpointStatuses }).notNull().default('enabled'),
+    /** Why it was disabled: by whom, or after a day of failed deliveries. */
+    disabledReason: text('disabled_reason'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  () => [check('webhook_endpoints_status', oneOf('status', webhookEndpointStatuses))],
+);
+
+export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed'] as const;
+
+/**
+ * One event owed to one endpoint, written with the event (a trigger, for every enabled endpoint
+ * that takes its type): delivery works through an endpoint's pending rows in event order, so
+ * an event committed late is never skipped, as a cursor over positions could skip it.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventPosition: bigint('event_position', { mode: 'number' })
+      .notNull()
+      .references(() => planEvents.position, { onDelete: 'cascade' }),
+    status: text('status', { enum: webhookDeliveryStatuses }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    deliveredAt: ts('delivered_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.endpointId, t.eventPosition] }),
+    check('webhook_deliveries_status', oneOf('status', webhookDeliveryStatuses)),
+    index('webhook_deliveries_pending').on(t.endpointId, t.eventPosition).where(sql`status = 'pending'`),
+  ],
+);
+
+/** Every delivery attempt: its HTTP status (none when the request failed), latency and error. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: text('event_id').notNull(),
+    httpStatus: integer('http_status'),
+    latencyMs: integer('latency_ms').notNull(),
+    error: text('error'),
+    at: ts('at').notNull().defaultNow(),
+  },
+  (t) => [index('webhook_attempts_endpoint').on(t.endpointId, t.at)],
 );
