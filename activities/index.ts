@@ -3,6 +3,7 @@ import type { ActivityDeps } from './deps';
 import { createPlanActivities } from './plans';
 import { createStackActivities } from './stack';
 import { createStepEmailActivities } from './step-email';
+import { createWebhookDeliveryActivities } from './webhook-delivery';
 
 export type { ActivityDeps } from './deps';
 
@@ -11,5 +12,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createStackActivities(deps),
     ...createPlanActivities(deps),
     ...createStepEmailActivities(deps),
+    ...createWebhookDeliveryActivities(deps),
   };
 }

@@ -8,6 +8,7 @@ import { connectDatabase, migrateDatabase, type DatabaseHandle } from '../db/con
 import { embeddedDatabaseUrl, startEmbeddedPostgres } from '../db/embedded';
 import { createApi } from '../client/http/app';
 import { serveHttp } from '../client/http/server';
+import { ensureAllWebhookDeliveries } from '../client/webhook-delivery';
 import { ownChild } from './child-processes';
 import { StartupError, temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
@@ -143,6 +144,8 @@ export async function startStack(config: DunningConfig, log: Log, opts: { parts?
       workers = started;
       // A worker's failure is reported through `running`; stopping the rest must still go on.
       cleanups.push(() => started.shutdown().catch(() => {}));
+      // Each enabled webhook endpoint's delivery, running (already running: unchanged).
+      await step('webhooks', () => ensureAllWebhookDeliveries(client, config, db.db));
     }
 
     let http: { url: string; closed: Promise<void> } | undefined;

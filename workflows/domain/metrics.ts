@@ -7,6 +7,8 @@ export const metricNames = {
   steps: 'dunning_steps_total',
   promises: 'dunning_promises_total',
   payments: 'dunning_payments_total',
+  webhookAttempts: 'dunning_webhook_attempts_total',
+  webhookEndpointsDisabled: 'dunning_webhook_endpoints_disabled_total',
 } as const;
 
 export const metricHelp = {
@@ -14,6 +16,8 @@ export const metricHelp = {
   steps: 'Policy steps completed, by step key',
   promises: 'Promises to pay by outcome (made, kept, broken)',
   payments: 'Payments applied to a plan',
+  webhookAttempts: 'Webhook delivery attempts by outcome (delivered, failed)',
+  webhookEndpointsDisabled: 'Webhook endpoints disabled after a day of failed deliveries',
 } as const;
 
 export type EmailOutcome = 'sent' | 'skipped' | 'deferred' | 'failed' | 'error';

@@ -1,0 +1,204 @@
+// Plan events out, end to end: real journeys on the dev server, the engine's own workers and
+// delivery workflows, and a local receiver that checks every signature with the Standard
+// Webhooks library and counts what arrives by webhook-id.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
+import { setPolicy } from '../client/policies';
+import { addWebhook } from '../client/webhooks';
+import { ensureWebhookDelivery } from '../client/webhook-delivery';
+import { planEventTypes, type PlanEventBody } from '../db/plan-events';
+import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
+import { webhookWorkflowId } from '../workflows/webhook-delivery';
+import { createPlan, eventually, secondsPolicy, waitForPlanState } from './fixtures';
+import { startApiHarness, type ApiHarness } from './http-support';
+
+let h: ApiHarness;
+const run = randomUUID().slice(0, 6);
+const policy = `hooks-${run}`;
+
+/** What the receiver took: each request with its verified body, in arrival order. */
+interface Received {
+  id: string;
+  body: PlanEventBody;
+  status: number;
+}
+
+/**
+ * A local webhook receiver on 127.0.0.1. It verifies each request with the endpoint's secret
+ * (a bad signature is answered 400 and never counted), answers `failFirst` of them 503, and
+ * records every request it took.
+ */
+async function startReceiver(opts: { failFirst?: number; status?: number } = {}) {
+  const received: Received[] = [];
+  const failures: string[] = [];
+  let secrets: string[] = [];
+  let toFail = opts.failFirst ?? 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const headers = req.headers as IncomingHttpHeaders & Record<string, string>;
+      const verified = secrets.some((secret) => {
+        try {
+          new Webhook(secret).verify(raw, headers);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (!verified) {
+        failures.push(headers['webhook-id'] ?? '(no id)');
+        res.writeHead(400).end();
+        return;
+      }
+      const status = opts.status ?? (toFail-- > 0 ? 503 : 204);
+      received.push({ id: headers['webhook-id']!, body: JSON.parse(raw) as PlanEventBody, status });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    received,
+    /** Taken: answered 2xx. */
+    taken: () => received.filter((r) => r.status < 300),
+    failures,
+    trust: (...s: string[]) => (secrets = s),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
+/** Short retries for the tests: a second, then two; the endpoint is disabled after `window`. */
+const quickRetry = (window = '1 hour') => ({ window, initialInterval: '1 second', maximumInterval: '2 seconds' });
+
+/** An endpoint for every event type at the receiver, with its delivery running. */
+async function endpointFor(receiver: Receiver, retry = quickRetry()) {
+  const added = await addWebhook(h.ctx, { url: receiver.url, events: 'all' });
+  receiver.trust(added.secret);
+  await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 2_000, retry });
+  return added;
+}
+
+const eventsOf = (receiver: Receiver, planId: string) => receiver.taken().filter((r) => r.body.data.planId === planId);
+
+beforeAll(async () => {
+  h = await startApiHarness('webhooks');
+  await setPolicy(h.ctx, { policy: secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 2, manual_escalation: 4 }, { promiseGrace: 'PT1S' }) });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('a journey\'s events', () => {
+  let receiver: Receiver;
+  let planIds: { resolved: string; cancelled: string; writtenOff: string };
+
+  beforeAll(async () => {
+    receiver = await startReceiver({ failFirst: 2 });
+    await endpointFor(receiver);
+    const plan = async (amountMinor: number) => (await createPlan(h.ctx.db, { invoices: [{ amountMinor, dueOn: '2026-01-15' }] })).planId;
+    const waitFor = (planId: string, ok: Parameters<typeof waitForPlanState>[2], what: string) => waitForPlanState(h.stack.client, planId, ok, what);
+
+    // Resolved: every step, a pause and a resume, a rep's escalation, a promise kept by a payment.
+    const resolved = await plan(30_000);
+    await initiateDunning(h.ctx, { planId: resolved, policy });
+    await waitFor(resolved, (s) => s.steps.every((st) => st.status === 'completed'), 'every step to run');
+    await pause(h.ctx, { planId: resolved, reason: 'customer on holiday' });
+    await resume(h.ctx, { planId: resolved });
+    await escalate(h.ctx, { planId: resolved, reason: 'asked for a call' });
+    await recordPromise(h.ctx, { planId: resolved, amountMinor: 30_000, dueAt: new Date(Date.now() + 3_600_000).toISOString() });
+    await reportPayment(h.ctx, { planId: resolved, paymentId: `${run}-pay-1`, amountMinor: 30_000, receivedAt: new Date().toISOString() });
+    await waitFor(resolved, (s) => s.status === 'resolved', 'the plan to resolve');
+
+    // Cancelled, after a promise broken (due in two seconds, a second's grace).
+    const cancelled = await plan(20_000);
+    await initiateDunning(h.ctx, { planId: cancelled, policy });
+    await recordPromise(h.ctx, { planId: cancelled, amountMinor: 20_000, dueAt: new Date(Date.now() + 2_000).toISOString() });
+    await waitFor(cancelled, (s) => s.promises[0]?.status === 'broken', 'the promise to break');
+    await cancel(h.ctx, { planId: cancelled, reason: 'billed elsewhere' });
+
+    // Written off by the rep closing its escalation task.
+    const writtenOff = await plan(10_000);
+    await initiateDunning(h.ctx, { planId: writtenOff, policy });
+    const { taskId } = await escalate(h.ctx, { planId: writtenOff, reason: 'no answer' });
+    await completeTask(h.ctx, { planId: writtenOff, taskId, outcome: 'write_off' });
+    await waitFor(writtenOff, (s) => s.status === 'written_off', 'the write-off');
+    planIds = { resolved, cancelled, writtenOff };
+
+    // Everything recorded has arrived.
+    const recorded = await h.ctx.db.select({ id: planEvents.id }).from(planEvents);
+    const ours = new Set(recorded.map((r) => r.id));
+    await eventually(async () => (receiver.taken().filter((r) => ours.has(r.id)).length >= ours.size ? true : undefined), 'every event to arrive', 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('sends every type of the catalogue, each event once by id, signed', async () => {
+    const all = Object.values(planIds).flatMap((planId) => eventsOf(receiver, planId));
+    expect(new Set(all.map((r) => r.body.type))).toEqual(new Set(planEventTypes));
+    const perId = new Map<string, number>();
+    for (const r of all) perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
+    expect([...perId.values()].filter((n) => n > 1)).toEqual([]);
+    expect(receiver.failures).toEqual([]);
+  });
+
+  it('keeps each plan\'s order, and says what the change left owed', async () => {
+    const resolved = eventsOf(receiver, planIds.resolved).map((r) => r.body);
+    expect(resolved.map((b) => [b.type, b.data.step ?? b.data.outcome ?? null])).toEqual([
+      ['plan.initiated', null],
+      ['plan.step_completed', 'upcoming_notice'],
+      ['plan.step_completed', 'first_reminder'],
+      ['plan.step_completed', 'manual_escalation'],
+      ['plan.paused', null],
+      ['plan.resumed', null],
+      ['plan.escalated', null],
+      ['plan.promise_made', null],
+      ['plan.payment_applied', null],
+      ['plan.promise_kept', null],
+      ['plan.resolved', null],
+    ]);
+    const payment = resolved.find((b) => b.type === 'plan.payment_applied')!;
+    expect(payment.data).toMatchObject({ paymentId: `${run}-pay-1`, amountMinor: 30_000, owedMinor: 0, currency: 'USD', version: 1 });
+    expect(resolved[0]!.data).toMatchObject({ owedMinor: 30_000, planId: planIds.resolved });
+    expect(resolved.find((b) => b.type === 'plan.promise_made')!.data.amountMinor).toBe(30_000);
+  });
+
+  it('retries a refused delivery with the same webhook-id', async () => {
+    // The receiver refused the first two requests: both the same event, taken on the third.
+    const [first, second, third] = receiver.received;
+    expect([first!.status, second!.status, third!.status]).toEqual([503, 503, 204]);
+    expect(new Set([first!.id, second!.id, third!.id]).size).toBe(1);
+    const attempts = await h.ctx.db.select().from(webhookAttempts).where(eq(webhookAttempts.eventId, first!.id)).orderBy(webhookAttempts.id);
+    expect(attempts.map((a) => a.httpStatus)).toEqual([503, 503, 204]);
+  });
+});
+
+describe('an endpoint that never answers', () => {
+  it('is disabled once its retry window has passed, and says why', async () => {
+    const receiver = await startReceiver({ status: 500 });
+    const { id } = await endpointFor(receiver, quickRetry('6 seconds'));
+    const planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 5_000, dueOn: '2026-01-15' }] })).planId;
+    await initiateDunning(h.ctx, { planId, policy });
+    const disabled = await eventually(async () => {
+      const [e] = await h.ctx.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+      return e?.status === 'disabled' ? e : undefined;
+    }, 'the endpoint to be disabled', 30_000);
+    expect(disabled.disabledReason).toMatch(/^no event delivered for 6 seconds; last: .*HTTP 500/);
+    const owed = await h.ctx.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
+    expect(owed.some((d) => d.status === 'pending' && d.attempts >= 2)).toBe(true);
+    // Its workflow has ended.
+    const description = await h.stack.client.workflow.getHandle(webhookWorkflowId(id)).describe();
+    expect(description.status.name).toBe('COMPLETED');
+    await cancel(h.ctx, { planId, reason: 'test done' });
+    await receiver.close();
+  });
+});
