@@ -33,6 +33,8 @@ const usage = `Usage: dunning <command> [options]
   forecast [--days 30] [--policy NAME] [--currency USD] [--csv]
                                             emails and tasks due per UTC day ahead (1–90 days), the busiest day's mail drain time
   apikey create --role billing|rep|ops --name NAME | apikey list | apikey revoke ID
+  webhook add <url> --events TYPE,TYPE|all  send plan events to a URL (its signing secret shown once)
+  webhook list | webhook disable|enable|rotate ID   endpoints; stop or restart sending; a new secret (the old one signs a day more)
 
 Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is
 YYYY-MM-DD (end of that day in the account's time zone) or a date-time with an offset.`;

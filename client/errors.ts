@@ -10,6 +10,7 @@ export const dunningErrorCodes = [
   'unknown_contact',
   'unknown_api_key',
   'unknown_report',
+  'unknown_webhook',
   'not_running',
   'plan_closed',
   'already_paused',

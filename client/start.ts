@@ -17,6 +17,8 @@ export async function runStart(kind: keyof typeof processes = 'start'): Promise<
   const started = Date.now();
   const { parts, title } = processes[kind];
   const config = loadConfig();
+  // A webhook.key that cannot be read stops start-up here, not a delivery hours later.
+  void config.webhooks.secretKey;
   const log = (line: string) => console.log(line);
   console.log(parts.embedded ? `Starting the dunning engine (data dir ${shownPath(config.dataDir)}) …` : `Starting the ${title.toLowerCase()} …`);
 

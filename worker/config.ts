@@ -1,9 +1,11 @@
 // Configuration, parsed once at start: temporal.config.json (or DUNNING_CONFIG) plus the
 // environment. Everything downstream receives the parsed object; nothing else reads env.
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { WEBHOOK_KEY_BYTES } from '../db/webhook-secrets';
 import { searchAttributeTypes } from '../workflows/domain/search-attribute-types';
 
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -81,6 +83,13 @@ const fileSchema = z
       .strict()
       .prefault({}),
     searchAttributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/), searchAttributeType).default({}),
+    webhooks: z
+      .object({
+        /** Let endpoints on private, link-local and CGNAT addresses through (a receiver inside your own network). */
+        allowPrivateNetworks: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -101,7 +110,40 @@ const envSchema = z.object({
   TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Several workers on one host each need a metrics port of their own. */
   DUNNING_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Seals webhook signing secrets in the database; every process that adds or delivers webhooks needs the same one. */
+  DUNNING_WEBHOOK_KEY: z
+    .string()
+    .refine((v) => webhookKeyOf(v) !== undefined, `must be ${WEBHOOK_KEY_BYTES} bytes in base64 (openssl rand -base64 ${WEBHOOK_KEY_BYTES})`)
+    .optional(),
 });
+
+/** The key's bytes when the text is exactly 32 bytes of standard base64, else undefined. */
+function webhookKeyOf(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
+  const key = Buffer.from(trimmed, 'base64');
+  return key.length === WEBHOOK_KEY_BYTES ? key : undefined;
+}
+
+/**
+ * The data dir's webhook.key, made once (0600) when there is none, so the embedded defaults
+ * seal secrets with no setup. Two processes starting at once agree: only one file is created
+ * (`wx`), and the other reads it.
+ */
+function dataDirWebhookKey(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'webhook.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    try {
+      writeFileSync(file, `${randomBytes(WEBHOOK_KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const key = webhookKeyOf(readFileSync(file, 'utf8'));
+  if (!key) throw new ConfigError(`The webhook key file ${file} is not ${WEBHOOK_KEY_BYTES} bytes in base64; restore it or set DUNNING_WEBHOOK_KEY.`);
+  return key;
+}
 
 export interface TemporalTls {
   clientCertPair?: { crt: Buffer; key: Buffer };
@@ -128,6 +170,12 @@ export interface DunningConfig {
   /** The worker's Prometheus endpoint: http://host:port/metrics. */
   metrics: { host: string; port: number };
   searchAttributes: Record<string, z.infer<typeof searchAttributeType>>;
+  webhooks: {
+    /** AES-256 key sealing webhook secrets: DUNNING_WEBHOOK_KEY, else the data dir's webhook.key. */
+    secretKey: Buffer;
+    /** Whether endpoints may resolve to private, link-local or CGNAT addresses. */
+    allowPrivateNetworks: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -191,8 +239,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     };
   }
 
+  const dataDir = path.resolve(e.DUNNING_DATA_DIR ?? path.join(projectRoot, '.data'));
+  const envKey = e.DUNNING_WEBHOOK_KEY === undefined ? undefined : webhookKeyOf(e.DUNNING_WEBHOOK_KEY);
+  let fileKey: Buffer | undefined;
+
   return {
-    dataDir: path.resolve(e.DUNNING_DATA_DIR ?? path.join(projectRoot, '.data')),
+    dataDir,
     configFile,
     temporal: {
       address: e.TEMPORAL_ADDRESS ?? file.temporal.address,
@@ -209,6 +261,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     http: file.http,
     metrics: { host: file.metrics.host, port: e.DUNNING_METRICS_PORT ?? file.metrics.port },
     searchAttributes,
+    webhooks: {
+      // Read (and made, the first time) only by a process that touches webhooks: every command
+      // loads the config, and one against an external database may have no data dir at all.
+      get secretKey() {
+        return envKey ?? (fileKey ??= dataDirWebhookKey(dataDir));
+      },
+      allowPrivateNetworks: file.webhooks.allowPrivateNetworks,
+    },
   };
 }
 

@@ -13,6 +13,7 @@ export const commandGroups = {
   reads: async () => (await import('./reads')).readCommands,
   reps: async () => (await import('./reps')).repCommands,
   reports: async () => (await import('./reports')).reportCommands,
+  webhooks: async () => (await import('./webhooks')).webhookCommands,
 } satisfies Record<string, Group>;
 
 export const groupOf: Record<string, keyof typeof commandGroups> = {
@@ -39,6 +40,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   demo: 'demo',
   report: 'reports',
   forecast: 'reports',
+  webhook: 'webhooks',
 };
 
 /** The command of that name, its group loaded; undefined for a name no group has. */

@@ -18,6 +18,7 @@ import { problem, type ProblemCode } from './problems';
 import { opsRoutes } from './routes/ops';
 import { planRoutes } from './routes/plans';
 import { repRoutes } from './routes/reps';
+import { webhookRoutes } from './routes/webhooks';
 import { HealthSchema } from './schemas';
 import { validationProblem } from './validation';
 
@@ -116,6 +117,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   planRoutes(app);
   repRoutes(app);
   opsRoutes(app);
+  webhookRoutes(app);
   // The rep console's pages, on the same door (session cookie instead of a bearer key).
   consoleRoutes(app);
 

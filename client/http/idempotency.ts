@@ -43,42 +43,50 @@ async function claim(db: Database, row: { apiKeyId: string; key: string; route: 
  * `bodyHash` reads the request's body for its hash (the JSON routes buffer it; Hono keeps it
  * for the handler). The CSV import hashes as it streams and so is not covered here.
  */
-export const idempotent: MiddlewareHandler<ApiEnv> = async (c, next) => {
-  const key = c.req.header('idempotency-key');
-  if (c.req.method !== 'POST' || key === undefined) return next();
-  if (!KEY.test(key)) return problem('invalid', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.');
-  const { db } = c.var.ctx;
-  const apiKeyId = c.var.caller.id;
-  const route = `${c.req.method} ${c.req.path}`;
-  const bodyHash = sha256(await c.req.arrayBuffer());
-  const existing = await claim(db, { apiKeyId, key, route, bodyHash });
-  if (existing) {
-    if (existing.route !== route || existing.bodyHash !== bodyHash) {
-      return problem('idempotency_key_reused', `Idempotency-Key "${key}" was used for another request; use a new key for a new request.`);
+export const idempotent: MiddlewareHandler<ApiEnv> = idempotentKeeping((body) => body);
+
+/**
+ * Idempotency that keeps the answer as `keep` rewrites it: a route whose answer holds a secret
+ * shown once (a webhook's signing secret) replays it without, so the secret is never stored.
+ */
+export function idempotentKeeping(keep: (body: string) => string): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const key = c.req.header('idempotency-key');
+    if (c.req.method !== 'POST' || key === undefined) return next();
+    if (!KEY.test(key)) return problem('invalid', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.');
+    const { db } = c.var.ctx;
+    const apiKeyId = c.var.caller.id;
+    const route = `${c.req.method} ${c.req.path}`;
+    const bodyHash = sha256(await c.req.arrayBuffer());
+    const existing = await claim(db, { apiKeyId, key, route, bodyHash });
+    if (existing) {
+      if (existing.route !== route || existing.bodyHash !== bodyHash) {
+        return problem('idempotency_key_reused', `Idempotency-Key "${key}" was used for another request; use a new key for a new request.`);
+      }
+      if (existing.responseStatus === null) {
+        return problem('idempotency_in_flight', `A request with Idempotency-Key "${key}" is still being processed; retry in a moment.`, { headers: { 'retry-after': '1' } });
+      }
+      return new Response(existing.responseBody, {
+        status: existing.responseStatus,
+        headers: { 'content-type': existing.responseType ?? 'application/json', 'idempotent-replayed': 'true' },
+      });
     }
-    if (existing.responseStatus === null) {
-      return problem('idempotency_in_flight', `A request with Idempotency-Key "${key}" is still being processed; retry in a moment.`, { headers: { 'retry-after': '1' } });
+    const release = () => db.delete(idempotentRequests).where(and(eq(idempotentRequests.apiKeyId, apiKeyId), eq(idempotentRequests.key, key)));
+    try {
+      await next();
+    } catch (err) {
+      await release();
+      throw err;
     }
-    return new Response(existing.responseBody, {
-      status: existing.responseStatus,
-      headers: { 'content-type': existing.responseType ?? 'application/json', 'idempotent-replayed': 'true' },
-    });
-  }
-  const release = () => db.delete(idempotentRequests).where(and(eq(idempotentRequests.apiKeyId, apiKeyId), eq(idempotentRequests.key, key)));
-  try {
-    await next();
-  } catch (err) {
-    await release();
-    throw err;
-  }
-  // A server fault is not an answer to keep: the client may retry with the same key.
-  if (c.res.status >= 500) {
-    await release();
-    return;
-  }
-  const body = await c.res.clone().text();
-  await db
-    .update(idempotentRequests)
-    .set({ responseStatus: c.res.status, responseBody: body, responseType: c.res.headers.get('content-type') })
-    .where(and(eq(idempotentRequests.apiKeyId, apiKeyId), eq(idempotentRequests.key, key)));
-};
+    // A server fault is not an answer to keep: the client may retry with the same key.
+    if (c.res.status >= 500) {
+      await release();
+      return;
+    }
+    const body = await c.res.clone().text();
+    await db
+      .update(idempotentRequests)
+      .set({ responseStatus: c.res.status, responseBody: keep(body), responseType: c.res.headers.get('content-type') })
+      .where(and(eq(idempotentRequests.apiKeyId, apiKeyId), eq(idempotentRequests.key, key)));
+  };
+}

@@ -29,6 +29,7 @@ export const statusOfCode: Record<ProblemCode, ContentfulStatusCode> = {
   unknown_contact: 404,
   unknown_api_key: 404,
   unknown_report: 404,
+  unknown_webhook: 404,
   not_running: 409,
   plan_closed: 409,
   already_paused: 409,

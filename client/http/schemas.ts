@@ -1,7 +1,8 @@
 // The shapes the HTTP API takes and gives, as zod schemas: requests are validated with them and
 // the OpenAPI document is generated from them. Objects are strict: an unknown field is refused.
 import { z } from '@hono/zod-openapi';
-import { apiKeyRoles } from '../../db/schema';
+import { planEventTypes } from '../../db/plan-events';
+import { apiKeyRoles, webhookEndpointStatuses } from '../../db/schema';
 import { ID_PATTERN } from '../import';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
 
@@ -350,3 +351,32 @@ export const ForecastSchema = z
       .openapi({ description: 'Open plans not counted: paused, or under an open promise; they send nothing until it ends' }),
   })
   .openapi('Forecast');
+
+export const WebhookParams = z.strictObject({ id: id('id', 'wh_3f9a1c0d2b7e4a65') });
+export const WebhookEndpointSchema = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    events: z.array(z.enum(planEventTypes)),
+    status: z.enum(webhookEndpointStatuses),
+    disabledReason: z.string().nullable(),
+    previousSecretExpiresAt: z.string().nullable().openapi({ description: 'Until when the secret before the last rotation also signs; null when none does' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('WebhookEndpoint');
+export const WebhookEndpointWithSecretSchema = WebhookEndpointSchema.extend({
+  secret: z.string().nullable().openapi({
+    description: 'The signing secret (`whsec_…`), shown only in this answer; null when the answer is replayed for an Idempotency-Key, since it is never kept (rotate for a new one)',
+    example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  }),
+}).openapi('WebhookEndpointWithSecret');
+/** Events as text: the service checks them, so the CLI and the API refuse an unknown type in the same words. */
+export const WebhookBodySchema = z
+  .strictObject({
+    url: z.string().max(2000, 'url is longer than 2000 characters').openapi({ example: 'https://hooks.example.com/dunning' }),
+    events: z
+      .union([z.string().max(2000, 'events is longer than 2000 characters'), z.array(z.string().max(100, 'an event type is longer than 100 characters')).max(100, 'events has more than 100 entries')])
+      .openapi({ description: `Event types (a list, or a comma-separated text), or "all": ${planEventTypes.join(', ')}`, example: ['plan.promise_broken', 'plan.resolved'] }),
+  })
+  .openapi('WebhookRequest');

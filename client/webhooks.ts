@@ -1,0 +1,133 @@
+// Webhook endpoints as ops manage them (`dunning webhook …` and /v1/webhooks): where plan events
+// go and which ones. The signing secret is shown once, at creation and at each rotation; the
+// database keeps it only sealed (db/webhook-secrets.ts), and no read gives it back.
+import { randomBytes } from 'node:crypto';
+import { desc, eq, sql } from 'drizzle-orm';
+import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets';
+import { planEventTypes, type PlanEventType } from '../db/plan-events';
+import { webhookEndpoints, type webhookEndpointStatuses } from '../db/schema';
+import type { DunningContext } from './context';
+import { DunningError } from './errors';
+import { checkWebhookUrl } from './webhook-url';
+
+type WebhookContext = Pick<DunningContext, 'db' | 'config'>;
+
+export interface WebhookEndpointView {
+  id: string;
+  url: string;
+  events: PlanEventType[];
+  status: (typeof webhookEndpointStatuses)[number];
+  disabledReason: string | null;
+  /** Until when the secret before the last rotation still signs too; null when none does. */
+  previousSecretExpiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An endpoint with its signing secret: only what add and rotate return, once. */
+export type WebhookEndpointWithSecret = WebhookEndpointView & { secret: string };
+
+/** How long the secret before a rotation keeps signing, so receivers can switch over. */
+const PREVIOUS_SECRET_HOURS = 24;
+
+function viewOf(row: typeof webhookEndpoints.$inferSelect): WebhookEndpointView {
+  return {
+    id: row.id,
+    url: row.url,
+    events: row.events as PlanEventType[],
+    status: row.status,
+    disabledReason: row.disabledReason,
+    // A rotation more than a day ago leaves the column set; the secret no longer signs.
+    previousSecretExpiresAt: row.previousSecretExpiresAt && row.previousSecretExpiresAt > new Date() ? row.previousSecretExpiresAt.toISOString() : null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/**
+ * The event types an endpoint takes, from a comma list (the CLI's `--events`) or a list, in the
+ * catalogue's order; `all` is every type there is now.
+ */
+export function parseEventTypes(events: string | string[]): PlanEventType[] {
+  const names = (typeof events === 'string' ? events.split(',') : events).map((e) => e.trim()).filter((e) => e !== '');
+  const known = `the types are ${planEventTypes.join(', ')}, or all`;
+  if (names.length === 0) throw new DunningError(`Name the events the webhook takes; ${known}.`, 'invalid');
+  if (names.includes('all')) return [...planEventTypes];
+  const unknown = names.find((n) => !(planEventTypes as readonly string[]).includes(n));
+  if (unknown !== undefined) throw new DunningError(`Unknown event type "${unknown}"; ${known}.`, 'invalid');
+  return planEventTypes.filter((t) => names.includes(t));
+}
+
+function unknownWebhook(id: string): DunningError {
+  return new DunningError(`Unknown webhook "${id}"; see \`dunning webhook list\`.`, 'unknown_webhook');
+}
+
+export async function addWebhook({ db, config }: WebhookContext, input: { url: string; events: string | string[] }): Promise<WebhookEndpointWithSecret> {
+  const events = parseEventTypes(input.events);
+  const url = await checkWebhookUrl(input.url.trim(), { allowPrivateNetworks: config.webhooks.allowPrivateNetworks });
+  const secret = generateWebhookSecret();
+  const [row] = await db
+    .insert(webhookEndpoints)
+    .values({ id: `wh_${randomBytes(8).toString('hex')}`, url, events, secretCiphertext: sealWebhookSecret(secret, config.webhooks.secretKey) })
+    .returning();
+  return { ...viewOf(row!), secret };
+}
+
+export async function listWebhooks({ db }: Pick<DunningContext, 'db'>): Promise<WebhookEndpointView[]> {
+  const rows = await db.select().from(webhookEndpoints).orderBy(desc(webhookEndpoints.createdAt), webhookEndpoints.id);
+  return rows.map(viewOf);
+}
+
+/**
+ * Stops new events being owed to the endpoint (the trigger that records an event owes it only
+ * to enabled ones). Disabling a disabled endpoint changes nothing, its first reason kept.
+ */
+export async function disableWebhook({ db }: Pick<DunningContext, 'db'>, input: { id: string; by: string }): Promise<WebhookEndpointView> {
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({
+      status: 'disabled',
+      disabledReason: sql`case when ${webhookEndpoints.status} = 'disabled' then ${webhookEndpoints.disabledReason} else ${`Disabled by ${input.by}.`} end`,
+      updatedAt: sql`case when ${webhookEndpoints.status} = 'disabled' then ${webhookEndpoints.updatedAt} else now() end`,
+    })
+    .where(eq(webhookEndpoints.id, input.id))
+    .returning();
+  if (!row) throw unknownWebhook(input.id);
+  return viewOf(row);
+}
+
+/** Events recorded from now on are owed to it again; those recorded while it was disabled are not. */
+export async function enableWebhook({ db }: Pick<DunningContext, 'db'>, input: { id: string }): Promise<WebhookEndpointView> {
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({
+      status: 'enabled',
+      disabledReason: null,
+      updatedAt: sql`case when ${webhookEndpoints.status} = 'enabled' then ${webhookEndpoints.updatedAt} else now() end`,
+    })
+    .where(eq(webhookEndpoints.id, input.id))
+    .returning();
+  if (!row) throw unknownWebhook(input.id);
+  return viewOf(row);
+}
+
+/**
+ * A new secret, shown once; the one it replaces keeps signing beside it for a day so receivers
+ * can switch without dropping an event. A second rotation within that day drops the oldest.
+ */
+export async function rotateWebhookSecret({ db, config }: WebhookContext, input: { id: string }): Promise<WebhookEndpointWithSecret> {
+  const secret = generateWebhookSecret();
+  // The right-hand sides read the row as it was: the current secret becomes the previous one.
+  const [row] = await db
+    .update(webhookEndpoints)
+    .set({
+      previousSecretCiphertext: sql`${webhookEndpoints.secretCiphertext}`,
+      previousSecretExpiresAt: sql`now() + make_interval(hours => ${PREVIOUS_SECRET_HOURS})`,
+      secretCiphertext: sealWebhookSecret(secret, config.webhooks.secretKey),
+      updatedAt: sql`now()`,
+    })
+    .where(eq(webhookEndpoints.id, input.id))
+    .returning();
+  if (!row) throw unknownWebhook(input.id);
+  return { ...viewOf(row), secret };
+}
