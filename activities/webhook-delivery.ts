@@ -41,8 +41,6 @@ interface Attempt {
 type Endpoint = typeof webhookEndpoints.$inferSelect;
 
 export function createWebhookDeliveryActivities({ db, clock, config }: Pick<ActivityDeps, 'db' | 'clock' | 'config'>) {
-  const attempts = metricMeter.createCounter(metricNames.webhookAttempts, 'attempts', metricHelp.webhookAttempts);
-
   /** The signatures of one attempt: the current secret's, and the previous one's during its last day. */
   function signatures(endpoint: Endpoint, id: string, at: Date, body: string): string {
     const sealed = [endpoint.secretCiphertext];
@@ -92,7 +90,7 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
         .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, ...(delivered && { status: 'delivered' as const, deliveredAt: clock.now() }) })
         .where(and(eq(webhookDeliveries.endpointId, endpoint.id), eq(webhookDeliveries.eventPosition, event.position)));
     });
-    attempts.add(1, { outcome: delivered ? 'delivered' : 'failed' });
+    metricMeter.createCounter(metricNames.webhookAttempts, 'attempts', metricHelp.webhookAttempts).add(1, { outcome: delivered ? 'delivered' : 'failed' });
     const fields = { endpointId: endpoint.id, eventId: event.id, eventType: event.type, planId: event.planId, ...attempt };
     if (delivered) {
       log.info('Webhook event delivered', fields);

@@ -103,12 +103,12 @@ describe('a journey\'s events', () => {
   beforeAll(async () => {
     receiver = await startReceiver({ failFirst: 2 });
     await endpointFor(receiver);
-    const plan = async (amountMinor: number) => (await createPlan(h.ctx.db, { invoices: [{ amountMinor, dueOn: '2026-01-15' }] })).planId;
+    const plan = async (amountMinor: number) => (await createPlan(h.ctx.db, { invoices: [{ amountMinor, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] })).planId;
     const waitFor = (planId: string, ok: Parameters<typeof waitForPlanState>[2], what: string) => waitForPlanState(h.stack.client, planId, ok, what);
 
     // Resolved: every step, a pause and a resume, a rep's escalation, a promise kept by a payment.
     const resolved = await plan(30_000);
-    await initiateDunning(h.ctx, { planId: resolved, policy });
+    await initiateDunning(h.ctx, { planId: resolved, policyName: policy });
     await waitFor(resolved, (s) => s.steps.every((st) => st.status === 'completed'), 'every step to run');
     await pause(h.ctx, { planId: resolved, reason: 'customer on holiday' });
     await resume(h.ctx, { planId: resolved });
@@ -119,14 +119,14 @@ describe('a journey\'s events', () => {
 
     // Cancelled, after a promise broken (due in two seconds, a second's grace).
     const cancelled = await plan(20_000);
-    await initiateDunning(h.ctx, { planId: cancelled, policy });
+    await initiateDunning(h.ctx, { planId: cancelled, policyName: policy });
     await recordPromise(h.ctx, { planId: cancelled, amountMinor: 20_000, dueAt: new Date(Date.now() + 2_000).toISOString() });
     await waitFor(cancelled, (s) => s.promises[0]?.status === 'broken', 'the promise to break');
     await cancel(h.ctx, { planId: cancelled, reason: 'billed elsewhere' });
 
     // Written off by the rep closing its escalation task.
     const writtenOff = await plan(10_000);
-    await initiateDunning(h.ctx, { planId: writtenOff, policy });
+    await initiateDunning(h.ctx, { planId: writtenOff, policyName: policy });
     const { taskId } = await escalate(h.ctx, { planId: writtenOff, reason: 'no answer' });
     await completeTask(h.ctx, { planId: writtenOff, taskId, outcome: 'write_off' });
     await waitFor(writtenOff, (s) => s.status === 'written_off', 'the write-off');
@@ -186,8 +186,8 @@ describe('an endpoint that never answers', () => {
   it('is disabled once its retry window has passed, and says why', async () => {
     const receiver = await startReceiver({ status: 500 });
     const { id } = await endpointFor(receiver, quickRetry('6 seconds'));
-    const planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 5_000, dueOn: '2026-01-15' }] })).planId;
-    await initiateDunning(h.ctx, { planId, policy });
+    const planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 5_000, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] })).planId;
+    await initiateDunning(h.ctx, { planId, policyName: policy });
     const disabled = await eventually(async () => {
       const [e] = await h.ctx.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
       return e?.status === 'disabled' ? e : undefined;
