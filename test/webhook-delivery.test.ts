@@ -1,86 +1,34 @@
 // Plan events out, end to end: real journeys on the dev server, the engine's own workers and
 // delivery workflows, and a local receiver that checks every signature with the Standard
 // Webhooks library and counts what arrives by webhook-id.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
-import { Webhook } from 'standardwebhooks';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { addWebhook } from '../client/webhooks';
 import { ensureWebhookDelivery } from '../client/webhook-delivery';
-import { planEventTypes, type PlanEventBody } from '../db/plan-events';
+import { planEventTypes } from '../db/plan-events';
 import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import { webhookWorkflowId } from '../workflows/webhook-delivery';
 import { createPlan, eventually, secondsPolicy, waitForPlanState } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
+import { startReceiver, type Receiver } from './webhook-receiver';
 
 let h: ApiHarness;
 const run = randomUUID().slice(0, 6);
 const policy = `hooks-${run}`;
 
-/** What the receiver took: each request with its verified body, in arrival order. */
-interface Received {
-  id: string;
-  body: PlanEventBody;
-  status: number;
-}
-
-/**
- * A local webhook receiver on 127.0.0.1. It verifies each request with the endpoint's secret
- * (a bad signature is answered 400 and never counted), answers `failFirst` of them 503, and
- * records every request it took.
- */
-async function startReceiver(opts: { failFirst?: number; status?: number } = {}) {
-  const received: Received[] = [];
-  const failures: string[] = [];
-  let secrets: string[] = [];
-  let toFail = opts.failFirst ?? 0;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const headers = req.headers as IncomingHttpHeaders & Record<string, string>;
-      const verified = secrets.some((secret) => {
-        try {
-          new Webhook(secret).verify(raw, headers);
-          return true;
-        } catch {
-          return false;
-        }
-      });
-      if (!verified) {
-        failures.push(headers['webhook-id'] ?? '(no id)');
-        res.writeHead(400).end();
-        return;
-      }
-      const status = opts.status ?? (toFail-- > 0 ? 503 : 204);
-      received.push({ id: headers['webhook-id']!, body: JSON.parse(raw) as PlanEventBody, status });
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
-    received,
-    /** Taken: answered 2xx. */
-    taken: () => received.filter((r) => r.status < 300),
-    failures,
-    trust: (...s: string[]) => (secrets = s),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
-
 /** Short retries for the tests: a second, then two; the endpoint is disabled after `window`. */
 const quickRetry = (window = '1 hour') => ({ window, initialInterval: '1 second', maximumInterval: '2 seconds' });
+
+/** The endpoints made here: the database is shared with other suites, whose events must not be owed to them. */
+const made: string[] = [];
 
 /** An endpoint for every event type at the receiver, with its delivery running. */
 async function endpointFor(receiver: Receiver, retry = quickRetry()) {
   const added = await addWebhook(h.ctx, { url: receiver.url, events: 'all' });
+  made.push(added.id);
   receiver.trust(added.secret);
   await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 2_000, retry });
   return added;
@@ -93,6 +41,7 @@ beforeAll(async () => {
   await setPolicy(h.ctx, { policy: secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 2, manual_escalation: 4 }, { promiseGrace: 'PT1S' }) });
 });
 afterAll(async () => {
+  if (made.length) await h.ctx.db.delete(webhookEndpoints).where(inArray(webhookEndpoints.id, made));
   await h?.close();
 });
 
@@ -132,8 +81,8 @@ describe('a journey\'s events', () => {
     await waitFor(writtenOff, (s) => s.status === 'written_off', 'the write-off');
     planIds = { resolved, cancelled, writtenOff };
 
-    // Everything recorded has arrived.
-    const recorded = await h.ctx.db.select({ id: planEvents.id }).from(planEvents);
+    // Everything recorded for these plans has arrived.
+    const recorded = await h.ctx.db.select({ id: planEvents.id }).from(planEvents).where(inArray(planEvents.planId, Object.values(planIds)));
     const ours = new Set(recorded.map((r) => r.id));
     await eventually(async () => (receiver.taken().filter((r) => ours.has(r.id)).length >= ours.size ? true : undefined), 'every event to arrive', 60_000);
   }, 120_000);

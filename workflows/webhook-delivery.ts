@@ -31,7 +31,8 @@ export async function webhookDeliveryWorkflow(input: WebhookDeliveryInput): Prom
   const { deliverWebhookEvents } = proxyActivities<Activities>({
     // Each call delivers what is owed, or waits up to idleWaitMs for the next event.
     startToCloseTimeout: '5 minutes',
-    heartbeatTimeout: '30 seconds',
+    // A worker that dies mid-call is noticed this soon (an attempt takes at most 10 s).
+    heartbeatTimeout: '20 seconds',
     scheduleToCloseTimeout: retry.window,
     retry: { initialInterval: retry.initialInterval, backoffCoefficient: 2, maximumInterval: retry.maximumInterval },
   });

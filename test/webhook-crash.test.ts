@@ -1,0 +1,101 @@
+// A worker process killed (SIGKILL) while an endpoint holds one of its deliveries: a new worker
+// delivers that event again, with the same webhook-id, and every other event once. The receiver
+// counts by webhook-id, where a lost or second delivery would show.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { inArray } from 'drizzle-orm';
+import { Client, Connection } from '@temporalio/client';
+import { initiateDunning } from '../client/dunning';
+import { addWebhook } from '../client/webhooks';
+import { connectDatabase, type DatabaseHandle } from '../db/connection';
+import { setPolicy } from '../db/policies';
+import { planEvents, webhookEndpoints } from '../db/schema';
+import { freePort } from '../worker/dev-server';
+import { startEngine, type EngineProcess, type EngineSetup } from './engine-process';
+import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
+import { deliveriesPerKey, testConfig } from './support';
+import { startReceiver, type Receiver } from './webhook-receiver';
+
+let db: DatabaseHandle;
+let connection: Connection;
+let engine: EngineProcess | undefined;
+let receiver: Receiver;
+let endpointId: string | undefined;
+
+beforeAll(async () => {
+  db = connectDatabase(inject('databaseUrl'), { max: 2 });
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  receiver = await startReceiver();
+});
+afterEach(async () => {
+  if (engine && engine.child.exitCode === null) {
+    engine.signal('SIGKILL');
+    await engine.gone(10_000);
+  }
+});
+afterAll(async () => {
+  // The database is shared with other suites: their events must not be owed to this receiver.
+  if (endpointId) await db.db.delete(webhookEndpoints).where(inArray(webhookEndpoints.id, [endpointId]));
+  await connection?.close();
+  await db?.close();
+  await receiver?.close();
+});
+
+describe('a worker killed while an endpoint holds a delivery', () => {
+  it('delivers every event, the cut-off one again with the same id', async () => {
+    const config = testConfig('webhook-crash');
+    const key = randomBytes(32);
+    const configFile = path.join(config.dataDir, 'temporal.config.json');
+    writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() } }));
+    // `dunning worker` against the shared dev server and PostgreSQL, sealing secrets with our key.
+    const setup: EngineSetup = {
+      temporalAddress: inject('temporalAddress'),
+      env: {
+        ...process.env,
+        DUNNING_CONFIG: configFile,
+        DUNNING_DATA_DIR: config.dataDir,
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        DATABASE_URL: inject('databaseUrl'),
+        DUNNING_WEBHOOK_KEY: key.toString('base64'),
+      },
+    };
+    const ctx = { client: new Client({ connection }), db: db.db, config: { ...config, webhooks: { secretKey: key, allowPrivateNetworks: false } } };
+    const added = await addWebhook(ctx, { url: receiver.url, events: 'all' });
+    endpointId = added.id;
+    receiver.trust(added.secret);
+    const policy = `hook-crash-${randomUUID().slice(0, 6)}`;
+    await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 3 }));
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await createPlan(db.db, { invoices: [{ amountMinor: 9_900, dueOn: dateOffset(7) }] })).planId);
+
+    // The worker starts the endpoint's delivery; the first request is held, and the worker killed.
+    const { held, answer } = receiver.holdNext();
+    engine = await startEngine(setup, { command: 'worker' });
+    for (const planId of ids) await initiateDunning(ctx, { planId, policyName: policy });
+    const cutOff = await held;
+    engine.signal('SIGKILL');
+    await engine.gone(10_000);
+    answer(204); // it did reach the receiver; the worker never heard
+
+    // A new worker: the cut-off event again, then the rest.
+    engine = await startEngine(setup, { command: 'worker' });
+    const recorded = async () => (await db.db.select({ id: planEvents.id }).from(planEvents).where(inArray(planEvents.planId, ids))).map((e) => e.id);
+    await eventually(async () => {
+      const taken = new Set(receiver.taken().map((r) => r.id));
+      const all = await recorded();
+      // Three plans: initiated and two steps each.
+      return all.length === 9 && all.every((id) => taken.has(id)) ? true : undefined;
+    }, 'every event to arrive', 120_000);
+
+    const ours = new Set(await recorded());
+    const perId = deliveriesPerKey(receiver.taken().filter((r) => ours.has(r.id)).map((r) => r.id));
+    expect(perId).toEqual({ ...Object.fromEntries([...ours].map((id) => [id, 1])), [cutOff]: 2 });
+    // Each plan's events in their order, the repeat aside.
+    for (const planId of ids) {
+      const types = receiver.taken().filter((r) => r.body.data.planId === planId).map((r) => `${r.body.type}:${r.body.data.step ?? ''}`);
+      expect([...new Set(types)]).toEqual(['plan.initiated:', 'plan.step_completed:upcoming_notice', 'plan.step_completed:first_reminder']);
+    }
+  }, 300_000);
+});

@@ -1,0 +1,84 @@
+// A local webhook receiver for the tests: it checks every request's signature with the
+// Standard Webhooks library, as a billing system would, and records what it took by webhook-id.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import type { PlanEventBody } from '../db/plan-events';
+
+/** What the receiver took: each request with its verified body, in arrival order. */
+export interface Received {
+  id: string;
+  body: PlanEventBody;
+  status: number;
+}
+
+/**
+ * A local webhook receiver on 127.0.0.1. It verifies each request with the endpoint's secret
+ * (a bad signature is answered 400 and never counted), answers `failFirst` of them 503, and
+ * records every request it took.
+ */
+export async function startReceiver(opts: { failFirst?: number; status?: number } = {}) {
+  const received: Received[] = [];
+  const failures: string[] = [];
+  let secrets: string[] = [];
+  let toFail = opts.failFirst ?? 0;
+  /** The next verified request is held until released (a sender killed while it waits). */
+  let hold: { take: (id: string) => void; answered: Promise<number> } | undefined;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const headers = req.headers as IncomingHttpHeaders & Record<string, string>;
+      const verified = secrets.some((secret) => {
+        try {
+          new Webhook(secret).verify(raw, headers);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (!verified) {
+        failures.push(headers['webhook-id'] ?? '(no id)');
+        res.writeHead(400).end();
+        return;
+      }
+      const id = headers['webhook-id']!;
+      const answer = (status: number) => {
+        received.push({ id, body: JSON.parse(raw) as PlanEventBody, status });
+        res.writeHead(status).end();
+      };
+      if (hold) {
+        const { take, answered } = hold;
+        hold = undefined;
+        take(id);
+        void answered.then(answer);
+        return;
+      }
+      answer(opts.status ?? (toFail-- > 0 ? 503 : 204));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+    received,
+    /** Taken: answered 2xx. */
+    taken: () => received.filter((r) => r.status < 300),
+    failures,
+    trust: (...s: string[]) => (secrets = s),
+    /**
+     * Holds the next verified request: `held` resolves with its webhook-id once it arrives, and
+     * `answer(status)` then answers it (and counts it, as a receiver that took it would).
+     */
+    holdNext() {
+      let take!: (id: string) => void;
+      let answer!: (status: number) => void;
+      const held = new Promise<string>((resolve) => (take = resolve));
+      hold = { take, answered: new Promise<number>((resolve) => (answer = resolve)) };
+      return { held, answer };
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
+
