@@ -14,6 +14,7 @@ interface Operation {
 }
 interface Document {
   paths: Record<string, Record<string, Operation>>;
+  webhooks: Record<string, { post: { requestBody: { content: Record<string, MediaType> } } }>;
   components: { schemas: Record<string, unknown> };
 }
 
@@ -83,4 +84,12 @@ export function contractViolations(method: string, path: string, answer: { statu
     violations.push('the problem\'s status differs from the HTTP status');
   }
   return violations;
+}
+
+/** What about a webhook body (an event as sent) the document's `webhooks` section does not allow; empty when it complies. */
+export function webhookViolations(body: { type?: unknown }): string[] {
+  const hook = typeof body.type === 'string' ? doc.webhooks[body.type] : undefined;
+  if (!hook) return [`no webhook "${String(body.type)}" in the document`];
+  const validate = validatorFor(`webhook ${body.type as string}`, hook.post.requestBody.content['application/json']!.schema!);
+  return validate(body) ? [] : (validate.errors ?? []).map((e) => `body${e.instancePath} ${e.message ?? 'is invalid'}`);
 }

@@ -13,6 +13,7 @@ import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from
 import { webhookWorkflowId } from '../workflows/webhook-delivery';
 import { createPlan, eventually, secondsPolicy, waitForPlanState } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
+import { webhookViolations } from './openapi-contract';
 import { startReceiver, type Receiver } from './webhook-receiver';
 
 let h: ApiHarness;
@@ -98,6 +99,8 @@ describe('a journey\'s events', () => {
     for (const r of all) perId.set(r.id, (perId.get(r.id) ?? 0) + 1);
     expect([...perId.values()].filter((n) => n > 1)).toEqual([]);
     expect(receiver.failures).toEqual([]);
+    // Each as the OpenAPI document's webhooks section describes it.
+    expect(all.flatMap((r) => webhookViolations(r.body as never).map((v) => `${r.body.type}: ${v}`))).toEqual([]);
   });
 
   it('keeps each plan\'s order, and says what the change left owed', async () => {

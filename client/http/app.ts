@@ -14,6 +14,7 @@ import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { authenticate, rateLimit, type ApiEnv } from './auth';
 import { createHttpMetrics, type RequestLine } from './metrics';
+import { planEventWebhooks } from './webhooks-doc';
 import { problem, type ProblemCode } from './problems';
 import { opsRoutes } from './routes/ops';
 import { planRoutes } from './routes/plans';
@@ -154,7 +155,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
 }
 
 export function openApiDocument(app: OpenAPIHono<ApiEnv>) {
-  return app.getOpenAPI31Document(openApiInfo);
+  return { ...app.getOpenAPI31Document(openApiInfo), webhooks: planEventWebhooks() };
 }
 
 /** The reference page: Swagger UI from node_modules (no CDN), reading /openapi.json. */
