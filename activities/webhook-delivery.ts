@@ -9,7 +9,7 @@ import { ApplicationFailure, Context, log, metricMeter } from '@temporalio/activ
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import type { Database } from '../db/connection';
-import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
+import { planEvents, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import { openWebhookSecret } from '../db/webhook-secrets';
 import { metricHelp, metricNames } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
@@ -41,16 +41,21 @@ interface Attempt {
 type Endpoint = typeof webhookEndpoints.$inferSelect;
 
 export function createWebhookDeliveryActivities({ db, clock, config }: Pick<ActivityDeps, 'db' | 'clock' | 'config'>) {
-  /** The signatures of one attempt: the current secret's, and the previous one's during its last day. */
-  function signatures(endpoint: Endpoint, id: string, at: Date, body: string): string {
+  /**
+   * What signs an endpoint's requests: the current secret, and the previous one during the day
+   * after a rotation. Opened once per round of deliveries, not once per event.
+   */
+  function signersOf(endpoint: Endpoint): (id: string, at: Date, body: string) => string {
     const sealed = [endpoint.secretCiphertext];
-    if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > at) {
+    const now = clock.now();
+    if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > now) {
       sealed.push(endpoint.previousSecretCiphertext);
     }
-    return sealed.map((s) => new Webhook(openWebhookSecret(s, config.webhooks.secretKey)).sign(id, at, body)).join(' ');
+    const hooks = sealed.map((s) => new Webhook(openWebhookSecret(s, config.webhooks.secretKey)));
+    return (id, at, body) => hooks.map((hook) => hook.sign(id, at, body)).join(' ');
   }
 
-  async function post(endpoint: Endpoint, id: string, body: string): Promise<Attempt> {
+  async function post(endpoint: Endpoint, sign: ReturnType<typeof signersOf>, id: string, body: string): Promise<Attempt> {
     const at = clock.now();
     const started = performance.now();
     try {
@@ -61,7 +66,7 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
           'user-agent': 'dunning-engine-webhooks/1',
           'webhook-id': id,
           'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-          'webhook-signature': signatures(endpoint, id, at, body),
+          'webhook-signature': sign(id, at, body),
         },
         body,
         redirect: 'manual', // a redirect could lead anywhere, past the URL's checks
@@ -79,17 +84,20 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
   }
 
   /** One event to its endpoint: the attempt logged, the delivery marked on success; throws on failure. */
-  async function deliver(endpoint: Endpoint, event: { position: number; id: string; type: string; planId: string; body: unknown }) {
+  async function deliver(endpoint: Endpoint, sign: ReturnType<typeof signersOf>, event: { position: number; id: string; type: string; planId: string; body: unknown }) {
     const body = JSON.stringify(event.body);
-    const attempt = await post(endpoint, event.id, body);
+    const attempt = await post(endpoint, sign, event.id, body);
     const delivered = attempt.error === null;
-    await db.transaction(async (tx) => {
-      await tx.insert(webhookAttempts).values({ endpointId: endpoint.id, eventId: event.id, ...attempt });
-      await tx
-        .update(webhookDeliveries)
-        .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, ...(delivered && { status: 'delivered' as const, deliveredAt: clock.now() }) })
-        .where(and(eq(webhookDeliveries.endpointId, endpoint.id), eq(webhookDeliveries.eventPosition, event.position)));
-    });
+    // The attempt and the delivery's state in one statement: one round trip per event.
+    await db.execute(sql`
+      with attempt as (
+        insert into webhook_attempts (endpoint_id, event_id, http_status, latency_ms, error)
+        values (${endpoint.id}, ${event.id}, ${attempt.httpStatus}, ${attempt.latencyMs}, ${attempt.error})
+      )
+      update webhook_deliveries set attempts = attempts + 1,
+        status = case when ${delivered}::boolean then 'delivered' else status end,
+        delivered_at = case when ${delivered}::boolean then ${clock.now().toISOString()}::timestamptz end
+      where endpoint_id = ${endpoint.id} and event_position = ${event.position}`);
     metricMeter.createCounter(metricNames.webhookAttempts, 'attempts', metricHelp.webhookAttempts).add(1, { outcome: delivered ? 'delivered' : 'failed' });
     const fields = { endpointId: endpoint.id, eventId: event.id, eventType: event.type, planId: event.planId, ...attempt };
     if (delivered) {
@@ -136,8 +144,9 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
         if (endpoint.status !== 'enabled') return { endpoint: 'disabled', delivered };
         const owed = await pendingFor(db, endpointId, batchSize);
         if (owed.length === 0) break;
+        const sign = signersOf(endpoint);
         for (const event of owed) {
-          await deliver(endpoint, event);
+          await deliver(endpoint, sign, event);
           delivered++;
           Context.current().heartbeat(delivered);
         }

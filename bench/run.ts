@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports]`: how fast the
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks]`: how fast the
 // engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
 // shape whose activities do nothing) measured in the same run; how long a `dunning` command
 // takes to start, against node doing nothing; the HTTP API against the typed client, and its
@@ -8,6 +8,8 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,8 @@ import { SESSION_COOKIE } from '../client/console/routes';
 import { worklist, type WorklistFilter } from '../client/worklist';
 import { runReport, type ReportFilter } from '../client/reports';
 import { forecast } from '../client/forecast';
+import { ensureWebhookDelivery } from '../client/webhook-delivery';
+import { addWebhook, disableWebhook } from '../client/webhooks';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -43,18 +47,20 @@ import { worklistBaseline } from './worklist-baseline';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports') => !only || only.includes(section);
+const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports' | 'webhooks') => !only || only.includes(section);
 const sizes = quick
   ? {
       initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000], http: { initiate: 200, rounds: 2, seedPlans: 20_000, reads: 200 },
       console: { seedPlans: 24_400, renders: 100, baselineRuns: 2 },
       reports: { seedPlans: 20_000, runs: 5 },
+      webhooks: 500,
     }
   : {
       initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000], http: { initiate: 1_000, rounds: 3, seedPlans: 100_000, reads: 500 },
       // seedWorklist leaves 82 % of its plans open, each with an open task: 122,000 → 100,040 on the worklist.
       console: { seedPlans: 122_000, renders: 300, baselineRuns: 5 },
       reports: { seedPlans: 100_000, runs: 10 },
+      webhooks: 2_000,
     };
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -575,6 +581,60 @@ reports over ${counts!.plans} plans, ${counts!.events} timeline events, ${counts
       log(`| forecast, ${days} days (${first.totals.emails} emails, ${first.totals.tasks} tasks) | ${p50.toFixed(0)} / ${max.toFixed(0)} | ${first.days.length} | ${(p50 / scanMs).toFixed(2)} |`);
     }
     Object.assign(results, { reportPlans: counts!.plans, reportTimelineEvents: counts!.events, reportTimelineScanMs: +scanMs.toFixed(1) });
+  }
+
+  // --- webhooks: plan events delivered to a local receiver, against the same posts made plainly ---
+  if (runs('webhooks')) {
+    const n = sizes.webhooks;
+    let received = 0;
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received++;
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const [{ seeded } = { seeded: 0 }] = await db.db.execute<{ seeded: number }>(sql`select count(*)::int as seeded from collection_plans where id like 'plan-SEED-%'`);
+    if (seeded < 100) await seedPlans(db.sql, 1_000);
+    // Then the endpoint: an event is owed to the endpoints there when it is recorded.
+    const endpoint = await addWebhook({ db: clientDb.db, config }, { url, events: 'all' });
+    // n timeline entries on 100 plans, as escalations: the trigger records each as an event.
+    await clientDb.sql`insert into timeline_events (plan_id, event_key, seq, at, kind, summary)
+      select p.id, 'bench-webhook:' || g, 100000 + g, now(), 'escalated', 'Escalated by the bench'
+      from (select id from collection_plans where id like 'plan-SEED-%' order by id limit 100) p cross join generate_series(1, ${n / 100}) g`;
+    const bodies = await clientDb.sql<Array<{ body: unknown }>>`select e.body from webhook_deliveries d join plan_events e on e.position = d.event_position
+      where d.endpoint_id = ${endpoint.id} order by d.event_position`;
+    // The same bodies posted plainly, one after another, as one endpoint's deliveries go.
+    let started = performance.now();
+    for (const { body } of bodies) {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      await response.body?.cancel();
+    }
+    const plainMs = performance.now() - started;
+    received = 0;
+    started = performance.now();
+    await ensureWebhookDelivery(client, config, { endpointId: endpoint.id });
+    await until(async () => received >= bodies.length, 600_000, 'every event to be delivered');
+    const deliveredMs = performance.now() - started;
+    const [{ pending } = { pending: -1 }] = await db.db.execute<{ pending: number }>(sql`select count(*)::int as pending from webhook_deliveries where endpoint_id = ${endpoint.id} and status = 'pending'`);
+    await disableWebhook({ db: clientDb.db }, { id: endpoint.id, by: 'bench' });
+    receiver.close();
+    const perSec = (ms: number) => +(bodies.length / (ms / 1000)).toFixed(1);
+    Object.assign(results, {
+      webhookEvents: bodies.length,
+      webhookEventsPerSec: perSec(deliveredMs),
+      webhookPlainPostsPerSec: perSec(plainMs),
+      webhookRatio: +(deliveredMs / plainMs).toFixed(2),
+      webhookPendingAfter: pending,
+    });
+    log(`
+webhooks: ${bodies.length} events to a local receiver, one endpoint
+| | events/s | ÷ plain posts |
+|---|---|---|
+| plain HTTP posts of the same bodies, one after another | ${perSec(plainMs)} | 1.00 |
+| delivered by the engine (signed, each attempt logged, each delivery marked) | ${perSec(deliveredMs)} | ${(deliveredMs / plainMs).toFixed(2)} |`);
   }
 
   bareWorker.shutdown();

@@ -89,9 +89,11 @@ describe('a worker killed while an endpoint holds a delivery', () => {
       return all.length === 9 && all.every((id) => taken.has(id)) ? true : undefined;
     }, 'every event to arrive', 120_000);
 
-    const ours = new Set(await recorded());
-    const perId = deliveriesPerKey(receiver.taken().filter((r) => ours.has(r.id)).map((r) => r.id));
-    expect(perId).toEqual({ ...Object.fromEntries([...ours].map((id) => [id, 1])), [cutOff]: 2 });
+    // Every event the receiver took came once, the cut-off one twice. (The database is shared:
+    // other suites' events reach this endpoint too, the cut-off one may be theirs.)
+    const perId = deliveriesPerKey(receiver.taken().map((r) => r.id));
+    expect(Object.entries(perId).filter(([, n]) => n !== 1)).toEqual([[cutOff, 2]]);
+    expect((await recorded()).every((id) => perId[id] !== undefined)).toBe(true);
     // Each plan's events in their order, the repeat aside.
     for (const planId of ids) {
       const types = receiver.taken().filter((r) => r.body.data.planId === planId).map((r) => `${r.body.type}:${r.body.data.step ?? ''}`);
