@@ -63,7 +63,11 @@ export async function checkWebhookUrl(raw: string, rules: WebhookUrlRules): Prom
     throw refuse(`Webhook URL "${raw}" is not a URL.`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse(`Webhook URL "${raw}" must use https (plain http only to this machine).`);
-  if (url.username || url.password) throw refuse(`Webhook URL "${raw}" must not contain a user name or password.`);
+  if (url.username || url.password) {
+    // Not echoed: the sentence lands in terminals, logs and HTTP answers.
+    url.username = url.password = '';
+    throw refuse(`Webhook URL "${url.href}" must not contain a user name or password (the signature authenticates each event).`);
+  }
 
   // [::1] comes bracketed; a trailing dot names the same host.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
@@ -87,7 +91,8 @@ export async function checkWebhookUrl(raw: string, rules: WebhookUrlRules): Prom
     const kind = addressKind(address);
     if (kind === undefined || kind === 'loopback') continue;
     if (rules.allowPrivateNetworks && privateNetworkKinds.has(kind)) continue;
-    const where = literal ? `points to a ${kind} address` : `names a host that resolves to ${address}, a ${kind} address`;
+    const described = `${kind === 'unspecified' ? 'an' : 'a'} ${kind} address`;
+    const where = literal ? `points to ${described}` : `names a host that resolves to ${address}, ${described}`;
     const remedy = privateNetworkKinds.has(kind) ? ' (set webhooks.allowPrivateNetworks to send inside your own network)' : ', where no webhook may go';
     throw refuse(`Webhook URL "${raw}" ${where}${remedy}.`);
   }

@@ -10,6 +10,7 @@ import { createPlan } from '../client/create-plan';
 import { escalate, initiateDunning, pause } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { planStatus } from '../client/status';
+import { addWebhook, disableWebhook } from '../client/webhooks';
 import { contacts } from '../db/schema';
 import { secondsPolicy } from './fixtures';
 import { compositePlan, importCsvText, roles, rowCounts, startApiHarness, type ApiHarness, type Role } from './http-support';
@@ -33,7 +34,7 @@ interface Request {
   body?: unknown;
   headers?: Record<string, string>;
   /** What the request could change: counted (and the plan read) before and after a refusal. */
-  scope: { accounts: string[]; policies?: string[]; planId?: string };
+  scope: { accounts: string[]; policies?: string[]; webhookUrls?: string[]; planId?: string };
 }
 
 interface Operation {
@@ -50,6 +51,8 @@ const billing: readonly Role[] = ['billing', 'ops'];
 const reps: readonly Role[] = ['rep', 'ops'];
 const ops: readonly Role[] = ['ops'];
 const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+/** A webhook URL of one cell: this machine, a closed port, an event no suite's plan reaches. */
+const webhookUrl = (cell: string) => `https://127.0.0.1:9/roles-${run}-${cell}`;
 
 /** A plan for one cell of the table, made through the service layer; started unless told. */
 async function planFor(cell: string, opts: { start?: boolean } = {}): Promise<{ acct: string; planId: string }> {
@@ -227,6 +230,36 @@ const operations: Operation[] = [
       return { method: 'GET', path: `/v1/forecast?days=7&policy=${quietPolicy}`, scope: { accounts: [], policies: [quietPolicy] } };
     },
   },
+  {
+    name: 'POST /v1/webhooks',
+    roles: ops,
+    success: 201,
+    async prepare(cell) {
+      const url = webhookUrl(cell);
+      return { method: 'POST', path: '/v1/webhooks', body: { url, events: 'plan.written_off' }, scope: { accounts: [], webhookUrls: [url] } };
+    },
+  },
+  {
+    name: 'GET /v1/webhooks',
+    roles: ops,
+    success: 200,
+    async prepare() {
+      return { method: 'GET', path: '/v1/webhooks', scope: { accounts: [] } };
+    },
+  },
+  ...(['disable', 'enable', 'rotate'] as const).map(
+    (verb): Operation => ({
+      name: `POST /v1/webhooks/{id}/${verb}`,
+      roles: ops,
+      success: 200,
+      async prepare(cell) {
+        const url = webhookUrl(cell);
+        const { id } = await addWebhook(h.ctx, { url, events: 'plan.written_off' });
+        if (verb === 'enable') await disableWebhook(h.ctx, { id, by: 'the role matrix' });
+        return { method: 'POST', path: `/v1/webhooks/${id}/${verb}`, body: {}, scope: { accounts: [], webhookUrls: [url] } };
+      },
+    }),
+  ),
 ];
 
 /** Everything a refused request must leave as it was. */
@@ -243,8 +276,8 @@ const cells = operations.flatMap((op, i) => roles.map((role) => ({ op, role, all
 
 describe('the role matrix', () => {
   it('covers every operation of DESIGN.md\'s table for every role', () => {
-    expect(operations).toHaveLength(21);
-    expect(cells).toHaveLength(63);
+    expect(operations).toHaveLength(26);
+    expect(cells).toHaveLength(78);
   });
 
   it.each(cells.map((c) => ({ ...c, title: `${c.role} ${c.allowed ? 'may' : 'may not'} ${c.op.name}` })))('$title', async ({ op, role, allowed, cell }) => {
@@ -266,14 +299,18 @@ describe('the role matrix', () => {
 
 describe('keys', () => {
   let requests: Request[];
-  let scope: { accounts: string[]; policies: string[] };
+  let scope: { accounts: string[]; policies: string[]; webhookUrls: string[] };
   let revoked: string;
   let wrongSecret: string;
 
   beforeAll(async () => {
     requests = [];
     for (const [i, op] of operations.entries()) requests.push(await op.prepare(`op${i}-keys`));
-    scope = { accounts: requests.flatMap((r) => r.scope.accounts), policies: requests.flatMap((r) => r.scope.policies ?? []) };
+    scope = {
+      accounts: requests.flatMap((r) => r.scope.accounts),
+      policies: requests.flatMap((r) => r.scope.policies ?? []),
+      webhookUrls: requests.flatMap((r) => r.scope.webhookUrls ?? []),
+    };
     const made = await createApiKey(h.ctx, { name: 'revoked ops', role: 'ops' });
     await revokeApiKey(h.ctx, { id: made.id });
     revoked = made.key;

@@ -107,12 +107,13 @@ function inList(values: string[]) {
 }
 
 /**
- * How many rows every table a request could write holds for these accounts (and their plans)
- * and policies: the same numbers before and after a refusal show it wrote nothing.
+ * How many rows every table a request could write holds for these accounts (and their plans),
+ * policies and webhook URLs: the same numbers before and after a refusal show it wrote nothing.
  */
-export async function rowCounts(ctx: Pick<DunningContext, 'db'>, scope: { accounts: string[]; policies?: string[] }): Promise<Record<string, number>> {
+export async function rowCounts(ctx: Pick<DunningContext, 'db'>, scope: { accounts: string[]; policies?: string[]; webhookUrls?: string[] }): Promise<Record<string, number>> {
   const accounts = inList(scope.accounts);
   const policies = inList(scope.policies ?? []);
+  const webhooks = inList(scope.webhookUrls ?? []);
   const plans = sql`(select id from collection_plans where account_id in ${accounts})`;
   const [row] = (await ctx.db.execute(sql`select
     (select count(*) from accounts where id in ${accounts})::int as accounts,
@@ -129,6 +130,9 @@ export async function rowCounts(ctx: Pick<DunningContext, 'db'>, scope: { accoun
     (select count(*) from tasks where plan_id in ${plans})::int as tasks,
     (select count(*) from timeline_events where plan_id in ${plans})::int as timeline,
     (select count(*) from dunning_policies where name in ${policies})::int as policies,
-    (select coalesce(sum(version), 0) from dunning_policies where name in ${policies})::int as "policyVersions"`)) as unknown as [Record<string, number>];
+    (select coalesce(sum(version), 0) from dunning_policies where name in ${policies})::int as "policyVersions",
+    (select count(*) from webhook_endpoints where url in ${webhooks})::int as webhooks,
+    (select count(*) from webhook_endpoints where url in ${webhooks} and status = 'enabled')::int as "webhooksEnabled",
+    (select count(*) from webhook_endpoints where url in ${webhooks} and previous_secret_ciphertext is not null)::int as "webhooksRotated"`)) as unknown as [Record<string, number>];
   return row;
 }
