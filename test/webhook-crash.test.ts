@@ -1,6 +1,7 @@
-// A worker process killed (SIGKILL) while an endpoint holds one of its deliveries: a new worker
-// delivers that event again, with the same webhook-id, and every other event once. The receiver
-// counts by webhook-id, where a lost or second delivery would show.
+// An endpoint added while a worker runs, and the worker process killed (SIGKILL) while the
+// endpoint holds one of its deliveries: a new worker delivers that event again, with the same
+// webhook-id, and every other event once. The receiver counts by webhook-id, where a lost or
+// second delivery would show.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -62,17 +63,18 @@ describe('a worker killed while an endpoint holds a delivery', () => {
       },
     };
     const ctx = { client: new Client({ connection }), db: db.db, config: { ...config, webhooks: { secretKey: key, allowPrivateNetworks: false } } };
-    const added = await addWebhook(ctx, { url: receiver.url, events: 'all' });
-    endpointId = added.id;
-    receiver.trust(added.secret);
     const policy = `hook-crash-${randomUUID().slice(0, 6)}`;
     await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 3 }));
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await createPlan(db.db, { invoices: [{ amountMinor: 9_900, dueOn: dateOffset(7) }] })).planId);
 
-    // The worker starts the endpoint's delivery; the first request is held, and the worker killed.
+    // The endpoint is added while the worker runs: the worker hears of it and starts its
+    // delivery. The first request is held, and the worker killed.
     const { held, answer } = receiver.holdNext();
     engine = await startEngine(setup, { command: 'worker' });
+    const added = await addWebhook(ctx, { url: receiver.url, events: 'all' });
+    endpointId = added.id;
+    receiver.trust(added.secret);
     for (const planId of ids) await initiateDunning(ctx, { planId, policyName: policy });
     const cutOff = await held;
     engine.signal('SIGKILL');

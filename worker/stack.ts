@@ -144,8 +144,13 @@ export async function startStack(config: DunningConfig, log: Log, opts: { parts?
       workers = started;
       // A worker's failure is reported through `running`; stopping the rest must still go on.
       cleanups.push(() => started.shutdown().catch(() => {}));
-      // Each enabled webhook endpoint's delivery, running (already running: unchanged).
+      // Each enabled webhook endpoint's delivery, running (already running: unchanged), now and
+      // whenever an endpoint is added or enabled through either door.
       await step('webhooks', () => ensureAllWebhookDeliveries(client, config, db.db));
+      const endpoints = await db.sql.listen('webhook_endpoints', () => {
+        ensureAllWebhookDeliveries(client, config, db.db).catch((err: unknown) => processLogger().error({ err }, 'Could not start webhook deliveries'));
+      });
+      cleanups.push(() => endpoints.unlisten());
     }
 
     let http: { url: string; closed: Promise<void> } | undefined;

@@ -112,3 +112,14 @@ END $$;
 --> statement-breakpoint
 CREATE TRIGGER plan_events_recorded AFTER INSERT ON timeline_events REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION plan_events_record();
+--> statement-breakpoint
+-- An endpoint added, enabled or disabled, by any door: the engine's workers hear it on
+-- `webhook_endpoints` and start its delivery (or let it end), so neither door needs Temporal.
+CREATE FUNCTION webhook_endpoints_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('webhook_endpoints', '');
+  RETURN NULL;
+END $$;
+--> statement-breakpoint
+CREATE TRIGGER webhook_endpoints_changed AFTER INSERT OR UPDATE OF status ON webhook_endpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION webhook_endpoints_changed();
