@@ -11,6 +11,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Database } from '../db/connection';
 import { planEvents, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import { openWebhookSecret } from '../db/webhook-secrets';
+import { checkWebhookUrl } from '../client/webhook-url';
 import { metricHelp, metricNames } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
 
@@ -83,6 +84,20 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
     }
   }
 
+  /**
+   * The URL's rules again, before each round: its host name may resolve to a private address
+   * now (DNS rebinding) though it did not when the endpoint was added. A refusal fails the round
+   * like a failed attempt, retried and in the end disabling the endpoint.
+   */
+  async function stillAllowed(endpoint: Endpoint): Promise<void> {
+    try {
+      await checkWebhookUrl(endpoint.url, { allowPrivateNetworks: config.webhooks.allowPrivateNetworks });
+    } catch (err) {
+      log.warn('Webhook URL refused at delivery', { endpointId: endpoint.id, reason: (err as Error).message });
+      throw ApplicationFailure.retryable((err as Error).message, 'WebhookUrlRefused');
+    }
+  }
+
   /** One event to its endpoint: the attempt logged, the delivery marked on success; throws on failure. */
   async function deliver(endpoint: Endpoint, sign: ReturnType<typeof signersOf>, event: { position: number; id: string; type: string; planId: string; body: unknown }) {
     const body = JSON.stringify(event.body);
@@ -144,6 +159,7 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
         if (endpoint.status !== 'enabled') return { endpoint: 'disabled', delivered };
         const owed = await pendingFor(db, endpointId, batchSize);
         if (owed.length === 0) break;
+        await stillAllowed(endpoint);
         const sign = signersOf(endpoint);
         for (const event of owed) {
           await deliver(endpoint, sign, event);

@@ -10,6 +10,7 @@ import { addWebhook } from '../client/webhooks';
 import { ensureWebhookDelivery } from '../client/webhook-delivery';
 import { planEventTypes } from '../db/plan-events';
 import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
+import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets';
 import { webhookWorkflowId } from '../workflows/webhook-delivery';
 import { createPlan, eventually, secondsPolicy, waitForPlanState } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
@@ -151,5 +152,24 @@ describe('an endpoint that never answers', () => {
     await h.stack.client.workflow.getHandle(webhookWorkflowId(id)).result();
     await cancel(h.ctx, { planId, reason: 'test done' });
     await receiver.close();
+  });
+
+  it('is refused at delivery when its URL no longer passes the rules, as after a name moved to a private address', async () => {
+    // Written straight to the table, as the endpoint would stand had its name resolved to a
+    // public address when added and to 10.0.0.5 now.
+    const id = `wh_moved_${run}`;
+    const secret = sealWebhookSecret(generateWebhookSecret(), h.stack.config.webhooks.secretKey);
+    await h.ctx.db.insert(webhookEndpoints).values({ id, url: 'https://10.0.0.5/hooks', events: [...planEventTypes], secretCiphertext: secret });
+    made.push(id);
+    await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: id, idleWaitMs: 2_000, retry: quickRetry('4 seconds') });
+    const planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 5_000, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] })).planId;
+    await initiateDunning(h.ctx, { planId, policyName: policy });
+    await h.stack.client.workflow.getHandle(webhookWorkflowId(id)).result();
+    const [endpoint] = await h.ctx.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+    expect(endpoint!.status).toBe('disabled');
+    expect(endpoint!.disabledReason).toMatch(/^no event delivered for 4 seconds; last: .*10\.0\.0\.5/);
+    // Nothing was sent: no attempt reached the network.
+    expect(await h.ctx.db.select().from(webhookAttempts).where(eq(webhookAttempts.endpointId, id))).toEqual([]);
+    await cancel(h.ctx, { planId, reason: 'test done' });
   });
 });
