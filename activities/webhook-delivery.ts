@@ -7,16 +7,13 @@
 // arrive in the order they happened).
 import { ApplicationFailure, Context, log, metricMeter } from '@temporalio/activity';
 import { and, asc, eq, sql } from 'drizzle-orm';
-import { Webhook } from 'standardwebhooks';
 import type { Database } from '../db/connection';
 import { planEvents, webhookDeliveries, webhookEndpoints } from '../db/schema';
-import { openWebhookSecret } from '../db/webhook-secrets';
+import { postWebhook, webhookSigner, type WebhookSigner } from '../client/webhook-post';
 import { checkWebhookUrl } from '../client/webhook-url';
 import { metricHelp, metricNames } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
 
-/** How long one attempt may take before it counts as failed. */
-export const webhookAttemptTimeoutMs = 10_000;
 /** Events read per round; delivered one at a time, in order. */
 const batchSize = 50;
 
@@ -32,58 +29,9 @@ export interface DeliverWebhookEventsResult {
   delivered: number;
 }
 
-/** What an attempt came to, as logged in webhook_attempts. */
-interface Attempt {
-  httpStatus: number | null;
-  latencyMs: number;
-  error: string | null;
-}
-
 type Endpoint = typeof webhookEndpoints.$inferSelect;
 
 export function createWebhookDeliveryActivities({ db, clock, config }: Pick<ActivityDeps, 'db' | 'clock' | 'config'>) {
-  /**
-   * What signs an endpoint's requests: the current secret, and the previous one during the day
-   * after a rotation. Opened once per round of deliveries, not once per event.
-   */
-  function signersOf(endpoint: Endpoint): (id: string, at: Date, body: string) => string {
-    const sealed = [endpoint.secretCiphertext];
-    const now = clock.now();
-    if (endpoint.previousSecretCiphertext && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > now) {
-      sealed.push(endpoint.previousSecretCiphertext);
-    }
-    const hooks = sealed.map((s) => new Webhook(openWebhookSecret(s, config.webhooks.secretKey)));
-    return (id, at, body) => hooks.map((hook) => hook.sign(id, at, body)).join(' ');
-  }
-
-  async function post(endpoint: Endpoint, sign: ReturnType<typeof signersOf>, id: string, body: string): Promise<Attempt> {
-    const at = clock.now();
-    const started = performance.now();
-    try {
-      const response = await fetch(endpoint.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'dunning-engine-webhooks/1',
-          'webhook-id': id,
-          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-          'webhook-signature': sign(id, at, body),
-        },
-        body,
-        redirect: 'manual', // a redirect could lead anywhere, past the URL's checks
-        signal: AbortSignal.any([AbortSignal.timeout(webhookAttemptTimeoutMs), Context.current().cancellationSignal]),
-      });
-      await response.body?.cancel();
-      const latencyMs = Math.round(performance.now() - started);
-      const ok = response.status >= 200 && response.status < 300;
-      return { httpStatus: response.status, latencyMs, error: ok ? null : `HTTP ${response.status}` };
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const error = e.name === 'TimeoutError' ? `no answer within ${webhookAttemptTimeoutMs / 1000} s` : (e.cause?.code ?? e.cause?.message ?? e.message);
-      return { httpStatus: null, latencyMs: Math.round(performance.now() - started), error };
-    }
-  }
-
   /**
    * The URL's rules again, before each round: its host name may resolve to a private address
    * now (DNS rebinding) though it did not when the endpoint was added. A refusal fails the round
@@ -99,9 +47,9 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
   }
 
   /** One event to its endpoint: the attempt logged, the delivery marked on success; throws on failure. */
-  async function deliver(endpoint: Endpoint, sign: ReturnType<typeof signersOf>, event: { position: number; id: string; type: string; planId: string; body: unknown }) {
+  async function deliver(endpoint: Endpoint, sign: WebhookSigner, event: { position: number; id: string; type: string; planId: string; body: unknown }) {
     const body = JSON.stringify(event.body);
-    const attempt = await post(endpoint, sign, event.id, body);
+    const attempt = await postWebhook(endpoint.url, sign, event.id, clock.now(), body, Context.current().cancellationSignal);
     const delivered = attempt.error === null;
     // The attempt and the delivery's state in one statement: one round trip per event.
     await db.execute(sql`
@@ -160,7 +108,7 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
         const owed = await pendingFor(db, endpointId, batchSize);
         if (owed.length === 0) break;
         await stillAllowed(endpoint);
-        const sign = signersOf(endpoint);
+        const sign = webhookSigner(endpoint, config.webhooks.secretKey, clock.now());
         for (const event of owed) {
           await deliver(endpoint, sign, event);
           delivered++;

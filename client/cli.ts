@@ -35,6 +35,8 @@ const usage = `Usage: dunning <command> [options]
   apikey create --role billing|rep|ops --name NAME | apikey list | apikey revoke ID
   webhook add <url> --events TYPE,TYPE|all  send plan events to a URL (its signing secret shown once)
   webhook list | webhook disable|enable|rotate ID   endpoints; stop or restart sending; a new secret (the old one signs a day more)
+  webhook redeliver ID --event EVENT_ID|--since TIME   send one event, or every event since then, again
+  webhook test ID                          send one signed test event now and say how the endpoint answered
 
 Every command takes --json for machine output. Money is a decimal in the plan's currency; a date is
 YYYY-MM-DD (end of that day in the account's time zone) or a date-time with an offset.`;

@@ -11,6 +11,8 @@ export const dunningErrorCodes = [
   'unknown_api_key',
   'unknown_report',
   'unknown_webhook',
+  'unknown_event',
+  'webhook_disabled',
   'not_running',
   'plan_closed',
   'already_paused',

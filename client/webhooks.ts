@@ -2,12 +2,13 @@
 // go and which ones. The signing secret is shown once, at creation and at each rotation; the
 // database keeps it only sealed (db/webhook-secrets.ts), and no read gives it back.
 import { randomBytes } from 'node:crypto';
-import { desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets';
 import { planEventTypes, type PlanEventType } from '../db/plan-events';
-import { webhookEndpoints, type webhookEndpointStatuses } from '../db/schema';
+import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints, type webhookEndpointStatuses } from '../db/schema';
 import type { DunningContext } from './context';
 import { DunningError } from './errors';
+import { postWebhook, webhookSigner, type WebhookAttempt } from './webhook-post';
 import { checkWebhookUrl } from './webhook-url';
 
 type WebhookContext = Pick<DunningContext, 'db' | 'config'>;
@@ -130,4 +131,65 @@ export async function rotateWebhookSecret({ db, config }: WebhookContext, input:
     .returning();
   if (!row) throw unknownWebhook(input.id);
   return { ...viewOf(row), secret };
+}
+
+/** An enabled endpoint, or the refusal its id and status call for. */
+async function enabledEndpoint(db: DunningContext['db'], id: string) {
+  const [row] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+  if (!row) throw unknownWebhook(id);
+  if (row.status !== 'enabled') throw new DunningError(`Webhook ${id} is disabled; enable it first (\`dunning webhook enable ${id}\`).`, 'webhook_disabled');
+  return row;
+}
+
+/**
+ * Sends events again: one (by its evt_ id), or every event recorded since a time that the
+ * endpoint takes. Each is owed once more, with its own webhook-id, and goes out in its place in
+ * the endpoint's order; the endpoint's delivery is woken at once. How many were owed again.
+ */
+export async function redeliverWebhookEvents({ db }: Pick<DunningContext, 'db'>, input: { id: string; eventId?: string; since?: string }): Promise<{ redelivered: number }> {
+  if ((input.eventId === undefined) === (input.since === undefined)) {
+    throw new DunningError('Name one event to send again (--event evt_…) or a time to send every event since (--since 2026-11-27T09:00:00Z), not both.', 'invalid');
+  }
+  const since = input.since === undefined ? undefined : new Date(input.since);
+  if (since !== undefined && (Number.isNaN(since.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(input.since!))) {
+    throw new DunningError(`"${input.since}" is not a date-time; write it as 2026-11-27T09:00:00Z.`, 'invalid');
+  }
+  const endpoint = await enabledEndpoint(db, input.id);
+  return db.transaction(async (tx) => {
+    const events = await tx
+      .select({ position: planEvents.position, id: planEvents.id })
+      .from(planEvents)
+      .where(
+        and(
+          inArray(planEvents.type, endpoint.events as PlanEventType[]),
+          input.eventId !== undefined ? eq(planEvents.id, input.eventId) : gte(planEvents.occurredAt, since!),
+        ),
+      );
+    if (input.eventId !== undefined && events.length === 0) {
+      throw new DunningError(`Unknown event "${input.eventId}" for webhook ${input.id}; it takes ${endpoint.events.join(', ')}.`, 'unknown_event');
+    }
+    if (events.length > 0) {
+      await tx
+        .insert(webhookDeliveries)
+        .values(events.map((e) => ({ endpointId: input.id, eventPosition: e.position })))
+        .onConflictDoUpdate({ target: [webhookDeliveries.endpointId, webhookDeliveries.eventPosition], set: { status: 'pending', deliveredAt: null } });
+      await tx.execute(sql`select pg_notify('plan_events', '')`);
+    }
+    return { redelivered: events.length };
+  });
+}
+
+/**
+ * One signed test event (`webhook.test`), sent now from this process and not retried: whether
+ * the endpoint answers, and how. The attempt is kept with the others.
+ */
+export async function testWebhook({ db, config }: WebhookContext, input: { id: string }): Promise<WebhookAttempt & { eventId: string }> {
+  const endpoint = await enabledEndpoint(db, input.id);
+  await checkWebhookUrl(endpoint.url, { allowPrivateNetworks: config.webhooks.allowPrivateNetworks });
+  const at = new Date();
+  const eventId = `evt_test_${randomBytes(12).toString('hex')}`;
+  const body = JSON.stringify({ type: 'webhook.test', timestamp: at.toISOString(), data: { id: eventId, endpointId: endpoint.id } });
+  const attempt = await postWebhook(endpoint.url, webhookSigner(endpoint, config.webhooks.secretKey, at), eventId, at, body);
+  await db.insert(webhookAttempts).values({ endpointId: endpoint.id, eventId, ...attempt });
+  return { eventId, ...attempt };
 }

@@ -49,6 +49,6 @@ describe('Ctrl-C during start-up', () => {
     for (const { pid } of started) expect(() => process.kill(pid, 0), `pid ${pid} still exists`).toThrow();
     expect(engine.output()).toContain('start-up cancelled');
     expect(engine.output()).not.toContain('Dunning engine is running.');
-    expect(exit).toBe(130);
+    expect(exit, engine.output()).toBe(130);
   });
 });

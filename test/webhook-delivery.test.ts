@@ -6,7 +6,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
 import { setPolicy } from '../client/policies';
-import { addWebhook } from '../client/webhooks';
+import { addWebhook, disableWebhook } from '../client/webhooks';
 import { ensureWebhookDelivery } from '../client/webhook-delivery';
 import { planEventTypes } from '../db/plan-events';
 import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
@@ -14,6 +14,8 @@ import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets'
 import { webhookWorkflowId } from '../workflows/webhook-delivery';
 import { createPlan, eventually, secondsPolicy, waitForPlanState } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
+import { runDunning } from './engine-process';
+import { cliEnv, deliveriesPerKey } from './support';
 import { webhookViolations } from './openapi-contract';
 import { startReceiver, type Receiver } from './webhook-receiver';
 
@@ -173,3 +175,81 @@ describe('an endpoint that never answers', () => {
     await cancel(h.ctx, { planId, reason: 'test done' });
   });
 });
+
+describe('sending again, and a test event', () => {
+  let receiver: Receiver;
+  let endpointId: string;
+  let planId: string;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    endpointId = (await endpointFor(receiver)).id;
+    planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 7_000, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] })).planId;
+    await initiateDunning(h.ctx, { planId, policyName: policy });
+    await eventually(async () => (eventsOf(receiver, planId).length >= 3 ? true : undefined), 'the plan\'s first events to arrive');
+  });
+  afterAll(async () => {
+    await cancel(h.ctx, { planId, reason: 'test done' });
+    await receiver?.close();
+  });
+
+  it('sends one event again with its own webhook-id, over the CLI and over HTTP', async () => {
+    const initiated = eventsOf(receiver, planId).find((r) => r.body.type === 'plan.initiated')!;
+    const cli = await runDunning(['webhook', 'redeliver', endpointId, '--event', initiated.id], cliEnv(h.stack));
+    expect(cli.stdout.trim()).toBe(`1 event will be sent to webhook ${endpointId} again, each with its own webhook-id.`);
+    await eventually(async () => (receiver.taken().filter((r) => r.id === initiated.id).length === 2 ? true : undefined), 'the event again');
+    const http = await h.call('POST', `/v1/webhooks/${endpointId}/redeliver`, { as: 'ops', body: { eventId: initiated.id } });
+    expect([http.status, http.body]).toEqual([200, { redelivered: 1 }]);
+    await eventually(async () => (receiver.taken().filter((r) => r.id === initiated.id).length === 3 ? true : undefined), 'the event a third time');
+    expect(new Set(receiver.taken().filter((r) => r.id === initiated.id).map((r) => JSON.stringify(r.body))).size).toBe(1);
+  });
+
+  it('sends every event since a time again', async () => {
+    const countsOf = () => deliveriesPerKey(eventsOf(receiver, planId).map((r) => r.id));
+    const before = countsOf();
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const answer = await h.call('POST', `/v1/webhooks/${endpointId}/redeliver`, { as: 'ops', body: { since } });
+    expect(answer.status).toBe(200);
+    // This plan's events, and other suites' too (the database is shared).
+    expect((answer.body as { redelivered: number }).redelivered).toBeGreaterThanOrEqual(Object.keys(before).length);
+    await eventually(async () => {
+      const now = countsOf();
+      return Object.entries(before).every(([id, n]) => (now[id] ?? 0) >= n + 1) ? true : undefined;
+    }, 'each of the plan\'s events once more');
+  });
+
+  it('refuses in one sentence, the same on the command line and over HTTP', async () => {
+    const cases: Array<[string[], Record<string, unknown>, number, string]> = [
+      [[], {}, 422, 'Name one event to send again (--event evt_…) or a time to send every event since (--since 2026-11-27T09:00:00Z), not both.'],
+      [['--since', 'yesterday'], { since: 'yesterday' }, 422, '"yesterday" is not a date-time; write it as 2026-11-27T09:00:00Z.'],
+      [['--event', 'evt_nope'], { eventId: 'evt_nope' }, 404, `Unknown event "evt_nope" for webhook ${endpointId}; it takes ${planEventTypes.join(', ')}.`],
+    ];
+    for (const [flags, body, status, sentence] of cases) {
+      const cli = await runDunning(['webhook', 'redeliver', endpointId, ...flags], cliEnv(h.stack));
+      expect([cli.code, cli.stderr.trim()]).toEqual([1, sentence]);
+      const http = await h.call('POST', `/v1/webhooks/${endpointId}/redeliver`, { as: 'ops', body });
+      expect([http.status, (http.body as { detail: string }).detail]).toEqual([status, sentence]);
+    }
+  });
+
+  it('sends a signed test event once and says how the endpoint answered', async () => {
+    const cli = await runDunning(['webhook', 'test', endpointId, '--json'], cliEnv(h.stack));
+    expect(cli.code).toBe(0);
+    const result = JSON.parse(cli.stdout) as { eventId: string; httpStatus: number; error: null };
+    expect(result).toMatchObject({ httpStatus: 204, error: null });
+    const taken = receiver.taken().filter((r) => r.id === result.eventId);
+    expect(taken.map((r) => r.body.type as string)).toEqual(['webhook.test']);
+    expect(webhookViolations(taken[0]!.body as never)).toEqual([]);
+    // An endpoint that does not answer: the CLI says so and exits 1.
+    const silent = await addWebhook(h.ctx, { url: 'http://127.0.0.1:9/nobody', events: 'plan.resolved' });
+    made.push(silent.id);
+    const refused = await runDunning(['webhook', 'test', silent.id], cliEnv(h.stack));
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(new RegExp(`^Webhook ${silent.id} did not take the test event evt_test_\\w+: `));
+    // A disabled endpoint is refused.
+    await disableWebhook(h.ctx, { id: silent.id, by: 'the test' });
+    const http = await h.call('POST', `/v1/webhooks/${silent.id}/test`, { as: 'ops', body: {} });
+    expect([http.status, (http.body as { detail: string }).detail]).toEqual([409, `Webhook ${silent.id} is disabled; enable it first (\`dunning webhook enable ${silent.id}\`).`]);
+  });
+});
+

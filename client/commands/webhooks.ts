@@ -1,10 +1,10 @@
 // `dunning webhook …`: the endpoints ops send plan events to. Run on the engine's own machine,
 // as `dunning apikey` is, so it needs no role: whoever can read the database and the key may.
-import { addWebhook, disableWebhook, enableWebhook, listWebhooks, rotateWebhookSecret, type WebhookEndpointWithSecret } from '../webhooks';
+import { addWebhook, disableWebhook, enableWebhook, listWebhooks, redeliverWebhookEvents, rotateWebhookSecret, testWebhook, type WebhookEndpointWithSecret } from '../webhooks';
 import { args, CliError, required, type Command } from './args';
 import { table, when } from './output';
 
-const usage = 'Use `dunning webhook add URL --events TYPE,TYPE|all`, `dunning webhook list`, or `dunning webhook disable|enable|rotate ID`.';
+const usage = 'Use `dunning webhook add URL --events TYPE,TYPE|all`, `dunning webhook list`, `dunning webhook disable|enable|rotate|test ID`, or `dunning webhook redeliver ID --event EVENT_ID|--since TIME`.';
 
 /** The secret's one showing, as `apikey create` shows a key. */
 function secretShown(endpoint: WebhookEndpointWithSecret, what: string): string {
@@ -51,6 +51,28 @@ const webhook: Command = async (argv, out, session) => {
     const ctx = { ...(await session.database()), config: session.config() };
     const rotated = await rotateWebhookSecret(ctx, { id: positionals[0]! });
     out.print(secretShown(rotated, `Webhook ${rotated.id} has a new secret; the previous one also signs until ${when(rotated.previousSecretExpiresAt)}.`), rotated);
+    return;
+  }
+  if (sub === 'redeliver') {
+    const { values, positionals } = args(rest, { event: { type: 'string' }, since: { type: 'string' } }, ['<id>']);
+    const { redelivered } = await redeliverWebhookEvents(await session.database(), { id: positionals[0]!, eventId: values.event, since: values.since });
+    out.print(
+      redelivered === 0 ? `No event recorded since ${values.since} goes to webhook ${positionals[0]}; nothing to send again.` : `${redelivered} event${redelivered === 1 ? '' : 's'} will be sent to webhook ${positionals[0]} again, each with its own webhook-id.`,
+      { redelivered },
+    );
+    return;
+  }
+  if (sub === 'test') {
+    const { positionals } = args(rest, {}, ['<id>']);
+    const ctx = { ...(await session.database()), config: session.config() };
+    const result = await testWebhook(ctx, { id: positionals[0]! });
+    out.print(
+      result.error === null
+        ? `Webhook ${positionals[0]} took the test event ${result.eventId}: HTTP ${result.httpStatus} in ${result.latencyMs} ms.`
+        : `Webhook ${positionals[0]} did not take the test event ${result.eventId}: ${result.error} (after ${result.latencyMs} ms).`,
+      result,
+    );
+    if (result.error !== null) process.exitCode = 1;
     return;
   }
   throw new CliError(usage);

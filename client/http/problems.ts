@@ -30,6 +30,8 @@ export const statusOfCode: Record<ProblemCode, ContentfulStatusCode> = {
   unknown_api_key: 404,
   unknown_report: 404,
   unknown_webhook: 404,
+  unknown_event: 404,
+  webhook_disabled: 409,
   not_running: 409,
   plan_closed: 409,
   already_paused: 409,

@@ -380,3 +380,19 @@ export const WebhookBodySchema = z
       .openapi({ description: `Event types (a list, or a comma-separated text), or "all": ${planEventTypes.join(', ')}`, example: ['plan.promise_broken', 'plan.resolved'] }),
   })
   .openapi('WebhookRequest');
+
+export const WebhookRedeliverBodySchema = z
+  .strictObject({
+    eventId: z.string().max(100, 'eventId is longer than 100 characters').optional().openapi({ description: 'One event to send again (evt_…)', example: 'evt_4f6c1e0a9b2d4c3e8f7a6b5c4d3e2f1a' }),
+    since: z.string().max(40, 'since is longer than 40 characters').optional().openapi({ description: 'Send again every event recorded since this date-time that the endpoint takes', example: '2026-11-27T09:00:00Z' }),
+  })
+  .openapi('WebhookRedeliverRequest');
+export const WebhookRedeliveredSchema = z.object({ redelivered: z.number().int().openapi({ description: 'How many events are owed to the endpoint again' }) }).openapi('WebhookRedelivered');
+export const WebhookTestSchema = z
+  .object({
+    eventId: z.string().openapi({ description: 'The test event\'s id (evt_test_…), its webhook-id' }),
+    httpStatus: z.number().int().nullable().openapi({ description: 'What the endpoint answered; null when no answer came' }),
+    latencyMs: z.number().int(),
+    error: z.string().nullable().openapi({ description: 'Why it did not count as taken (not a 2xx, no answer within 10 s, no connection); null when taken' }),
+  })
+  .openapi('WebhookTest');

@@ -50,10 +50,40 @@ function bodySchema(type: PlanEventType) {
 
 const header = (name: string, description: string) => ({ name, in: 'header', required: true, schema: text, description });
 
-/** The `webhooks` section: each event type as the POST an endpoint receives. */
+/** `dunning webhook test`'s event: not a plan's, sent once to see that the endpoint answers. */
+const testEvent = {
+  post: {
+    summary: 'webhook.test',
+    description: 'Sent by `dunning webhook test` or POST /v1/webhooks/{id}/test, once and not retried, signed as every event is.',
+    parameters: [
+      header('webhook-id', 'The test event\'s id (evt_test_…).'),
+      header('webhook-timestamp', 'Seconds since the epoch.'),
+      header('webhook-signature', '`v1,<base64>`; two, space-separated, in the day after a secret rotation.'),
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['type', 'timestamp', 'data'],
+            properties: {
+              type: { const: 'webhook.test' },
+              timestamp: { type: 'string', format: 'date-time' },
+              data: { type: 'object', required: ['id', 'endpointId'], properties: { id: { type: 'string', pattern: '^evt_test_' }, endpointId: text } },
+            },
+          },
+        },
+      },
+    },
+    responses: { '2XX': { description: 'Taken.' } },
+  },
+};
+
+/** The `webhooks` section: each event type as the POST an endpoint receives, and the test event. */
 export function planEventWebhooks() {
-  return Object.fromEntries(
-    planEventTypes.map((type) => [
+  return Object.fromEntries([
+    ...planEventTypes.map((type) => [
       type,
       {
         post: {
@@ -69,5 +99,6 @@ export function planEventWebhooks() {
         },
       },
     ]),
-  );
+    ['webhook.test', testEvent],
+  ]);
 }

@@ -2,12 +2,22 @@
 // that shows a signing secret is kept for its Idempotency-Key without it, so a replay never
 // reads a secret back from the database.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { addWebhook, disableWebhook, enableWebhook, listWebhooks, rotateWebhookSecret } from '../../webhooks';
+import { addWebhook, disableWebhook, enableWebhook, listWebhooks, redeliverWebhookEvents, rotateWebhookSecret, testWebhook } from '../../webhooks';
 import { allow, type ApiEnv } from '../auth';
 import { idempotent, idempotentKeeping } from '../idempotency';
 import { problemResponses } from '../problems';
 import { json, jsonBody, security } from '../route-parts';
-import { EmptyBodySchema, NoQuery, WebhookBodySchema, WebhookEndpointSchema, WebhookEndpointWithSecretSchema, WebhookParams } from '../schemas';
+import {
+  EmptyBodySchema,
+  NoQuery,
+  WebhookBodySchema,
+  WebhookEndpointSchema,
+  WebhookEndpointWithSecretSchema,
+  WebhookParams,
+  WebhookRedeliverBodySchema,
+  WebhookRedeliveredSchema,
+  WebhookTestSchema,
+} from '../schemas';
 
 const ops = allow('ops');
 
@@ -88,5 +98,33 @@ export function webhookRoutes(app: OpenAPIHono<ApiEnv>) {
       responses: { 200: json(WebhookEndpointWithSecretSchema, 'The endpoint, with its new secret shown once'), ...refusals },
     }),
     async (c) => c.json(await rotateWebhookSecret(c.var.ctx, c.req.valid('param')), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhooks/{id}/redeliver',
+      tags: ['ops'],
+      summary: 'Send events again: one (eventId) or every event since a time (since) that the endpoint takes, each with its own webhook-id',
+      security,
+      middleware: [ops, idempotent] as const,
+      request: { query: NoQuery, params: WebhookParams, body: jsonBody(WebhookRedeliverBodySchema) },
+      responses: { 200: json(WebhookRedeliveredSchema, 'How many are owed again'), ...refusals },
+    }),
+    async (c) => c.json(await redeliverWebhookEvents(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json') }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/webhooks/{id}/test',
+      tags: ['ops'],
+      summary: 'Send one signed webhook.test event now, not retried, and say how the endpoint answered',
+      security,
+      middleware: [ops, idempotent] as const,
+      request: { query: NoQuery, params: WebhookParams, body: jsonBody(EmptyBodySchema) },
+      responses: { 200: json(WebhookTestSchema, 'How the endpoint answered'), ...refusals },
+    }),
+    async (c) => c.json(await testWebhook(c.var.ctx, c.req.valid('param')), 200),
   );
 }
