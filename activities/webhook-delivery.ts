@@ -77,14 +77,15 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
     const woken = new Promise<void>((resolve) => (wake = resolve));
     // Listening before looking: an event recorded in between still wakes us.
     const { unlisten } = await db.$client.listen('plan_events', () => wake());
-    const beat = setInterval(() => Context.current().heartbeat(), 5_000);
+    const activity = Context.current(); // taken here: a timer's callback is not the activity's own call
+    const beat = setInterval(() => activity.heartbeat(), 5_000);
     let timer: NodeJS.Timeout | undefined;
     try {
       if ((await pendingFor(db, endpointId, 1)).length > 0) return;
       await Promise.race([
         woken,
         new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-        Context.current().cancelled.catch(() => undefined),
+        activity.cancelled.catch(() => undefined),
       ]);
     } finally {
       clearInterval(beat);

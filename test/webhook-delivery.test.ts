@@ -137,6 +137,33 @@ describe('a journey\'s events', () => {
   });
 });
 
+describe('a quiet endpoint', () => {
+  it('waits for events longer than its heartbeat timeout without failing, and wakes when one is recorded', async () => {
+    const receiver = await startReceiver();
+    const added = await addWebhook(h.ctx, { url: receiver.url, events: 'all' });
+    made.push(added.id);
+    receiver.trust(added.secret);
+    // Each call waits 30 s for an event: longer than the 20 s heartbeat timeout.
+    await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 30_000, retry: quickRetry() });
+    const handle = h.stack.client.workflow.getHandle(webhookWorkflowId(added.id));
+    // Whatever other suites' plans owe it first, then quiet; then a plan of our own.
+    await new Promise((r) => setTimeout(r, 25_000));
+    const planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 6_000, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] })).planId;
+    const recordedAt = Date.now();
+    await initiateDunning(h.ctx, { planId, policyName: policy });
+    await eventually(async () => (eventsOf(receiver, planId).some((r) => r.body.type === 'plan.initiated') ? true : undefined), 'the event', 10_000);
+    expect(Date.now() - recordedAt).toBeLessThan(10_000);
+    // Every call that has ended did so on its first attempt: none timed out while it waited
+    // (retries leave no event of their own, only the attempt number of the one that ended).
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : []));
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.filter((a) => a !== 1)).toEqual([]);
+    await cancel(h.ctx, { planId, reason: 'test done' });
+    await receiver.close();
+  }, 90_000);
+});
+
 describe('an endpoint that never answers', () => {
   it('is disabled once its retry window has passed, and says why', async () => {
     const receiver = await startReceiver({ status: 500 });
