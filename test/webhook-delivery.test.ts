@@ -6,7 +6,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
 import { setPolicy } from '../client/policies';
-import { addWebhook, disableWebhook } from '../client/webhooks';
+import { addWebhook, disableWebhook, rotateWebhookSecret, testWebhook } from '../client/webhooks';
 import { ensureWebhookDelivery } from '../client/webhook-delivery';
 import { planEventTypes } from '../db/plan-events';
 import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
@@ -257,6 +257,20 @@ describe('sending again, and a test event', () => {
       const http = await h.call('POST', `/v1/webhooks/${endpointId}/redeliver`, { as: 'ops', body });
       expect([http.status, (http.body as { detail: string }).detail]).toEqual([status, sentence]);
     }
+  });
+
+  it('signs with both secrets for a day after a rotation, so a receiver on either takes the events', async () => {
+    const oldSecret = receiver.secrets()[0]!;
+    const rotated = await rotateWebhookSecret(h.ctx, { id: endpointId });
+    for (const trusted of [[oldSecret], [rotated.secret]]) {
+      receiver.trust(...trusted);
+      const before = receiver.taken().length;
+      const { eventId } = await testWebhook(h.ctx, { id: endpointId });
+      expect(receiver.taken().slice(before).map((r) => r.id)).toEqual([eventId]);
+    }
+    // Each request carried two signatures.
+    expect(receiver.received.at(-1)!.signatures).toBe(2);
+    receiver.trust(rotated.secret);
   });
 
   it('sends a signed test event once and says how the endpoint answered', async () => {

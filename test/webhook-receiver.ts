@@ -10,6 +10,8 @@ export interface Received {
   id: string;
   body: PlanEventBody;
   status: number;
+  /** How many signatures the request carried (two in the day after a rotation). */
+  signatures: number;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function startReceiver(opts: { failFirst?: number; status?: number 
       }
       const id = headers['webhook-id']!;
       const answer = (status: number) => {
-        received.push({ id, body: JSON.parse(raw) as PlanEventBody, status });
+        received.push({ id, body: JSON.parse(raw) as PlanEventBody, status, signatures: (headers['webhook-signature'] ?? '').split(' ').length });
         res.writeHead(status).end();
       };
       if (hold) {
@@ -66,6 +68,7 @@ export async function startReceiver(opts: { failFirst?: number; status?: number 
     taken: () => received.filter((r) => r.status < 300),
     failures,
     trust: (...s: string[]) => (secrets = s),
+    secrets: () => secrets,
     /**
      * Holds the next verified request: `held` resolves with its webhook-id once it arrives, and
      * `answer(status)` then answers it (and counts it, as a receiver that took it would).
