@@ -17,7 +17,8 @@ import { freePort } from '../worker/dev-server';
 import { startEngine, type EngineProcess, type EngineSetup } from './engine-process';
 import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { deliveriesPerKey, testConfig } from './support';
-import { startReceiver, type Receiver } from './webhook-receiver';
+import { deliverHere, startReceiver, type Receiver } from './webhook-receiver';
+import { webhookWorkflowId } from '../workflows/webhook-delivery';
 
 let db: DatabaseHandle;
 let connection: Connection;
@@ -70,10 +71,15 @@ describe('a worker killed while an endpoint holds a delivery', () => {
 
     // The endpoint is added while the worker runs: the worker hears of it and starts its
     // delivery. The first request is held, and the worker killed.
-    const { held, answer } = receiver.holdNext();
     engine = await startEngine(setup, { command: 'worker' });
     const added = await addWebhook(ctx, { url: receiver.url, events: 'all' });
     endpointId = added.id;
+    // The worker starts it on hearing of the endpoint (so may another suite's engine: ours then takes it over).
+    await eventually(async () => ((await ctx.client.workflow.getHandle(webhookWorkflowId(added.id)).describe().catch(() => undefined)) ? true : undefined), 'the delivery to start');
+    await deliverHere(ctx.client, config, { endpointId: added.id });
+    // Requests are taken (and the first held) once the delivery runs on this worker alone.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const { held, answer } = receiver.holdNext();
     receiver.trust(added.secret);
     for (const planId of ids) await initiateDunning(ctx, { planId, policyName: policy });
     const cutOff = await held;

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { addWebhook, disableWebhook, rotateWebhookSecret, testWebhook } from '../client/webhooks';
-import { ensureWebhookDelivery } from '../client/webhook-delivery';
 import { planEventTypes } from '../db/plan-events';
 import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets';
@@ -17,7 +16,7 @@ import { startApiHarness, type ApiHarness } from './http-support';
 import { runDunning } from './engine-process';
 import { cliEnv, deliveriesPerKey } from './support';
 import { webhookViolations } from './openapi-contract';
-import { startReceiver, type Receiver } from './webhook-receiver';
+import { deliverHere, startReceiver, type Receiver } from './webhook-receiver';
 
 let h: ApiHarness;
 const run = randomUUID().slice(0, 6);
@@ -34,7 +33,7 @@ async function endpointFor(receiver: Receiver, retry = quickRetry()) {
   const added = await addWebhook(h.ctx, { url: receiver.url, events: 'all' });
   made.push(added.id);
   receiver.trust(added.secret);
-  await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 2_000, retry });
+  await deliverHere(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 2_000, retry });
   return added;
 }
 
@@ -144,7 +143,7 @@ describe('a quiet endpoint', () => {
     made.push(added.id);
     receiver.trust(added.secret);
     // Each call waits 30 s for an event: longer than the 20 s heartbeat timeout.
-    await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 30_000, retry: quickRetry() });
+    await deliverHere(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 30_000, retry: quickRetry() });
     const handle = h.stack.client.workflow.getHandle(webhookWorkflowId(added.id));
     // Whatever other suites' plans owe it first, then quiet; then a plan of our own.
     await new Promise((r) => setTimeout(r, 25_000));
@@ -190,7 +189,7 @@ describe('an endpoint that never answers', () => {
     const secret = sealWebhookSecret(generateWebhookSecret(), h.stack.config.webhooks.secretKey);
     await h.ctx.db.insert(webhookEndpoints).values({ id, url: 'https://10.0.0.5/hooks', events: [...planEventTypes], secretCiphertext: secret });
     made.push(id);
-    await ensureWebhookDelivery(h.stack.client, h.stack.config, { endpointId: id, idleWaitMs: 2_000, retry: quickRetry('4 seconds') });
+    await deliverHere(h.stack.client, h.stack.config, { endpointId: id, idleWaitMs: 2_000, retry: quickRetry('4 seconds') });
     const planId = (await createPlan(h.ctx.db, { invoices: [{ amountMinor: 5_000, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] })).planId;
     await initiateDunning(h.ctx, { planId, policyName: policy });
     await h.stack.client.workflow.getHandle(webhookWorkflowId(id)).result();

@@ -3,7 +3,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import type { Client } from '@temporalio/client';
+import { ensureWebhookDelivery } from '../client/webhook-delivery';
 import type { PlanEventBody } from '../db/plan-events';
+import type { DunningConfig } from '../worker/config';
+import { webhookWorkflowId, type WebhookDeliveryInput } from '../workflows/webhook-delivery';
 
 /** What the receiver took: each request with its verified body, in arrival order. */
 export interface Received {
@@ -85,3 +89,20 @@ export async function startReceiver(opts: { failFirst?: number; status?: number 
 }
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
+
+/**
+ * Runs an endpoint's delivery on this test's own task queue. The database and the dev server
+ * are shared with other suites, whose engine processes also start every enabled endpoint's
+ * delivery when one is added: one of them may have taken ours onto its task queue (and may stop
+ * at any moment). Such a run is ended and ours started in its place.
+ */
+export async function deliverHere(client: Client, config: Pick<DunningConfig, 'temporal'>, input: WebhookDeliveryInput): Promise<void> {
+  const handle = client.workflow.getHandle(webhookWorkflowId(input.endpointId));
+  for (let tries = 0; tries < 10; tries++) {
+    await ensureWebhookDelivery(client, config, input);
+    const { taskQueue, status } = await handle.describe();
+    if (status.name === 'RUNNING' && taskQueue === config.temporal.taskQueues.dunning) return;
+    if (status.name === 'RUNNING') await handle.terminate('another suite\'s engine started it; the owning test runs it');
+  }
+  throw new Error(`Could not run webhook ${input.endpointId}'s delivery on ${config.temporal.taskQueues.dunning}.`);
+}
