@@ -2,8 +2,6 @@
 // completed, and again between steps: new workers pick the plans up, retry the cut-off send with
 // the same idempotency key, and every customer gets exactly one email per step.
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { inArray } from 'drizzle-orm';
 import { Client, Connection } from '@temporalio/client';
@@ -12,8 +10,7 @@ import { planStatus } from '../client/status';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { emailMessages } from '../db/schema';
-import { freePort } from '../worker/dev-server';
-import { startEngine, type EngineProcess, type EngineSetup } from './engine-process';
+import { sharedWorkerSetup, startEngine, type EngineProcess } from './engine-process';
 import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { startResendStandin, type ResendStandin } from './resend-standin';
 import { deliveriesPerKey, testConfig } from './support';
@@ -43,22 +40,12 @@ afterAll(async () => {
 describe('a worker killed in the middle of a send and between steps', () => {
   it('loses no step and sends nothing twice', async () => {
     const config = testConfig('crash-send');
-    const configFile = path.join(config.dataDir, 'temporal.config.json');
-    // A metrics port of its own: other test files' engines run at the same time.
-    writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() } }));
     // `dunning worker`: the shared dev server and PostgreSQL are external to it.
-    const setup: EngineSetup = {
-      temporalAddress: inject('temporalAddress'),
-      env: {
-        ...process.env,
-        DUNNING_CONFIG: configFile,
-        DUNNING_DATA_DIR: config.dataDir,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        DATABASE_URL: inject('databaseUrl'),
-        RESEND_API_KEY: 're_crash',
-        RESEND_BASE_URL: standin.baseUrl,
-      },
-    };
+    const setup = await sharedWorkerSetup(
+      config,
+      { temporalAddress: inject('temporalAddress'), databaseUrl: inject('databaseUrl') },
+      { RESEND_API_KEY: 're_crash', RESEND_BASE_URL: standin.baseUrl },
+    );
     const policy = `crash-${randomUUID().slice(0, 6)}`;
     await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 40 }));
     const plans = await Promise.all(Array.from({ length: 3 }, () => createPlan(db.db, { invoices: [{ amountMinor: 9_900, dueOn: dateOffset(7) }] })));

@@ -4,7 +4,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../worker/config';
+import { projectRoot, type DunningConfig } from '../worker/config';
 import { freePort } from '../worker/dev-server';
 
 /** The `dunning` command as users run it (package.json's bin): the launcher of the compiled CLI. */
@@ -61,6 +61,31 @@ export async function engineSetup(dataDir: string): Promise<EngineSetup> {
     temporalAddress: `127.0.0.1:${port}`,
     ports: { temporal: port, ui: uiPort, postgres: pgPort, http: httpPort },
     httpUrl: `http://127.0.0.1:${httpPort}`,
+  };
+}
+
+/**
+ * `dunning worker` against the suites' shared dev server and PostgreSQL, on the test config's
+ * task queues and data dir, with a metrics port of its own (other test files' engines run at the
+ * same time); `env` adds to its environment.
+ */
+export async function sharedWorkerSetup(
+  config: Pick<DunningConfig, 'dataDir' | 'temporal'>,
+  shared: { temporalAddress: string; databaseUrl: string },
+  env: NodeJS.ProcessEnv = {},
+): Promise<EngineSetup> {
+  const configFile = path.join(config.dataDir, 'temporal.config.json');
+  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() } }));
+  return {
+    temporalAddress: shared.temporalAddress,
+    env: {
+      ...process.env,
+      DUNNING_CONFIG: configFile,
+      DUNNING_DATA_DIR: config.dataDir,
+      TEMPORAL_ADDRESS: shared.temporalAddress,
+      DATABASE_URL: shared.databaseUrl,
+      ...env,
+    },
   };
 }
 

@@ -3,8 +3,6 @@
 // webhook-id, and every other event once. The receiver counts by webhook-id, where a lost or
 // second delivery would show.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { inArray } from 'drizzle-orm';
 import { Client, Connection } from '@temporalio/client';
@@ -13,8 +11,7 @@ import { addWebhook } from '../client/webhooks';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { planEvents, webhookEndpoints } from '../db/schema';
-import { freePort } from '../worker/dev-server';
-import { startEngine, type EngineProcess, type EngineSetup } from './engine-process';
+import { sharedWorkerSetup, startEngine, type EngineProcess } from './engine-process';
 import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
 import { deliveriesPerKey, testConfig } from './support';
 import { deliverHere, startReceiver, type Receiver } from './webhook-receiver';
@@ -49,20 +46,12 @@ describe('a worker killed while an endpoint holds a delivery', () => {
   it('delivers every event, the cut-off one again with the same id', async () => {
     const config = testConfig('webhook-crash');
     const key = randomBytes(32);
-    const configFile = path.join(config.dataDir, 'temporal.config.json');
-    writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() } }));
     // `dunning worker` against the shared dev server and PostgreSQL, sealing secrets with our key.
-    const setup: EngineSetup = {
-      temporalAddress: inject('temporalAddress'),
-      env: {
-        ...process.env,
-        DUNNING_CONFIG: configFile,
-        DUNNING_DATA_DIR: config.dataDir,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        DATABASE_URL: inject('databaseUrl'),
-        DUNNING_WEBHOOK_KEY: key.toString('base64'),
-      },
-    };
+    const setup = await sharedWorkerSetup(
+      config,
+      { temporalAddress: inject('temporalAddress'), databaseUrl: inject('databaseUrl') },
+      { DUNNING_WEBHOOK_KEY: key.toString('base64') },
+    );
     const ctx = { client: new Client({ connection }), db: db.db, config: { ...config, webhooks: { secretKey: key, allowPrivateNetworks: false } } };
     const policy = `hook-crash-${randomUUID().slice(0, 6)}`;
     await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 3 }));

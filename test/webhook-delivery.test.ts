@@ -28,12 +28,12 @@ const quickRetry = (window = '1 hour') => ({ window, initialInterval: '1 second'
 /** The endpoints made here: the database is shared with other suites, whose events must not be owed to them. */
 const made: string[] = [];
 
-/** An endpoint for every event type at the receiver, with its delivery running. */
-async function endpointFor(receiver: Receiver, retry = quickRetry()) {
+/** An endpoint for every event type at the receiver, with its delivery running (each call waiting `idleWaitMs` for an event). */
+async function endpointFor(receiver: Receiver, retry = quickRetry(), idleWaitMs = 2_000) {
   const added = await addWebhook(h.ctx, { url: receiver.url, events: 'all' });
   made.push(added.id);
   receiver.trust(added.secret);
-  await deliverHere(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 2_000, retry });
+  await deliverHere(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs, retry });
   return added;
 }
 
@@ -139,11 +139,8 @@ describe('a journey\'s events', () => {
 describe('a quiet endpoint', () => {
   it('waits for events longer than its heartbeat timeout without failing, and wakes when one is recorded', async () => {
     const receiver = await startReceiver();
-    const added = await addWebhook(h.ctx, { url: receiver.url, events: 'all' });
-    made.push(added.id);
-    receiver.trust(added.secret);
     // Each call waits 30 s for an event: longer than the 20 s heartbeat timeout.
-    await deliverHere(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs: 30_000, retry: quickRetry() });
+    const added = await endpointFor(receiver, quickRetry(), 30_000);
     const handle = h.stack.client.workflow.getHandle(webhookWorkflowId(added.id));
     // Whatever other suites' plans owe it first, then quiet; then a plan of our own.
     await new Promise((r) => setTimeout(r, 25_000));
