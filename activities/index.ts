@@ -1,6 +1,7 @@
 // The activity factory the worker registers and the workflows type their proxies against.
 import type { ActivityDeps } from './deps';
 import { createPlanActivities } from './plans';
+import { createRetentionActivities } from './retention';
 import { createStackActivities } from './stack';
 import { createStepEmailActivities } from './step-email';
 import { createWebhookDeliveryActivities } from './webhook-delivery';
@@ -13,5 +14,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlanActivities(deps),
     ...createStepEmailActivities(deps),
     ...createWebhookDeliveryActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }

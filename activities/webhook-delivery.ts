@@ -120,11 +120,14 @@ export function createWebhookDeliveryActivities({ db, clock, config }: Pick<Acti
       return { endpoint: 'enabled', delivered };
     },
 
-    /** After a day of failed attempts: the endpoint stops taking events, and ops are told. */
+    /**
+     * After a day of failed attempts: the endpoint stops taking events, and ops are told (its
+     * timeline, written by the endpoint's trigger, an error log line and a metric).
+     */
     async disableWebhookEndpoint({ endpointId, reason }: { endpointId: string; reason: string }): Promise<void> {
       await db
         .update(webhookEndpoints)
-        .set({ status: 'disabled', disabledReason: reason, updatedAt: clock.now() })
+        .set({ status: 'disabled', disabledReason: `Disabled by the engine: ${reason}`, updatedAt: clock.now() })
         .where(and(eq(webhookEndpoints.id, endpointId), eq(webhookEndpoints.status, 'enabled')));
       metricMeter.createCounter(metricNames.webhookEndpointsDisabled, 'endpoints', metricHelp.webhookEndpointsDisabled).add(1);
       log.error('Webhook endpoint disabled', { endpointId, reason });

@@ -2,10 +2,18 @@
 // go and which ones. The signing secret is shown once, at creation and at each rotation; the
 // database keeps it only sealed (db/webhook-secrets.ts), and no read gives it back.
 import { randomBytes } from 'node:crypto';
-import { and, desc, eq, gte, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, inArray, sql } from 'drizzle-orm';
 import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets';
 import { planEventTypes, type PlanEventType } from '../db/plan-events';
-import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints, type webhookEndpointStatuses } from '../db/schema';
+import {
+  planEvents,
+  webhookAttempts,
+  webhookDeliveries,
+  webhookEndpointEvents,
+  webhookEndpoints,
+  type webhookEndpointEventKinds,
+  type webhookEndpointStatuses,
+} from '../db/schema';
 import type { DunningContext } from './context';
 import { DunningError } from './errors';
 import { postWebhook, webhookSigner, type WebhookAttempt } from './webhook-post';
@@ -77,6 +85,47 @@ export async function addWebhook({ db, config }: WebhookContext, input: { url: s
 export async function listWebhooks({ db }: Pick<DunningContext, 'db'>): Promise<WebhookEndpointView[]> {
   const rows = await db.select().from(webhookEndpoints).orderBy(desc(webhookEndpoints.createdAt), webhookEndpoints.id);
   return rows.map(viewOf);
+}
+
+export interface WebhookEndpointDetail extends WebhookEndpointView {
+  /** Events owed to it and not yet taken: sent in order once it is enabled. */
+  waiting: number;
+  /** What happened to it, oldest first: added, disabled (by whom or why), enabled, rotated. */
+  timeline: Array<{ at: string; kind: (typeof webhookEndpointEventKinds)[number]; summary: string }>;
+  /** Its latest delivery attempts, newest first. */
+  attempts: Array<{ at: string; eventId: string; httpStatus: number | null; latencyMs: number; error: string | null }>;
+}
+
+/** How many of an endpoint's latest attempts `show` gives. */
+const ATTEMPTS_SHOWN = 20;
+
+/** One endpoint as ops look into it: its state, its timeline, what waits for it and how its latest attempts went. */
+export async function showWebhook({ db }: Pick<DunningContext, 'db'>, input: { id: string }): Promise<WebhookEndpointDetail> {
+  const [[row], timeline, attempts, [waiting]] = await Promise.all([
+    db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, input.id)),
+    db
+      .select({ at: webhookEndpointEvents.at, kind: webhookEndpointEvents.kind, summary: webhookEndpointEvents.summary })
+      .from(webhookEndpointEvents)
+      .where(eq(webhookEndpointEvents.endpointId, input.id))
+      .orderBy(asc(webhookEndpointEvents.id)),
+    db
+      .select({ at: webhookAttempts.at, eventId: webhookAttempts.eventId, httpStatus: webhookAttempts.httpStatus, latencyMs: webhookAttempts.latencyMs, error: webhookAttempts.error })
+      .from(webhookAttempts)
+      .where(eq(webhookAttempts.endpointId, input.id))
+      .orderBy(desc(webhookAttempts.at), desc(webhookAttempts.id))
+      .limit(ATTEMPTS_SHOWN),
+    db
+      .select({ n: count() })
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.endpointId, input.id), eq(webhookDeliveries.status, 'pending'))),
+  ]);
+  if (!row) throw unknownWebhook(input.id);
+  return {
+    ...viewOf(row),
+    waiting: waiting?.n ?? 0,
+    timeline: timeline.map((t) => ({ ...t, at: t.at.toISOString() })),
+    attempts: attempts.map((a) => ({ ...a, at: a.at.toISOString() })),
+  };
 }
 
 /**

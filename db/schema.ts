@@ -503,7 +503,11 @@ export const planEvents = pgTable(
     /** The body as sent (PlanEventBody). */
     body: jsonb('body').notNull(),
   },
-  (t) => [index('plan_events_plan').on(t.planId, t.position), check('plan_events_type', oneOf('type', planEventTypes))],
+  (t) => [
+    index('plan_events_plan').on(t.planId, t.position),
+    // Retention prunes by age, and `redeliver --since` reads by it.
+    index('plan_events_occurred').on(t.occurredAt),
+    check('plan_events_type', oneOf('type', planEventTypes))],
 );
 
 export const webhookEndpointStatuses = ['enabled', 'disabled'] as const;
@@ -531,6 +535,27 @@ export const webhookEndpoints = pgTable(
   () => [check('webhook_endpoints_status', oneOf('status', webhookEndpointStatuses))],
 );
 
+export const webhookEndpointEventKinds = ['added', 'disabled', 'enabled', 'secret_rotated'] as const;
+
+/**
+ * An endpoint's own timeline: added, disabled (by whom, or by the engine after a day of failed
+ * deliveries, with what still waits), enabled, rotated. A trigger on webhook_endpoints writes it
+ * (migration 0010), so every door and the delivery workflow alike leave their mark.
+ */
+export const webhookEndpointEvents = pgTable(
+  'webhook_endpoint_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    at: ts('at').notNull().defaultNow(),
+    kind: text('kind', { enum: webhookEndpointEventKinds }).notNull(),
+    summary: text('summary').notNull(),
+  },
+  (t) => [index('webhook_endpoint_events_endpoint').on(t.endpointId, t.id), check('webhook_endpoint_events_kind', oneOf('kind', webhookEndpointEventKinds))],
+);
+
 export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed'] as const;
 
 /**
@@ -556,6 +581,8 @@ export const webhookDeliveries = pgTable(
     primaryKey({ columns: [t.endpointId, t.eventPosition] }),
     check('webhook_deliveries_status', oneOf('status', webhookDeliveryStatuses)),
     index('webhook_deliveries_pending').on(t.endpointId, t.eventPosition).where(sql`status = 'pending'`),
+    // An event's deliveries, found when retention deletes it (the cascade) and when it asks whether one is owed.
+    index('webhook_deliveries_event').on(t.eventPosition),
   ],
 );
 

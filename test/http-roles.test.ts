@@ -249,6 +249,16 @@ const operations: Operation[] = [
       return { method: 'GET', path: '/v1/webhooks', scope: { accounts: [] } };
     },
   },
+  {
+    name: 'GET /v1/webhooks/{id}',
+    roles: ops,
+    success: 200,
+    async prepare(cell) {
+      const url = webhookUrl(cell);
+      const { id } = await addWebhook(h.ctx, { url, events: 'plan.written_off' });
+      return { method: 'GET', path: `/v1/webhooks/${id}`, scope: { accounts: [], webhookUrls: [url] } };
+    },
+  },
   ...(['disable', 'enable', 'rotate'] as const).map(
     (verb): Operation => ({
       name: `POST /v1/webhooks/{id}/${verb}`,

@@ -135,6 +135,7 @@ export async function rowCounts(ctx: Pick<DunningContext, 'db'>, scope: { accoun
     (select count(*) from webhook_endpoints where url in ${webhooks} and status = 'enabled')::int as "webhooksEnabled",
     (select count(*) from webhook_endpoints where url in ${webhooks} and previous_secret_ciphertext is not null)::int as "webhooksRotated",
     (select count(*) from webhook_attempts a join webhook_endpoints w on w.id = a.endpoint_id where w.url in ${webhooks})::int as "webhookAttempts",
-    (select count(*) from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id where w.url in ${webhooks} and d.status = 'pending')::int as "webhookOwed"`)) as unknown as [Record<string, number>];
+    (select count(*) from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id where w.url in ${webhooks} and d.status = 'pending')::int as "webhookOwed",
+    (select count(*) from webhook_endpoint_events e join webhook_endpoints w on w.id = e.endpoint_id where w.url in ${webhooks})::int as "webhookTimeline"`)) as unknown as [Record<string, number>];
   return row;
 }

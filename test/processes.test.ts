@@ -18,6 +18,7 @@ import { freePort } from '../worker/dev-server';
 import { dunningBin } from './engine-process';
 import { eventually, secondsPolicy } from './fixtures';
 import { testConfig } from './support';
+import { retentionScheduleId } from '../workflows/retention';
 
 interface Proc {
   child: ChildProcess;
@@ -108,6 +109,15 @@ describe('dunning api and dunning worker', () => {
       return plan.timeline.find((e) => e.kind === 'email_sent');
     }, 'the first reminder, sent by the worker process', 60_000);
     expect(sent.summary).toContain('first_reminder');
+    // The worker made its retention schedule, pruning webhook history every hour.
+    const scheduling = await Connection.connect({ address: inject('temporalAddress') });
+    try {
+      const schedule = await new Client({ connection: scheduling }).schedule.getHandle(retentionScheduleId(taskQueue)).describe();
+      expect(schedule.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
+      expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'retentionWorkflow', taskQueue, args: [{ keepDays: 30 }] });
+    } finally {
+      await scheduling.close();
+    }
     // The compiled CLI serves the console too: its JSX pages and htmx from node_modules.
     const signIn = await fetch(`${apiUrl}/sign-in`);
     expect(signIn.status).toBe(200);

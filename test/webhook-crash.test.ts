@@ -52,7 +52,7 @@ describe('a worker killed while an endpoint holds a delivery', () => {
       { temporalAddress: inject('temporalAddress'), databaseUrl: inject('databaseUrl') },
       { DUNNING_WEBHOOK_KEY: key.toString('base64') },
     );
-    const ctx = { client: new Client({ connection }), db: db.db, config: { ...config, webhooks: { secretKey: key, allowPrivateNetworks: false } } };
+    const ctx = { client: new Client({ connection }), db: db.db, config: { ...config, webhooks: { secretKey: key, allowPrivateNetworks: false, retentionDays: config.webhooks.retentionDays } } };
     const policy = `hook-crash-${randomUUID().slice(0, 6)}`;
     await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 3 }));
     const ids: string[] = [];

@@ -6,17 +6,19 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancel, completeTask, escalate, initiateDunning, pause, recordPromise, reportPayment, resume } from '../client/dunning';
 import { setPolicy } from '../client/policies';
-import { addWebhook, disableWebhook, rotateWebhookSecret, testWebhook } from '../client/webhooks';
+import { addWebhook, disableWebhook, rotateWebhookSecret, showWebhook, testWebhook } from '../client/webhooks';
 import { planEventTypes } from '../db/plan-events';
 import { planEvents, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import { generateWebhookSecret, sealWebhookSecret } from '../db/webhook-secrets';
 import { webhookWorkflowId } from '../workflows/webhook-delivery';
+import { ensureRetentionSchedule } from '../client/retention';
 import { createPlan, eventually, secondsPolicy, waitForPlanState } from './fixtures';
 import { startApiHarness, type ApiHarness } from './http-support';
 import { runDunning } from './engine-process';
 import { cliEnv, deliveriesPerKey } from './support';
 import { webhookViolations } from './openapi-contract';
 import { deliverHere, startReceiver, type Receiver } from './webhook-receiver';
+import { signedInConsole } from './console-support';
 
 let h: ApiHarness;
 const run = randomUUID().slice(0, 6);
@@ -36,6 +38,9 @@ async function endpointFor(receiver: Receiver, retry = quickRetry(), idleWaitMs 
   await deliverHere(h.stack.client, h.stack.config, { endpointId: added.id, idleWaitMs, retry });
   return added;
 }
+
+/** Text as the console's JSX writes it into a page. */
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
 const eventsOf = (receiver: Receiver, planId: string) => receiver.taken().filter((r) => r.body.data.planId === planId);
 
@@ -170,11 +175,24 @@ describe('an endpoint that never answers', () => {
       const [e] = await h.ctx.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
       return e?.status === 'disabled' ? e : undefined;
     }, 'the endpoint to be disabled', 30_000);
-    expect(disabled.disabledReason).toMatch(/^no event delivered for 6 seconds; last: .*HTTP 500/);
+    expect(disabled.disabledReason).toMatch(/^Disabled by the engine: no event delivered for 6 seconds; last: .*HTTP 500/);
     const owed = await h.ctx.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, id));
-    expect(owed.some((d) => d.status === 'pending' && d.attempts >= 2)).toBe(true);
+    const waiting = owed.filter((d) => d.status === 'pending');
+    expect(waiting.some((d) => d.attempts >= 2)).toBe(true);
     // Its workflow ends.
     await h.stack.client.workflow.getHandle(webhookWorkflowId(id)).result();
+    // Ops are told: the endpoint's timeline says why and what waits, and so does the page they open first.
+    const shown = await showWebhook(h.ctx, { id });
+    const told = `${disabled.disabledReason!.replace(/\.$/, '')}. ${waiting.length === 1 ? '1 event waits' : `${waiting.length} events wait`} for it; \`dunning webhook enable ${id}\` sends ${waiting.length === 1 ? 'it' : 'them'} and what comes after.`;
+    expect(shown.timeline.map((t) => t.kind)).toEqual(['added', 'disabled']);
+    expect(shown.timeline[1]!.summary).toBe(told);
+    expect(shown.waiting).toBe(waiting.length);
+    expect(shown.attempts[0]).toMatchObject({ httpStatus: 500 });
+    const page = await (await signedInConsole(h.api, h.keys.ops)).get('/reports');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('Webhooks not receiving events');
+    expect(page.html).toContain(`<code>${id}</code> (${receiver.url}), disabled`);
+    expect(page.html).toContain(escapeHtml(disabled.disabledReason!));
     await cancel(h.ctx, { planId, reason: 'test done' });
     await receiver.close();
   });
@@ -192,7 +210,7 @@ describe('an endpoint that never answers', () => {
     await h.stack.client.workflow.getHandle(webhookWorkflowId(id)).result();
     const [endpoint] = await h.ctx.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
     expect(endpoint!.status).toBe('disabled');
-    expect(endpoint!.disabledReason).toMatch(/^no event delivered for 4 seconds; last: .*10\.0\.0\.5/);
+    expect(endpoint!.disabledReason).toMatch(/^Disabled by the engine: no event delivered for 4 seconds; last: .*10\.0\.0\.5/);
     // Nothing was sent: no attempt reached the network.
     expect(await h.ctx.db.select().from(webhookAttempts).where(eq(webhookAttempts.endpointId, id))).toEqual([]);
     await cancel(h.ctx, { planId, reason: 'test done' });
@@ -290,3 +308,47 @@ describe('sending again, and a test event', () => {
   });
 });
 
+
+describe('retention', () => {
+  it('prunes plan events and attempts past webhooks.retentionDays on its hourly schedule, keeping what an enabled endpoint is still owed', async () => {
+    const { planId } = await createPlan(h.ctx.db, { invoices: [{ amountMinor: 5_000, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] });
+    const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000);
+    // Written here rather than by a journey: a journey's events are owed to every suite's endpoints.
+    const event = (name: string, at: Date) => ({ id: `evt_keep_${run}_${name}`, type: 'plan.initiated' as const, planId, occurredAt: at, body: { name } });
+    const rows = await h.ctx.db
+      .insert(planEvents)
+      .values([event('owed', daysAgo(40)), event('waiting-for-disabled', daysAgo(40)), event('delivered', daysAgo(40)), event('recent', daysAgo(29))])
+      .returning({ position: planEvents.position, id: planEvents.id });
+    const position = (name: string) => rows.find((r) => r.id === `evt_keep_${run}_${name}`)!.position;
+    const failing = await startReceiver({ status: 500 });
+    const enabled = await endpointFor(failing);
+    const disabled = await addWebhook(h.ctx, { url: `https://127.0.0.1:9/${run}/retention`, events: 'all' });
+    made.push(disabled.id);
+    await disableWebhook(h.ctx, { id: disabled.id, by: 'the retention test' });
+    await h.ctx.db.insert(webhookDeliveries).values([
+      { endpointId: enabled.id, eventPosition: position('owed') },
+      { endpointId: disabled.id, eventPosition: position('waiting-for-disabled') },
+      { endpointId: enabled.id, eventPosition: position('delivered'), status: 'delivered', deliveredAt: daysAgo(40) },
+    ]);
+    await h.ctx.db.insert(webhookAttempts).values([
+      { endpointId: disabled.id, eventId: 'evt_old_attempt', httpStatus: 500, latencyMs: 3, error: 'HTTP 500', at: daysAgo(31) },
+      { endpointId: disabled.id, eventId: 'evt_recent_attempt', httpStatus: 500, latencyMs: 3, error: 'HTTP 500', at: daysAgo(29) },
+    ]);
+
+    // The schedule a worker process makes as it starts (test/processes checks it does); triggered
+    // here rather than waited for, an hour.
+    const schedule = h.stack.client.schedule.getHandle(await ensureRetentionSchedule(h.stack.client, h.stack.config));
+    await schedule.trigger();
+
+    const kept = async () => (await h.ctx.db.select({ id: planEvents.id }).from(planEvents).where(eq(planEvents.planId, planId))).map((e) => e.id).sort();
+    // One statement deletes every old event it may: once the delivered one is gone, the run is done.
+    await eventually(async () => ((await kept()).includes(`evt_keep_${run}_delivered`) ? undefined : true), 'the retention run', 30_000);
+    expect(await kept()).toEqual([`evt_keep_${run}_owed`, `evt_keep_${run}_recent`]);
+    const attempts = await h.ctx.db.select({ eventId: webhookAttempts.eventId }).from(webhookAttempts).where(eq(webhookAttempts.endpointId, disabled.id));
+    expect(attempts.map((a) => a.eventId)).toEqual(['evt_recent_attempt']);
+    // The deliveries went with their events; the one still owed waits as it was.
+    const deliveries = await h.ctx.db.select().from(webhookDeliveries).where(inArray(webhookDeliveries.eventPosition, rows.map((r) => r.position)));
+    expect(deliveries.map((d) => [d.endpointId, d.eventPosition, d.status])).toEqual([[enabled.id, position('owed'), 'pending']]);
+    await failing.close();
+  });
+});

@@ -178,7 +178,7 @@ describe('refusals, in the same sentence on both doors', () => {
     expect(cli.stderr).toBe('');
     expect(JSON.parse(cli.stdout)).toMatchObject({ url: `https://10.0.0.5/${run}`, status: 'enabled' });
 
-    const ctx = { db: h.ctx.db, config: { ...h.ctx.config, webhooks: { secretKey: key(), allowPrivateNetworks: true } } };
+    const ctx = { db: h.ctx.db, config: { ...h.ctx.config, webhooks: { secretKey: key(), allowPrivateNetworks: true, retentionDays: 30 } } };
     const added = await addWebhook(ctx, { url: `https://192.168.1.20:8443/${run}`, events: 'all' });
     made.push(added.id);
     expect(added.url).toBe(`https://192.168.1.20:8443/${run}`);
@@ -256,6 +256,46 @@ describe('disable, enable, rotate', () => {
     const stored = await row(added.id);
     expect(openWebhookSecret(stored.secretCiphertext, key())).toBe(secret);
     expect(openWebhookSecret(stored.previousSecretCiphertext!, key())).toBe(added.secret);
+  });
+});
+
+describe('an endpoint\'s timeline', () => {
+  it('records what every door did to it, read alike over HTTP and the CLI', async () => {
+    const { body } = await addOverHttp(local('timeline'), 'plan.resolved,plan.paused');
+    expect((await h.call('POST', `/v1/webhooks/${body.id}/disable`, { as: 'ops', body: {} })).status).toBe(200);
+    // Disabling twice is one change, and one entry.
+    expect((await dunning('webhook', 'disable', body.id)).code).toBe(0);
+    expect((await dunning('webhook', 'enable', body.id)).code).toBe(0);
+    expect((await h.call('POST', `/v1/webhooks/${body.id}/rotate`, { as: 'ops', body: {} })).status).toBe(200);
+
+    const shown = await h.call('GET', `/v1/webhooks/${body.id}`, { as: 'ops' });
+    expect(shown.status).toBe(200);
+    expect(shown.text).not.toContain('secret_ciphertext');
+    expect(shown.body).toMatchObject({ id: body.id, status: 'enabled', waiting: 0, attempts: [] });
+    const timeline = shown.body.timeline as Array<{ kind: string; summary: string }>;
+    expect(timeline.map((t) => t.kind)).toEqual(['added', 'disabled', 'enabled', 'secret_rotated']);
+    expect(timeline[0]!.summary).toBe(`Added: ${local('timeline')} takes plan.paused, plan.resolved.`);
+    expect(timeline[1]!.summary).toBe(`Disabled by API key "test ops". No event waits for it; \`dunning webhook enable ${body.id}\` sends nothing missed and what comes after.`);
+    expect(timeline[3]!.summary).toMatch(/^Secret rotated; the previous one signs too until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/);
+
+    const cli = await dunning('webhook', 'show', body.id);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain(`Webhook ${body.id}: ${local('timeline')}, enabled`);
+    for (const t of timeline) expect(cli.stdout).toContain(t.summary);
+    expect(cli.stdout).toContain('No delivery attempt yet.');
+    expect(JSON.parse((await dunning('webhook', 'show', body.id, '--json')).stdout)).toEqual(shown.body);
+  });
+
+  it('is for ops only, and an unknown id is refused in the same sentence on both doors', async () => {
+    const { body } = await addOverHttp(local('timeline-roles'), 'plan.resolved');
+    for (const as of ['billing', 'rep'] as const) expect((await h.call('GET', `/v1/webhooks/${body.id}`, { as })).status).toBe(403);
+    const sentence = 'Unknown webhook "wh_0000000000000000"; see `dunning webhook list`.';
+    const answer = await h.call('GET', '/v1/webhooks/wh_0000000000000000', { as: 'ops' });
+    expect(answer.status).toBe(404);
+    expect(answer.body).toMatchObject({ code: 'unknown_webhook', detail: sentence });
+    const cli = await dunning('webhook', 'show', 'wh_0000000000000000');
+    expect(cli.code).toBe(1);
+    expect(cli.stderr.trim()).toBe(sentence);
   });
 });
 

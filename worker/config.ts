@@ -87,6 +87,8 @@ const fileSchema = z
       .object({
         /** Let endpoints on private, link-local and CGNAT addresses through (a receiver inside your own network). */
         allowPrivateNetworks: z.boolean().default(false),
+        /** How long plan events and delivery attempts are kept; `redeliver` reaches back this far. */
+        retentionDays: z.number().int().min(1).max(3650).default(30),
       })
       .strict()
       .prefault({}),
@@ -175,6 +177,8 @@ export interface DunningConfig {
     secretKey: Buffer;
     /** Whether endpoints may resolve to private, link-local or CGNAT addresses. */
     allowPrivateNetworks: boolean;
+    /** Days plan events and delivery attempts are kept (the hourly retention schedule prunes older ones). */
+    retentionDays: number;
   };
 }
 
@@ -268,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
         return envKey ?? (fileKey ??= dataDirWebhookKey(dataDir));
       },
       allowPrivateNetworks: file.webhooks.allowPrivateNetworks,
+      retentionDays: file.webhooks.retentionDays,
     },
   };
 }

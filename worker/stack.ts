@@ -9,6 +9,7 @@ import { embeddedDatabaseUrl, startEmbeddedPostgres } from '../db/embedded';
 import { createApi } from '../client/http/app';
 import { serveHttp } from '../client/http/server';
 import { ensureAllWebhookDeliveries } from '../client/webhook-delivery';
+import { ensureRetentionSchedule } from '../client/retention';
 import { ownChild } from './child-processes';
 import { StartupError, temporalAddress, type DunningConfig } from './config';
 import { startDevServer } from './dev-server';
@@ -151,6 +152,7 @@ export async function startStack(config: DunningConfig, log: Log, opts: { parts?
         ensureAllWebhookDeliveries(client, config, db.db).catch((err: unknown) => processLogger().error({ err }, 'Could not start webhook deliveries'));
       });
       cleanups.push(() => endpoints.unlisten());
+      await step('retention', () => ensureRetentionSchedule(client, config));
     }
 
     let http: { url: string; closed: Promise<void> } | undefined;

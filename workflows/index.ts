@@ -2,3 +2,4 @@
 export { dunningWorkflow } from './dunning';
 export { stackCheckWorkflow } from './stack-check';
 export { webhookDeliveryWorkflow } from './webhook-delivery';
+export { retentionWorkflow } from './retention';

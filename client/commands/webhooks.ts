@@ -1,10 +1,10 @@
 // `dunning webhook …`: the endpoints ops send plan events to. Run on the engine's own machine,
 // as `dunning apikey` is, so it needs no role: whoever can read the database and the key may.
-import { addWebhook, disableWebhook, enableWebhook, listWebhooks, redeliverWebhookEvents, rotateWebhookSecret, testWebhook, type WebhookEndpointWithSecret } from '../webhooks';
+import { addWebhook, disableWebhook, enableWebhook, listWebhooks, redeliverWebhookEvents, rotateWebhookSecret, showWebhook, testWebhook, type WebhookEndpointWithSecret } from '../webhooks';
 import { args, CliError, required, type Command } from './args';
 import { table, when } from './output';
 
-const usage = 'Use `dunning webhook add URL --events TYPE,TYPE|all`, `dunning webhook list`, `dunning webhook disable|enable|rotate|test ID`, or `dunning webhook redeliver ID --event EVENT_ID|--since TIME`.';
+const usage = 'Use `dunning webhook add URL --events TYPE,TYPE|all`, `dunning webhook list`, `dunning webhook show|disable|enable|rotate|test ID`, or `dunning webhook redeliver ID --event EVENT_ID|--since TIME`.';
 
 /** The secret's one showing, as `apikey create` shows a key. */
 function secretShown(endpoint: WebhookEndpointWithSecret, what: string): string {
@@ -31,6 +31,26 @@ const webhook: Command = async (argv, out, session) => {
             ...endpoints.map((e) => [e.id, e.url, e.events.length === 0 ? '—' : e.events.join(','), e.status, when(e.createdAt), e.disabledReason ?? '']),
           ]),
       endpoints,
+    );
+    return;
+  }
+  if (sub === 'show') {
+    const { positionals } = args(rest, {}, ['<id>']);
+    const e = await showWebhook(await session.database(), { id: positionals[0]! });
+    const status = e.status === 'enabled' ? 'enabled' : `disabled: ${e.disabledReason ?? ''}`;
+    out.print(
+      [
+        `Webhook ${e.id}: ${e.url}, ${status}`,
+        `Takes ${e.events.length === 0 ? 'no event' : e.events.join(', ')}; ${e.waiting === 0 ? 'nothing waits for it' : `${e.waiting} event${e.waiting === 1 ? ' waits' : 's wait'} for it`}.`,
+        '',
+        'Timeline',
+        table([['AT', 'WHAT', 'SUMMARY'], ...e.timeline.map((t) => [when(t.at), t.kind, t.summary])]),
+        '',
+        e.attempts.length === 0
+          ? 'No delivery attempt yet.'
+          : ['Latest attempts', table([['AT', 'EVENT', 'HTTP', 'MS', 'ERROR'], ...e.attempts.map((a) => [when(a.at), a.eventId, a.httpStatus === null ? '—' : String(a.httpStatus), String(a.latencyMs), a.error ?? ''])])].join('\n'),
+      ].join('\n'),
+      e,
     );
     return;
   }

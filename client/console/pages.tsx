@@ -32,6 +32,7 @@ form.action button { align-self: flex-start; }
 ul.tasks form.action { margin: .5rem 0 1rem; }
 ul.tasks form.action fieldset { flex-direction: row; flex-wrap: wrap; align-items: end; }
 .notice { background: #e8f4ea; border-left: 4px solid #1d7a35; padding: .5rem .75rem; }
+.warning { background: #fdf0e6; border-left: 4px solid #a04a00; padding: .5rem .75rem; }
 ${chartStyle}`;
 
 /** Where the console serves htmx from (node_modules, by the console's routes). */

@@ -9,6 +9,7 @@ import { filtersOf, reportNames, runReport, type AgingReport, type PromisesRepor
 import { BarChart, type Series } from './charts';
 import { money, timeIn, words } from './format';
 import { Layout, type SignedInAs } from './pages';
+import type { WebhookEndpointView } from '../webhooks';
 
 /**
  * Every report under the filters it takes, read side by side (each on its own connection); the
@@ -375,9 +376,38 @@ function ForecastSection(props: { forecast: Forecast; filter: ReportFilter }) {
   );
 }
 
-export function ReportsPage(props: { reports: Report[]; forecast?: Forecast; filter: ReportFilter; policies: string[]; signedInAs: SignedInAs; refusal?: string }) {
+/**
+ * Endpoints the engine (or a person) disabled: events no longer leave for them, so ops see it on
+ * the page they open first, with the reason and how to look further.
+ */
+function DisabledWebhooks(props: { endpoints: WebhookEndpointView[]; timeZone: string }) {
+  if (props.endpoints.length === 0) return null;
+  return (
+    <section class="warning" aria-labelledby="disabled-webhooks">
+      <h2 id="disabled-webhooks">Webhooks not receiving events</h2>
+      <ul>
+        {props.endpoints.map((e) => (
+          <li>
+            <code>{e.id}</code> ({e.url}), disabled <time datetime={e.updatedAt}>{timeIn(e.updatedAt, { locale: 'en-US' }, props.timeZone)}</time>: {e.disabledReason} See its timeline with <code>dunning webhook show {e.id}</code>; <code>dunning webhook enable {e.id}</code> sends what waits.
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+export function ReportsPage(props: {
+  reports: Report[];
+  forecast?: Forecast;
+  filter: ReportFilter;
+  policies: string[];
+  signedInAs: SignedInAs;
+  refusal?: string;
+  disabledWebhooks?: WebhookEndpointView[];
+}) {
   return (
     <Layout title="Reports" signedInAs={props.signedInAs} current="reports">
+      <DisabledWebhooks endpoints={props.disabledWebhooks ?? []} timeZone={props.signedInAs.timeZone} />
       <p>How well dunning works. Amounts are never added across currencies: each figure of money is in its row's currency.</p>
       <FilterForm filter={props.filter} policies={props.policies} refusal={props.refusal} />
       {props.reports.map((report) => (

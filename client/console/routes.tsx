@@ -25,6 +25,7 @@ import { HTMX_PATH, RefusalPage, SignInPage, WorklistPage, type SignedInAs } fro
 import { PlanPage, type FormEcho } from './plan-page';
 import { readForecast, readReports, ReportsPage } from './reports-page';
 import { listPolicies } from '../policies';
+import { listWebhooks } from '../webhooks';
 import type { ReportFilter } from '../reports';
 
 export const SESSION_COOKIE = 'dunning_session';
@@ -201,12 +202,15 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
     if (role !== 'ops') return c.html(<RefusalPage title="Reports" sentence={`The ${role} role may not see the reports; they are for ops keys.`} />, 403);
     const filter = reportFilterOf(c);
     const policies = (await listPolicies(c.var.ctx)).map((p) => p.name);
+    const disabledWebhooks = (await listWebhooks(c.var.ctx)).filter((e) => e.status === 'disabled');
     try {
       const [reports, upcoming] = await Promise.all([readReports(c.var.ctx, filter), readForecast(c.var.ctx, filter)]);
-      return c.html(<ReportsPage reports={reports} forecast={upcoming} filter={filter} policies={policies} signedInAs={signedInAs(c)} />);
+      return c.html(<ReportsPage reports={reports} forecast={upcoming} filter={filter} policies={policies} signedInAs={signedInAs(c)} disabledWebhooks={disabledWebhooks} />);
     } catch (err) {
       // The page is there; what cannot be used is the filter typed in its form.
-      if (err instanceof DunningError) return c.html(<ReportsPage reports={[]} filter={filter} policies={policies} signedInAs={signedInAs(c)} refusal={err.message} />, 422);
+      if (err instanceof DunningError) {
+        return c.html(<ReportsPage reports={[]} filter={filter} policies={policies} signedInAs={signedInAs(c)} refusal={err.message} disabledWebhooks={disabledWebhooks} />, 422);
+      }
       throw err;
     }
   });

@@ -2,7 +2,7 @@
 // the OpenAPI document is generated from them. Objects are strict: an unknown field is refused.
 import { z } from '@hono/zod-openapi';
 import { planEventTypes } from '../../db/plan-events';
-import { apiKeyRoles, webhookEndpointStatuses } from '../../db/schema';
+import { apiKeyRoles, webhookEndpointEventKinds, webhookEndpointStatuses } from '../../db/schema';
 import { ID_PATTERN } from '../import';
 import { planStatuses, taskKinds } from '../../workflows/domain/statuses';
 
@@ -371,6 +371,15 @@ export const WebhookEndpointWithSecretSchema = WebhookEndpointSchema.extend({
     example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
   }),
 }).openapi('WebhookEndpointWithSecret');
+export const WebhookEndpointDetailSchema = WebhookEndpointSchema.extend({
+  waiting: z.number().int().openapi({ description: 'Events owed to it and not yet taken; sent in order while it is enabled' }),
+  timeline: z
+    .array(z.object({ at: z.string(), kind: z.enum(webhookEndpointEventKinds), summary: z.string() }))
+    .openapi({ description: 'What happened to it, oldest first: added, disabled (by whom, or by the engine after a day of failed deliveries), enabled, secret rotated' }),
+  attempts: z
+    .array(z.object({ at: z.string(), eventId: z.string(), httpStatus: z.number().int().nullable(), latencyMs: z.number().int(), error: z.string().nullable() }))
+    .openapi({ description: 'Its latest 20 delivery attempts, newest first' }),
+}).openapi('WebhookEndpointDetail');
 /** Events as text: the service checks them, so the CLI and the API refuse an unknown type in the same words. */
 export const WebhookBodySchema = z
   .strictObject({

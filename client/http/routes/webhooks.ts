@@ -2,7 +2,7 @@
 // that shows a signing secret is kept for its Idempotency-Key without it, so a replay never
 // reads a secret back from the database.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { addWebhook, disableWebhook, enableWebhook, listWebhooks, redeliverWebhookEvents, rotateWebhookSecret, testWebhook } from '../../webhooks';
+import { addWebhook, disableWebhook, enableWebhook, listWebhooks, redeliverWebhookEvents, rotateWebhookSecret, showWebhook, testWebhook } from '../../webhooks';
 import { allow, type ApiEnv } from '../auth';
 import { idempotent, idempotentKeeping } from '../idempotency';
 import { problemResponses } from '../problems';
@@ -11,6 +11,7 @@ import {
   EmptyBodySchema,
   NoQuery,
   WebhookBodySchema,
+  WebhookEndpointDetailSchema,
   WebhookEndpointSchema,
   WebhookEndpointWithSecretSchema,
   WebhookParams,
@@ -56,6 +57,20 @@ export function webhookRoutes(app: OpenAPIHono<ApiEnv>) {
       responses: { 200: json(z.object({ data: z.array(WebhookEndpointSchema) }), 'The endpoints'), ...problemResponses(401, 403, 422, 429) },
     }),
     async (c) => c.json({ data: await listWebhooks(c.var.ctx) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/webhooks/{id}',
+      tags: ['ops'],
+      summary: 'One endpoint: its timeline (added, disabled and why, enabled, rotated), the events waiting for it and its latest attempts',
+      security,
+      middleware: [ops] as const,
+      request: { query: NoQuery, params: WebhookParams },
+      responses: { 200: json(WebhookEndpointDetailSchema, 'The endpoint'), ...problemResponses(400, 401, 403, 404, 422, 429) },
+    }),
+    async (c) => c.json(await showWebhook(c.var.ctx, { id: c.req.valid('param').id }), 200),
   );
 
   app.openapi(
