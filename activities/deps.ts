@@ -8,6 +8,6 @@ export interface ActivityDeps {
   db: Database;
   mailer: Mailer;
   clock: Clock;
-  /** Only the mail and webhook settings: a full DunningConfig fits, and a test needs to build no more. */
-  config: Pick<DunningConfig, 'mail' | 'webhooks'>;
+  /** Only the mail, webhook and pay link settings: a full DunningConfig fits, and a test needs to build no more. */
+  config: Pick<DunningConfig, 'mail' | 'webhooks' | 'payLink'>;
 }

@@ -6,6 +6,7 @@ import { emailMessages } from '../db/schema';
 import { loadPlanContext } from '../db/plans';
 import { isTemplateName, renderEmail, unsubscribeHeaders, type EmailContext } from '../templates';
 import { emailContextFor } from '../templates/context';
+import { payLinkSettings } from '../templates/pay-link';
 import { failureTypes } from '../workflows/domain/failures';
 import type { SendWindow } from '../workflows/domain/policy';
 import { nextInSendWindow } from '../workflows/domain/calendar';
@@ -96,7 +97,15 @@ async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: Plan
   if (!isTemplateName(input.template)) {
     throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Unknown email template "${input.template}".` });
   }
-  const email = emailContextFor(ctx, { at: now, optOutUrl: config.mail.optOutUrl, promise: input.promise, payment: input.payment });
+  // The pay link expires its ttl after `at`, the workflow's instant for this step, which every
+  // retry of the activity receives unchanged: the same step always renders the same message.
+  const email = emailContextFor(ctx, {
+    at: now,
+    optOutUrl: config.mail.optOutUrl,
+    payLink: dunning ? payLinkSettings(config.payLink) : undefined,
+    promise: input.promise,
+    payment: input.payment,
+  });
   const rendered = renderEmail(input.template, email);
   if (!already) {
     await db

@@ -26,6 +26,7 @@ const usage = `Usage: dunning <command> [options]
   pause <planId> --reason TEXT [--until DATE] | resume <planId>   (with --until it resumes by itself then)
   task done <planId> <taskId> --outcome TEXT [--note TEXT]    (${Object.entries(taskOutcomeEffects).map(([o, e]) => `${o}: ${e}`).join('; ')})
   cancel <planId> --reason TEXT
+  paylink verify <token>                    a pay link's plan, amount, currency and expiry, and what is owed now
   consent <email|contactId> --opt-out | --opt-in   record a contact's email consent
   template preview <template> <planId> [--out FILE]   render an email to an HTML file
   report aging|promises|recovery|steps [--policy NAME] [--currency USD] [--from DATE --to DATE] [--csv]

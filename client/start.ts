@@ -17,8 +17,10 @@ export async function runStart(kind: keyof typeof processes = 'start'): Promise<
   const started = Date.now();
   const { parts, title } = processes[kind];
   const config = loadConfig();
-  // A webhook.key that cannot be read stops start-up here, not a delivery hours later.
+  // A webhook.key (or, with a pay page configured, a pay-link.key) that cannot be read stops
+  // start-up here, not a delivery or an email hours later.
   void config.webhooks.secretKey;
+  if (config.payLink.urlTemplate) void config.payLink.signingKey;
   const log = (line: string) => console.log(line);
   console.log(parts.embedded ? `Starting the dunning engine (data dir ${shownPath(config.dataDir)}) …` : `Starting the ${title.toLowerCase()} …`);
 

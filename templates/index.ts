@@ -28,6 +28,8 @@ export interface EmailContext {
   asOf: string;
   /** Where the contact can stop these emails (also sent as List-Unsubscribe). */
   optOutUrl: string;
+  /** The pay page with its signed token (templates/pay-link.ts): a button and a text line when set. */
+  payUrl?: string;
   /** Template-specific facts: the promise, the payment. */
   promise?: { amountMinor: number; dueAt: string; installments: number };
   payment?: { amountMinor: number; paymentId: string };
@@ -49,6 +51,12 @@ export const templateNames = [
   'payment-receipt',
 ] as const;
 export type TemplateName = (typeof templateNames)[number];
+
+/**
+ * Templates the journey sends as transactional (a receipt, a confirmation the customer asked
+ * for): no consent check and no pay button. Every other one is sent as a dunning email.
+ */
+export const transactionalTemplates: readonly TemplateName[] = ['promise-confirmation', 'payment-receipt'];
 
 interface Copy {
   subject: string;
@@ -169,6 +177,7 @@ export function renderEmail(template: TemplateName, ctx: EmailContext): Rendered
           '',
         ]
       : []),
+    ...(ctx.payUrl ? [`Pay ${facts.total} now: ${ctx.payUrl}`, ''] : []),
     close,
     '',
     '--',
@@ -196,6 +205,13 @@ export function renderEmail(template: TemplateName, ctx: EmailContext): Rendered
           '</tbody>',
           `<tfoot><tr style="border-top:2px solid #1f2933"><th colspan="5" align="right">Total owed by ${e(ctx.accountName)}</th><th align="right">${e(facts.total!)}</th></tr></tfoot>`,
           '</table>',
+        ]
+      : []),
+    ...(ctx.payUrl
+      ? [
+          '<p style="margin:24px 0">' +
+            `<a href="${e(ctx.payUrl)}" style="display:inline-block;background:#1f6feb;color:#ffffff;text-decoration:none;font-weight:bold;padding:12px 24px;border-radius:6px">Pay ${e(facts.total!)} now</a>` +
+            '</p>',
         ]
       : []),
     `<p>${e(close)}</p>`,

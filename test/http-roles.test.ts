@@ -14,6 +14,7 @@ import { setPolicy } from '../client/policies';
 import { planStatus } from '../client/status';
 import { addWebhook, disableWebhook } from '../client/webhooks';
 import { contacts } from '../db/schema';
+import { signPayToken } from '../templates/pay-link';
 import { secondsPolicy } from './fixtures';
 import { compositePlan, importCsvText, roles, rowCounts, startApiHarness, type ApiHarness, type Role } from './http-support';
 
@@ -138,6 +139,16 @@ const operations: Operation[] = [
     async prepare(cell) {
       const { acct, planId } = await planFor(cell, { start: false });
       return { method: 'GET', path: `/v1/plans/${planId}/preview?policy=${quietPolicy}`, scope: { accounts: [acct], planId } };
+    },
+  },
+  {
+    name: 'GET /v1/pay-links/verify',
+    roles: billing,
+    success: 200,
+    async prepare(cell) {
+      const { acct, planId } = await planFor(cell, { start: false });
+      const token = signPayToken({ planId, amountMinor: 50_000, currency: 'USD', expiresAt: new Date(Date.now() + 3_600_000) }, h.ctx.config.payLink.signingKey);
+      return { method: 'GET', path: `/v1/pay-links/verify?token=${token}`, scope: { accounts: [acct], planId } };
     },
   },
   {

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WEBHOOK_KEY_BYTES } from '../db/webhook-secrets';
+import { PAY_LINK_KEY_BYTES, payLinkPlaceholders, unknownPlaceholders } from '../templates/pay-link';
+import { durationMs, parseDuration } from '../workflows/domain/duration';
 import { searchAttributeTypes } from '../workflows/domain/search-attribute-types';
 
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -92,6 +94,21 @@ const fileSchema = z
       })
       .strict()
       .prefault({}),
+    payLink: z
+      .object({
+        /** The pay page every dunning email links to as a button; none → no button. */
+        urlTemplate: z
+          .string()
+          .regex(/^https?:\/\/[^\s]+$/, 'must be an https:// or http:// URL without spaces')
+          .refine((t) => unknownPlaceholders(t).length === 0, `may hold only the placeholders ${payLinkPlaceholders.map((p) => `{${p}}`).join(' ')}`)
+          .optional(),
+        ttl: z
+          .string()
+          .refine((t) => (parseDuration(t)?.sign ?? -1) === 1 && durationMs(t) >= 60_000, 'must be an ISO-8601 duration of at least a minute, like P30D')
+          .default('P30D'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -113,38 +130,68 @@ const envSchema = z.object({
   /** Several workers on one host each need a metrics port of their own. */
   DUNNING_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Seals webhook signing secrets in the database; every process that adds or delivers webhooks needs the same one. */
-  DUNNING_WEBHOOK_KEY: z
-    .string()
-    .refine((v) => webhookKeyOf(v) !== undefined, `must be ${WEBHOOK_KEY_BYTES} bytes in base64 (openssl rand -base64 ${WEBHOOK_KEY_BYTES})`)
-    .optional(),
+  DUNNING_WEBHOOK_KEY: base64Key(WEBHOOK_KEY_BYTES),
+  /** Signs pay link tokens; the workers that send email and the processes that verify tokens need the same one. */
+  DUNNING_PAY_LINK_KEY: base64Key(PAY_LINK_KEY_BYTES),
 });
 
-/** The key's bytes when the text is exactly 32 bytes of standard base64, else undefined. */
-function webhookKeyOf(text: string): Buffer | undefined {
+/** The key's bytes when the text is exactly `bytes` bytes of standard base64, else undefined. */
+function keyOf(text: string, bytes: number): Buffer | undefined {
   const trimmed = text.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed)) return undefined;
   const key = Buffer.from(trimmed, 'base64');
-  return key.length === WEBHOOK_KEY_BYTES ? key : undefined;
+  return key.length === bytes ? key : undefined;
 }
 
+function base64Key(bytes: number) {
+  return z
+    .string()
+    .refine((v) => keyOf(v, bytes) !== undefined, `must be ${bytes} bytes in base64 (openssl rand -base64 ${bytes})`)
+    .optional();
+}
+
+/** A key the engine keeps: from its environment variable, else a file of that name in the data dir. */
+interface EngineKey {
+  /** What it is, in the refusal's words ("webhook key"). */
+  label: string;
+  env: 'DUNNING_WEBHOOK_KEY' | 'DUNNING_PAY_LINK_KEY';
+  file: string;
+  bytes: number;
+}
+
+const webhookKey: EngineKey = { label: 'webhook key', env: 'DUNNING_WEBHOOK_KEY', file: 'webhook.key', bytes: WEBHOOK_KEY_BYTES };
+const payLinkKey: EngineKey = { label: 'pay link key', env: 'DUNNING_PAY_LINK_KEY', file: 'pay-link.key', bytes: PAY_LINK_KEY_BYTES };
+
 /**
- * The data dir's webhook.key, made once (0600) when there is none, so the embedded defaults
- * seal secrets with no setup. Two processes starting at once agree: only one file is created
- * (`wx`), and the other reads it.
+ * The key's file in the data dir, made once (0600) when there is none, so the embedded defaults
+ * need no setup. Two processes starting at once agree: only one file is created (`wx`), and
+ * the other reads it.
  */
-function dataDirWebhookKey(dataDir: string): Buffer {
-  const file = path.join(dataDir, 'webhook.key');
+function dataDirKey(dataDir: string, spec: EngineKey): Buffer {
+  const file = path.join(dataDir, spec.file);
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
     try {
-      writeFileSync(file, `${randomBytes(WEBHOOK_KEY_BYTES).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+      writeFileSync(file, `${randomBytes(spec.bytes).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  const key = webhookKeyOf(readFileSync(file, 'utf8'));
-  if (!key) throw new ConfigError(`The webhook key file ${file} is not ${WEBHOOK_KEY_BYTES} bytes in base64; restore it or set DUNNING_WEBHOOK_KEY.`);
+  const key = keyOf(readFileSync(file, 'utf8'), spec.bytes);
+  if (!key) throw new ConfigError(`The ${spec.label} file ${file} is not ${spec.bytes} bytes in base64; restore it or set ${spec.env}.`);
   return key;
+}
+
+/**
+ * The key from the environment, else from the data dir, read (and made, the first time) only
+ * when a process asks for it: every command loads the config, and one against an external
+ * database may have no data dir at all.
+ */
+function lazyKey(e: Partial<Record<EngineKey['env'], string>>, dataDir: string, spec: EngineKey): () => Buffer {
+  const given = e[spec.env];
+  const envKey = given === undefined ? undefined : keyOf(given, spec.bytes);
+  let fileKey: Buffer | undefined;
+  return () => envKey ?? (fileKey ??= dataDirKey(dataDir, spec));
 }
 
 export interface TemporalTls {
@@ -179,6 +226,14 @@ export interface DunningConfig {
     allowPrivateNetworks: boolean;
     /** Days plan events and delivery attempts are kept (the hourly retention schedule prunes older ones). */
     retentionDays: number;
+  };
+  payLink: {
+    /** The billing system's pay page with {planId} {amountMinor} {currency} (and {token}); unset → no pay button. */
+    urlTemplate?: string;
+    /** How long a link works after its email was sent: an ISO-8601 duration. */
+    ttl: string;
+    /** HMAC-SHA256 key signing the tokens: DUNNING_PAY_LINK_KEY, else the data dir's pay-link.key. */
+    signingKey: Buffer;
   };
 }
 
@@ -244,8 +299,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
   }
 
   const dataDir = path.resolve(e.DUNNING_DATA_DIR ?? path.join(projectRoot, '.data'));
-  const envKey = e.DUNNING_WEBHOOK_KEY === undefined ? undefined : webhookKeyOf(e.DUNNING_WEBHOOK_KEY);
-  let fileKey: Buffer | undefined;
+  const webhookSecretKey = lazyKey(e, dataDir, webhookKey);
+  const payLinkSigningKey = lazyKey(e, dataDir, payLinkKey);
 
   return {
     dataDir,
@@ -266,13 +321,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
     metrics: { host: file.metrics.host, port: e.DUNNING_METRICS_PORT ?? file.metrics.port },
     searchAttributes,
     webhooks: {
-      // Read (and made, the first time) only by a process that touches webhooks: every command
-      // loads the config, and one against an external database may have no data dir at all.
       get secretKey() {
-        return envKey ?? (fileKey ??= dataDirWebhookKey(dataDir));
+        return webhookSecretKey();
       },
       allowPrivateNetworks: file.webhooks.allowPrivateNetworks,
       retentionDays: file.webhooks.retentionDays,
+    },
+    payLink: {
+      urlTemplate: file.payLink.urlTemplate,
+      ttl: file.payLink.ttl,
+      get signingKey() {
+        return payLinkSigningKey();
+      },
     },
   };
 }

@@ -28,6 +28,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   initiate: 'plans',
   payment: 'plans',
   cancel: 'plans',
+  paylink: 'plans',
   preview: 'reads',
   status: 'reads',
   list: 'reads',

@@ -1,10 +1,12 @@
-// Commands about plans as billing and ops drive them: import, initiate, payment, cancel.
+// Commands about plans as billing and ops drive them: import, initiate, payment, cancel, and the
+// pay page's check of a pay link.
 import { createReadStream, statSync } from 'node:fs';
 import * as dunning from '../dunning';
 import { importCsv } from '../import';
+import { verifyPayLink } from '../pay-links';
 import { amountFromText, planTerms } from '../plan-input';
 import { args, CliError, optional, required, type Command } from './args';
-import { money } from './output';
+import { money, when } from './output';
 
 const importCommand: Command = async (argv, out, session) => {
   const { positionals } = args(argv, {}, ['<file.csv>']);
@@ -61,4 +63,16 @@ const cancel: Command = async (argv, out, session) => {
   out.print(`Plan ${positionals[0]} cancelled.`, state);
 };
 
-export const planCommands: Record<string, Command> = { import: importCommand, initiate, payment, cancel };
+/** `dunning paylink verify TOKEN`: what the pay page asks over GET /v1/pay-links/verify. */
+const paylink: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  if (sub !== 'verify') throw new CliError('Use `dunning paylink verify TOKEN`.');
+  const { positionals } = args(rest, {}, ['<token>']);
+  const link = await verifyPayLink({ ...(await session.database()), config: session.config() }, { token: positionals[0]! });
+  out.print(
+    `Pay link for plan ${link.planId} (${link.status}): ${money(link.amountMinor, link)} asked, ${money(link.outstandingMinor, link)} owed now; valid until ${when(link.expiresAt)}.`,
+    link,
+  );
+};
+
+export const planCommands: Record<string, Command> = { import: importCommand, initiate, payment, cancel, paylink };

@@ -17,6 +17,7 @@ import { createHttpMetrics, type RequestLine } from './metrics';
 import { planEventWebhooks } from './webhooks-doc';
 import { problem, type ProblemCode } from './problems';
 import { opsRoutes } from './routes/ops';
+import { payLinkRoutes } from './routes/pay-links';
 import { planRoutes } from './routes/plans';
 import { repRoutes } from './routes/reps';
 import { webhookRoutes } from './routes/webhooks';
@@ -118,6 +119,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono<ApiEnv> {
   planRoutes(app);
   repRoutes(app);
   opsRoutes(app);
+  payLinkRoutes(app);
   webhookRoutes(app);
   // The rep console's pages, on the same door (session cookie instead of a bearer key).
   consoleRoutes(app);

@@ -352,6 +352,23 @@ export const ForecastSchema = z
   })
   .openapi('Forecast');
 
+// Any text: the service reads the token and refuses it in the sentence the CLI prints.
+export const PayLinkQuery = z.strictObject({
+  token: z.string().openapi({ description: 'The `token` of a pay link, as the pay page received it', example: 'v1.cGxhbi1BQ01F.130050.EUR.1767258000.Xj…' }),
+});
+export const VerifiedPayLinkSchema = z
+  .object({
+    planId: z.string(),
+    accountId: z.string(),
+    amountMinor: z.number().int().openapi({ description: 'What the email asked for, in minor units (signed into the token)' }),
+    currency: z.string().openapi({ example: 'EUR' }),
+    expiresAt: z.string().openapi({ description: 'When the link stops working', example: '2026-12-31T09:00:00.000Z' }),
+    outstandingMinor: z.number().int().openapi({ description: 'What the plan owes now, after any payment since the email: charge at most this' }),
+    status: PlanStatusSchema,
+    locale: z.string().openapi({ description: "The account's locale, for writing the amounts" }),
+  })
+  .openapi('VerifiedPayLink');
+
 export const WebhookParams = z.strictObject({ id: id('id', 'wh_3f9a1c0d2b7e4a65') });
 export const WebhookEndpointSchema = z
   .object({
