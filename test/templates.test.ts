@@ -34,6 +34,14 @@ describe('email templates', () => {
     expect(subject).toContain('Evil "Corp" & {total}');
   });
 
+  it('escapes the pay URL in the button and writes it as it is in the text', () => {
+    const payUrl = 'https://pay.example.test/?a=1&b="><script>x</script>';
+    const { html, text } = renderEmail('first-reminder', { ...base, payUrl });
+    expect(html).not.toContain('"><script>');
+    expect(html).toContain('<a href="https://pay.example.test/?a=1&amp;b=&quot;&gt;&lt;script&gt;x&lt;/script&gt;"');
+    expect(text).toContain(`Pay 1.300,50\u00a0€ now: ${payUrl}\n`);
+  });
+
   it.each(templateNames)('%s has a subject, a text part and the opt-out in words and link', (name) => {
     const { subject, text, html } = renderEmail(name, base);
     expect(subject.length).toBeGreaterThan(10);
