@@ -133,6 +133,19 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
           select ${input.planId}, key, seq, kind, summary, at
           from json_to_recordset(${json(input.events)}::json) as e(key text, seq int, kind text, summary text, at timestamptz)
           on conflict (plan_id, event_key) do nothing
+        ), w_handoff as (
+          -- A plan the policy hands to an agency: what it owed, invoice by invoice, kept once.
+          insert into agency_handoffs (plan_id, account_id, currency, owed_minor, items, handed_off_at)
+          select p.id, p.account_id, p.currency, coalesce(sum(i.open_minor), 0),
+            coalesce(jsonb_agg(jsonb_build_object('number', i.number, 'kind', i.kind, 'dueOn', i.due_on, 'openMinor', i.open_minor)
+              order by i.due_on, i.number) filter (where i.id is not null), '[]'::jsonb),
+            ${now}::timestamptz
+          from collection_plans p
+          left join collection_plan_items ci on ci.plan_id = p.id and ci.status = 'open'
+          left join invoices i on i.id = ci.invoice_id and i.open_minor > 0
+          where p.id = ${input.planId} and ${input.status} = 'sent_to_agency'
+          group by p.id
+          on conflict (plan_id) do nothing
         )
         select 1`;
     },

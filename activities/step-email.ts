@@ -1,14 +1,17 @@
 // Sending a plan's email. Everything is re-checked at the moment of sending, not at
 // scheduling: still owed, contact still consenting, inside the send window, not already sent.
 import { ApplicationFailure, log, metricMeter } from '@temporalio/activity';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { emailMessages } from '../db/schema';
 import { loadPlanContext } from '../db/plans';
 import { isTemplateName, renderEmail, unsubscribeHeaders, type EmailContext } from '../templates';
 import { emailContextFor } from '../templates/context';
 import { payLinkSettings } from '../templates/pay-link';
 import { failureTypes } from '../workflows/domain/failures';
-import type { SendWindow } from '../workflows/domain/policy';
+import { lateFeeMinor, type ContactCap, type LateFee, type SendWindow } from '../workflows/domain/policy';
+import { durationMs } from '../workflows/domain/duration';
+import { formatMoney } from '../workflows/domain/money';
+import type { Database } from '../db/connection';
 import { nextInSendWindow } from '../workflows/domain/calendar';
 import { metricHelp, metricNames, type EmailOutcome } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
@@ -16,8 +19,9 @@ import type { SentEmail } from './mail';
 import { unknownPlan } from './plans';
 
 export type StepEmailResult =
-  | { outcome: 'sent'; to: string; subject: string; outstandingMinor: number }
+  | { outcome: 'sent'; to: string; subject: string; outstandingMinor: number; fee?: { amountMinor: number; display: string } }
   | { outcome: 'outside_window'; retryAt: string; outstandingMinor: number }
+  | { outcome: 'capped'; retryAt: string; outstandingMinor: number; cap: ContactCap }
   | { outcome: 'nothing_owed'; outstandingMinor: number }
   | { outcome: 'opted_out'; outstandingMinor: number }
   | { outcome: 'no_contact'; outstandingMinor: number };
@@ -33,6 +37,10 @@ export interface PlanEmailInput {
    */
   kind?: 'dunning' | 'transactional';
   sendWindow?: SendWindow;
+  /** The policy's cap on dunning messages per contact, counted across all their plans now. */
+  contactCap?: ContactCap;
+  /** The step's late fee, added once (the first time the step sends) and shown in its email. */
+  fee?: LateFee;
   /** The workflow's time of acting (server time, which the time-skipping test server moves). */
   at: string;
   promise?: EmailContext['promise'];
@@ -47,7 +55,7 @@ export function emailIdempotencyKey(planId: string, stepKey: string): string {
 /** What a send that returned came to, as dunning_emails_total counts it. */
 function emailOutcome(result: StepEmailResult): EmailOutcome {
   if (result.outcome === 'sent') return 'sent';
-  return result.outcome === 'outside_window' ? 'deferred' : 'skipped';
+  return result.outcome === 'outside_window' || result.outcome === 'capped' ? 'deferred' : 'skipped';
 }
 
 export function createStepEmailActivities(deps: ActivityDeps) {
@@ -97,36 +105,59 @@ async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: Plan
   if (!isTemplateName(input.template)) {
     throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Unknown email template "${input.template}".` });
   }
-  // The pay link expires its ttl after `at`, the workflow's instant for this step, which every
-  // retry of the activity receives unchanged: the same step always renders the same message.
-  const email = emailContextFor(ctx, {
-    at: now,
-    optOutUrl: config.mail.optOutUrl,
-    payLink: dunning ? payLinkSettings(config.payLink) : undefined,
-    promise: input.promise,
-    payment: input.payment,
+  const contact = ctx.contact;
+  const template = input.template;
+  // The cap's count, the step's fee and the ledger row in one transaction, under a lock on the
+  // address when a cap applies: two plans of one contact sending at once cannot both take the
+  // last place under the cap.
+  const prepared = await db.transaction(async (tx) => {
+    if (dunning && input.contactCap && !already) {
+      const capped = await contactCapReached(tx, contact.email, input.contactCap, now);
+      if (capped) return { capped, plan: undefined };
+    }
+    const fee = dunning && input.fee ? await addLateFee(tx, { plan: ctx, stepKey: input.stepKey, fee: input.fee }) : undefined;
+    // With a fee added, the email shows it among the items and in the total.
+    const plan = fee?.added ? ((await loadPlanContext(tx, input.planId)) ?? ctx) : ctx;
+    // The pay link expires its ttl after `at`, the workflow's instant for this step, which every
+    // retry of the activity receives unchanged: the same step always renders the same message.
+    const email = emailContextFor(plan, {
+      at: now,
+      optOutUrl: config.mail.optOutUrl,
+      payLink: dunning ? payLinkSettings(config.payLink) : undefined,
+      promise: input.promise,
+      payment: input.payment,
+    });
+    const rendered = renderEmail(template, email);
+    if (!already) {
+      await tx
+        .insert(emailMessages)
+        .values({
+          planId: input.planId,
+          stepKey: input.stepKey,
+          idempotencyKey,
+          toAddress: contact.email,
+          subject: rendered.subject,
+          template,
+          kind: dunning ? 'dunning' : 'transactional',
+          provider: config.mail.resendApiKey ? 'resend' : 'outbox',
+          status: 'queued',
+          createdAt: now,
+        })
+        .onConflictDoNothing({ target: emailMessages.idempotencyKey });
+    }
+    return { plan, email, rendered, fee };
   });
-  const rendered = renderEmail(input.template, email);
-  if (!already) {
-    await db
-      .insert(emailMessages)
-      .values({
-        planId: input.planId,
-        stepKey: input.stepKey,
-        idempotencyKey,
-        toAddress: ctx.contact.email,
-        subject: rendered.subject,
-        template: input.template,
-        provider: config.mail.resendApiKey ? 'resend' : 'outbox',
-        status: 'queued',
-      })
-      .onConflictDoNothing({ target: emailMessages.idempotencyKey });
+  if (prepared.plan === undefined) {
+    const retryAt = prepared.capped.toISOString();
+    log.info('dunning email held by the contact cap', { planId: input.planId, stepKey: input.stepKey, retryAt });
+    return { outcome: 'capped', retryAt, outstandingMinor: owed, cap: input.contactCap! };
   }
+  const { plan, email, rendered, fee } = prepared;
   let sent: SentEmail;
   try {
     sent = await mailer.send({
       from: config.mail.from,
-      to: `${ctx.contact.name} <${ctx.contact.email}>`,
+      to: `${contact.name} <${contact.email}>`,
       subject: rendered.subject,
       html: rendered.html,
       text: rendered.text,
@@ -147,10 +178,66 @@ async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: Plan
       providerMessageId: sent.messageId,
       emlPath: sent.emlPath ?? null,
       sentAt: clock.now(),
-      toAddress: ctx.contact.email,
+      toAddress: contact.email,
       subject: rendered.subject,
     })
     .where(eq(emailMessages.idempotencyKey, idempotencyKey));
   log.info('dunning email sent', { planId: input.planId, stepKey: input.stepKey, provider: sent.provider });
-  return { outcome: 'sent', to: ctx.contact.email, subject: rendered.subject, outstandingMinor: owed };
+  return {
+    outcome: 'sent',
+    to: contact.email,
+    subject: rendered.subject,
+    outstandingMinor: plan.outstandingMinor,
+    ...(fee && fee.amountMinor > 0 && { fee: { amountMinor: fee.amountMinor, display: formatMoney(fee.amountMinor, plan.currency, plan.locale) } }),
+  };
+}
+
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * Whether the address has had `max` dunning messages within the rolling window ending now (any
+ * plan, queued or sent): if so, the moment the oldest of them leaves the window, when the next
+ * one may go. Takes a lock on the address for the rest of the transaction.
+ */
+async function contactCapReached(tx: Tx, address: string, cap: ContactCap, now: Date): Promise<Date | undefined> {
+  const key = address.trim().toLowerCase();
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`contact-cap:${key}`}, 0))`);
+  const perMs = durationMs(cap.per);
+  const since = new Date(now.getTime() - perMs);
+  const rows = await tx.execute<{ at: string }>(sql`
+    select created_at as at from email_messages
+    where lower(to_address) = ${key} and kind = 'dunning' and status in ('queued', 'sent') and created_at > ${since.toISOString()}::timestamptz
+    order by created_at desc limit ${cap.max}`);
+  if (rows.length < cap.max) return undefined;
+  // The max-th newest leaves the window first among those that keep it full.
+  return new Date(new Date(rows[rows.length - 1]!.at).getTime() + perMs + 1000);
+}
+
+/**
+ * The step's late fee as an item of the plan: an invoice of kind late_fee named after the step,
+ * once per plan and step (its number is unique on the account), however often the step retries.
+ * A percentage is of what the plan's invoices (not its fees) still owe. Dated like the earliest
+ * open invoice, so paying that one does not move the steps ahead.
+ */
+async function addLateFee(tx: Tx, input: { plan: NonNullable<Awaited<ReturnType<typeof loadPlanContext>>>; stepKey: string; fee: LateFee }) {
+  const { plan } = input;
+  const owedOnInvoices = plan.invoices.filter((i) => i.kind !== 'late_fee').reduce((sum, i) => sum + i.openMinor, 0);
+  const amountMinor = lateFeeMinor(input.fee, owedOnInvoices);
+  const earliest = plan.invoices[0];
+  if (amountMinor <= 0 || !earliest) return { added: false, amountMinor: 0 };
+  const number = `Late fee: ${input.stepKey.replace(/_/g, ' ')} (${plan.planId})`;
+  // An earlier attempt of this step added it already: the same fee, whatever is owed now.
+  const [earlier] = await tx.execute<{ amountMinor: number }>(
+    sql`select amount_minor::float8 as "amountMinor" from invoices where account_id = ${plan.accountId} and number = ${number}`,
+  );
+  if (earlier) return { added: false, amountMinor: earlier.amountMinor };
+  const added = await tx.execute<{ id: string }>(sql`
+    with fee as (
+      insert into invoices (account_id, number, amount_minor, open_minor, currency, issued_on, due_on, kind)
+      values (${plan.accountId}, ${number}, ${amountMinor}, ${amountMinor}, ${plan.currency}, ${earliest.dueOn}, ${earliest.dueOn}, 'late_fee')
+      on conflict (account_id, number) do nothing
+      returning id
+    )
+    insert into collection_plan_items (plan_id, invoice_id) select ${plan.planId}, id from fee returning invoice_id as id`);
+  return { added: added.length > 0, amountMinor };
 }

@@ -6,6 +6,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { getPolicy } from '../db/policies';
 import { unknownPolicy, type DatabaseContext } from './context';
 import { DunningError } from './errors';
+import { closedPlanStatuses } from '../workflows/domain/statuses';
 
 export const reportNames = ['aging', 'promises', 'recovery', 'steps'] as const;
 export type ReportName = (typeof reportNames)[number];
@@ -181,7 +182,7 @@ export async function readTogether(ctx: DatabaseContext, queries: SQL[]): Promis
 
 const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
 /** The closed plan statuses as an SQL list, for `status not in …`. */
-export const closedStatuses = sql`('resolved', 'cancelled', 'written_off')`;
+export const closedStatuses = sql.raw(`(${closedPlanStatuses.map((s) => `'${s}'`).join(', ')})`);
 /** The conditions joined with `and`, those left undefined (a filter not given) left out. */
 export const and = (conditions: Array<SQL | undefined>) => {
   const present = conditions.filter((c): c is SQL => c !== undefined);

@@ -17,6 +17,8 @@ export const planEventTypes = [
   'plan.resolved',
   'plan.cancelled',
   'plan.written_off',
+  'plan.sent_to_agency',
+  'plan.service_cancelled',
 ] as const;
 export type PlanEventType = (typeof planEventTypes)[number];
 

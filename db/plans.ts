@@ -33,7 +33,7 @@ export interface PlanContext {
   timeZone: string;
   contact?: { id: string; name: string; email: string; optedOut: boolean };
   /** Open invoices of the plan, oldest due first. */
-  invoices: Array<{ id: string; number: string; issuedOn: string; dueOn: string; amountMinor: number; openMinor: number }>;
+  invoices: Array<{ id: string; number: string; issuedOn: string; dueOn: string; amountMinor: number; openMinor: number; kind: 'invoice' | 'late_fee' }>;
   outstandingMinor: number;
 }
 
@@ -59,7 +59,7 @@ export async function loadPlanContext(q: Pick<Database, 'execute'>, planId: stri
       (select json_build_object('id', c.id, 'name', c.name, 'email', c.email, 'consent', c.email_consent)
         from contacts c where c.account_id = a.id order by c.is_primary desc, c.email limit 1) as contact,
       coalesce((select json_agg(json_build_object('id', i.id, 'number', i.number, 'issuedOn', i.issued_on, 'dueOn', i.due_on,
-          'amountMinor', i.amount_minor, 'openMinor', i.open_minor) order by i.due_on, i.number)
+          'amountMinor', i.amount_minor, 'openMinor', i.open_minor, 'kind', i.kind) order by i.due_on, i.number)
         from collection_plan_items ci join invoices i on i.id = ci.invoice_id
         where ci.plan_id = p.id and ci.status = 'open' and i.open_minor > 0), '[]') as invoices
     from collection_plans p join accounts a on a.id = p.account_id

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isTemplateName, templateNames } from '../templates';
 import { durationMs, parseClock, parseDuration } from '../workflows/domain/duration';
 import { standardPolicy, type DunningPolicy } from '../workflows/domain/policy';
+import { endActions, isEndAction, stepActions } from '../workflows/domain/statuses';
 import type { Database } from './connection';
 import { dunningPolicies } from './schema';
 
@@ -17,6 +18,14 @@ const duration = z
   })
   // An absurd offset would pass the shape and then fail every plan at initiation.
   .refine((s) => parseDuration(s) === undefined || Math.abs(durationMs(s)) <= MAX_DURATION_MS, { message: 'must be at most ten years (P3650D)' });
+const minor = z.number().int().min(1).max(1_000_000_000_000);
+const lateFee = z
+  .object({ fixedMinor: minor.optional(), percent: z.number().gt(0, 'must be more than 0').max(100).optional(), capMinor: minor.optional() })
+  .strict()
+  .refine((f) => (f.fixedMinor === undefined) !== (f.percent === undefined), { message: 'must have either fixedMinor or percent, not both' })
+  .refine((f) => f.fixedMinor === undefined || f.capMinor === undefined || f.fixedMinor <= f.capMinor, {
+    message: 'fixedMinor is over capMinor: the fee could never be charged in full',
+  });
 const clock = z.string().refine((s) => parseClock(s) !== undefined, { message: 'must be a 24-hour time like 08:00' });
 
 export const policySchema = z
@@ -27,23 +36,36 @@ export const policySchema = z
         z
           .object({
             key: z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be lower-case letters, digits or _'),
-            action: z.enum(['email', 'task']),
+            action: z.enum(stepActions),
             template: z.string().optional(),
             at: duration,
             from: z.enum(['due', 'initiated']),
+            fee: lateFee.optional(),
           })
           .strict()
           .refine((s) => s.action !== 'email' || (s.template !== undefined && isTemplateName(s.template)), {
             message: `an email step needs a template, one of ${templateNames.join(', ')}`,
             path: ['template'],
-          }),
+          })
+          .refine((s) => s.fee === undefined || s.action === 'email', { message: 'only an email step may add a fee (it is shown in that email)', path: ['fee'] }),
       )
       .min(1, 'must have at least one step')
-      .refine((steps) => new Set(steps.map((s) => s.key)).size === steps.length, { message: 'step keys must be unique' }),
+      .refine((steps) => new Set(steps.map((s) => s.key)).size === steps.length, { message: 'step keys must be unique' })
+      .refine((steps) => steps.every((s, i) => !isEndAction(s.action) || i === steps.length - 1), {
+        message: `an end action (${Object.keys(endActions).join(', ')}) must be the last step: the plan closes with it`,
+      }),
     maxPromises: z.number().int().min(0).max(20).default(2),
     promiseGrace: duration.default('P2D'),
     promiseHorizon: duration.default('P60D'),
     sendWindow: z.object({ from: clock, to: clock }).strict().optional(),
+    contactCap: z
+      .object({
+        channel: z.enum(['email']).default('email'),
+        max: z.number().int().min(1, 'must be at least 1 (a cap of 0 would never send: remove the email steps instead)').max(1000),
+        per: duration.refine((s) => parseDuration(s) === undefined || durationMs(s) > 0, { message: 'must be a positive duration, like P7D' }),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -18,9 +18,12 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import {
+  closedPlanStatuses,
   emailConsents,
+  emailKinds,
   emailProviders,
   emailStatuses,
+  invoiceKinds,
   invoiceStatuses,
   planItemStatuses,
   planStatuses,
@@ -88,6 +91,7 @@ export const invoices = pgTable(
     issuedOn: date('issued_on', { mode: 'string' }).notNull(),
     dueOn: date('due_on', { mode: 'string' }).notNull(),
     status: text('status', { enum: invoiceStatuses }).notNull().default('open'),
+    kind: text('kind', { enum: invoiceKinds }).notNull().default('invoice'),
     createdAt: createdAt(),
   },
   (t) => [
@@ -96,6 +100,7 @@ export const invoices = pgTable(
     check('invoices_open_range', sql`${t.openMinor} >= 0 and ${t.openMinor} <= ${t.amountMinor}`),
     check('invoices_due_after_issue', sql`${t.dueOn} >= ${t.issuedOn}`),
     check('invoices_status', oneOf('status', invoiceStatuses)),
+    check('invoices_kind', oneOf('kind', invoiceKinds)),
   ],
 );
 
@@ -138,7 +143,7 @@ export const collectionPlans = pgTable(
     // An account has at most one open plan: new invoices join it instead of a second journey.
     uniqueIndex('collection_plans_one_open_per_account')
       .on(t.accountId)
-      .where(sql`status not in ('resolved', 'cancelled', 'written_off')`),
+      .where(sql.raw(`status not in (${closedPlanStatuses.map((s) => `'${s}'`).join(', ')})`)),
     index('collection_plans_status').on(t.status),
     // Keyset paging for GET /v1/plans: newest first (id breaks ties); alone or within a status or an account.
     index('collection_plans_page').on(t.createdAt.desc(), t.id.desc()),
@@ -392,6 +397,22 @@ export const timelineEvents = pgTable(
   (t) => [uniqueIndex('timeline_events_plan_key').on(t.planId, t.eventKey), index('timeline_events_plan_seq').on(t.planId, t.seq)],
 );
 
+/**
+ * A plan handed to a collection agency by its policy's last step: what was owed, invoice by
+ * invoice, at the hand-off. Written with the plan's close (one per plan), for the agency export.
+ */
+export const agencyHandoffs = pgTable('agency_handoffs', {
+  planId: text('plan_id')
+    .primaryKey()
+    .references(() => collectionPlans.id, { onDelete: 'cascade' }),
+  accountId: text('account_id').notNull(),
+  currency: text('currency').notNull(),
+  owedMinor: money('owed_minor').notNull(),
+  /** [{ number, kind, dueOn, openMinor }] of the invoices still open. */
+  items: jsonb('items').notNull(),
+  handedOffAt: ts('handed_off_at').notNull(),
+});
+
 /** Every email: the send ledger. One row per plan + step, so a step can never send twice. */
 export const emailMessages = pgTable(
   'email_messages',
@@ -408,6 +429,7 @@ export const emailMessages = pgTable(
     provider: text('provider', { enum: emailProviders }).notNull(),
     providerMessageId: text('provider_message_id'),
     status: text('status', { enum: emailStatuses }).notNull().default('queued'),
+    kind: text('kind', { enum: emailKinds }).notNull().default('dunning'),
     emlPath: text('eml_path'),
     error: text('error'),
     createdAt: createdAt(),
@@ -417,6 +439,9 @@ export const emailMessages = pgTable(
     check('email_messages_provider', oneOf('provider', emailProviders)),
     check('email_messages_status', oneOf('status', emailStatuses)),
     index('email_messages_plan').on(t.planId),
+    check('email_messages_kind', oneOf('kind', emailKinds)),
+    // Contact caps count a recipient's dunning messages over a rolling window, across plans.
+    index('email_messages_contact_cap').on(t.toAddress, t.createdAt).where(sql`kind = 'dunning'`),
   ],
 );
 

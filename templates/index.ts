@@ -13,6 +13,8 @@ export interface EmailInvoice {
   dueOn: string;
   amountMinor: number;
   openMinor: number;
+  /** late_fee: a fee a policy step added (its number says which step); invoice when absent. */
+  kind?: 'invoice' | 'late_fee';
 }
 
 export interface EmailContext {
@@ -153,6 +155,7 @@ export function renderEmail(template: TemplateName, ctx: EmailContext): Rendered
     ? ctx.invoices.map((inv) => {
         const overdue = Math.max(0, daysBetween(inv.dueOn, ctx.asOf));
         return {
+          label: inv.kind === 'late_fee' ? inv.number : `Invoice ${inv.number}`,
           number: inv.number,
           issued: formatDate(inv.issuedOn, ctx.locale),
           due: formatDate(inv.dueOn, ctx.locale),
@@ -171,7 +174,7 @@ export function renderEmail(template: TemplateName, ctx: EmailContext): Rendered
     '',
     ...(rows.length
       ? [
-          ...rows.map((r) => `  Invoice ${r.number}  issued ${r.issued}  due ${r.due}  overdue ${r.overdue}  open ${r.open} of ${r.amount}`),
+          ...rows.map((r) => `  ${r.label}  issued ${r.issued}  due ${r.due}  overdue ${r.overdue}  open ${r.open} of ${r.amount}`),
           '',
           `Total owed by ${ctx.accountName}: ${facts.total}`,
           '',

@@ -37,6 +37,7 @@ import { toMajorUnits } from './domain/money';
 import type { DunningPolicy } from './domain/policy';
 import { iso, utcMinute } from './domain/time';
 import { Journey, noticeLabel, type CarriedJourney, type Work } from './journey';
+import { isEndAction } from './domain/statuses';
 import { countStepCompleted, countTimeline } from './metrics';
 import { AccountId, DunningStatus, DunningStep, NextActionAt, OutstandingAmount } from './search-attributes';
 
@@ -242,9 +243,26 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       countStepCompleted(step);
       return;
     }
+    // Only policies that name one have an end action, so no earlier history reaches this.
+    if (isEndAction(step.action)) {
+      journey.endActionDone(step, step.action, Date.now());
+      countStepCompleted(step);
+      return;
+    }
+    // A cap and a fee ride along only when the policy has them: earlier histories send as they did.
+    const fee = policy.steps.find((s) => s.key === step.key)?.fee;
     try {
       const sent = await mail.sendStepEmail.executeWithOptions({ summary: `${humanize(step.key)} email` }, [
-        { planId, stepKey: step.key, template: step.template ?? step.key, kind: 'dunning', sendWindow: policy.sendWindow, at: iso(Date.now()) },
+        {
+          planId,
+          stepKey: step.key,
+          template: step.template ?? step.key,
+          kind: 'dunning',
+          sendWindow: policy.sendWindow,
+          at: iso(Date.now()),
+          ...(policy.contactCap && { contactCap: policy.contactCap }),
+          ...(fee && { fee }),
+        },
       ]);
       journey.stepEmailed(step, sent, Date.now());
       countStepCompleted(step);

@@ -8,7 +8,10 @@ import { durationMs } from './domain/duration';
 import { failureTypes, type FailureType } from './domain/failures';
 import { formatMinor } from './domain/money';
 import type { DunningPolicy } from './domain/policy';
-import { finishedStepStatuses, isClosedStatus, nextOpenStep, openStepStatuses } from './domain/statuses';
+import { endActions, finishedStepStatuses, isClosedStatus, nextOpenStep, openStepStatuses, type EndAction } from './domain/statuses';
+
+/** send_to_agency → "send to agency". */
+const words = (code: string) => code.replace(/_/g, ' ');
 import { iso, isoMinute, utcMinute } from './domain/time';
 import { closedSummary, paymentSummary } from './domain/timeline';
 
@@ -360,6 +363,12 @@ export class Journey {
     this.record('step', `Step ${step.key}: escalation task created`, now, `step:${step.key}`);
   }
 
+  /** The policy's last step ends dunning: the plan closes with its action's status, and its event goes out. */
+  endActionDone(step: StepState, action: EndAction, now: number) {
+    this.setStep(step, 'completed', now, words(action));
+    this.close(endActions[action], `the policy's last step, ${step.key} (${words(action)})`, now);
+  }
+
   /** The provider refused the step's email for good: the step failed, a rep takes over. */
   stepEmailRejected(step: StepState, message: string, now: number) {
     this.setStep(step, 'failed', now, message);
@@ -372,12 +381,21 @@ export class Journey {
     switch (sent.outcome) {
       case 'sent':
         this.setStep(step, 'completed', now, `email sent to ${sent.to}`);
+        if (sent.fee) this.record('fee', `Step ${step.key}: late fee of ${sent.fee.display} added to what is owed`, now, `fee:${step.key}`);
         this.record('email_sent', `Step ${step.key}: "${sent.subject}" sent to ${sent.to}`, now, `step:${step.key}`);
         break;
       case 'outside_window':
         step.notBefore = sent.retryAt;
         this.setStep(step, 'waiting', now, `outside the send window; waits until ${sent.retryAt}`);
         break;
+      case 'capped': {
+        // Like the send window: the step waits for the first moment the cap allows, and says so.
+        const reason = `contact cap reached (${sent.cap.max} emails per ${sent.cap.per}); waits until ${sent.retryAt}`;
+        step.notBefore = sent.retryAt;
+        this.setStep(step, 'waiting', now, reason);
+        this.record('email_capped', `Step ${step.key}: ${reason}`, now, `capped:${step.key}:${sent.retryAt}`);
+        break;
+      }
       case 'nothing_owed':
         this.state.outstandingMinor = 0;
         this.setStep(step, 'skipped', now, 'nothing owed');

@@ -14,7 +14,9 @@ const when: Record<PlanEventType, string> = {
   'plan.payment_applied': 'A payment was applied (`paymentId`, `amountMinor`).',
   'plan.resolved': 'The plan was paid in full.',
   'plan.cancelled': 'The plan was cancelled.',
-  'plan.written_off': 'The plan was written off.',
+  'plan.written_off': 'The plan was written off (by a rep, or by the policy\'s last step).',
+  'plan.sent_to_agency': 'The policy\'s last step handed the plan to a collection agency: what was owed is in `owedMinor`; the hand-off record is kept.',
+  'plan.service_cancelled': 'The policy\'s last step ended dunning asking for the service to be cancelled: the billing system acts on this event.',
 };
 
 const text = { type: 'string' } as const;

@@ -30,8 +30,8 @@ describe('nextOpenStep', () => {
 });
 
 describe('isClosedStatus', () => {
-  it('closes resolved, cancelled and written-off plans only', () => {
+  it('closes resolved, cancelled, written-off plans and those an end action closed only', () => {
     const closed = planStatuses.filter(isClosedStatus);
-    expect(closed).toEqual(['resolved', 'cancelled', 'written_off']);
+    expect(closed).toEqual(['resolved', 'cancelled', 'written_off', 'sent_to_agency', 'service_cancelled']);
   });
 });

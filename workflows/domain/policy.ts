@@ -15,6 +15,25 @@ export interface PolicyStep {
   /** ISO-8601 duration from the anchor, negative allowed: "P3D", "-P3D", "PT5S". */
   at: string;
   from: StepAnchor;
+  /** An email step may add a late fee to the plan, once however often the step is retried. */
+  fee?: LateFee;
+}
+
+/**
+ * A late fee: a fixed amount, or a percentage of what the invoices still owe, either capped.
+ * Amounts are minor units of the plan's currency.
+ */
+export interface LateFee {
+  fixedMinor?: number;
+  percent?: number;
+  capMinor?: number;
+}
+
+/** At most `max` dunning messages to one address on `channel` in any rolling `per` (e.g. 7 in P7D). */
+export interface ContactCap {
+  channel: 'email';
+  max: number;
+  per: string;
 }
 
 export interface SendWindow {
@@ -31,6 +50,14 @@ export interface DunningPolicy {
   /** How far ahead a promised date may be (default P60D). */
   promiseHorizon?: string;
   sendWindow?: SendWindow;
+  /** Counted across all of a contact's plans at the moment of sending. */
+  contactCap?: ContactCap;
+}
+
+/** The fee a step adds when what the invoices still owe is `owedMinor` (0: none). */
+export function lateFeeMinor(fee: LateFee, owedMinor: number): number {
+  const raw = fee.fixedMinor ?? Math.round((owedMinor * (fee.percent ?? 0)) / 100);
+  return Math.max(0, fee.capMinor === undefined ? raw : Math.min(raw, fee.capMinor));
 }
 
 export const standardPolicy: DunningPolicy = {

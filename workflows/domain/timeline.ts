@@ -9,5 +9,5 @@ export function paymentSummary(paymentId: string, amounts: { amountDisplay: stri
 
 /** "Plan written off: …" for the entry that closes a plan. */
 export function closedSummary(status: PlanStatus, reason: string): string {
-  return `Plan ${status.replace('_', ' ')}: ${reason}`;
+  return `Plan ${status.replace(/_/g, ' ')}: ${reason}`;
 }
