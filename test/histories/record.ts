@@ -23,6 +23,8 @@ import { mailerFromConfig } from '../../worker/mailer';
 import { bundleWorkflows, installRuntime, startWorkers } from '../../worker/worker';
 import { workflowIdFor } from '../../workflows/messages';
 import { createPlan, dateOffset } from '../fixtures';
+import { setPolicy } from '../../db/policies';
+import type { DunningPolicy } from '../../workflows/domain/policy';
 
 /** The generation today's code records: a pause may end on its own date (patch 'pause-until'). */
 const generation = '3-pause-until';
@@ -92,7 +94,28 @@ const variants: Record<string, (planId: string, recording: Recording) => Promise
   cancelled: async (planId, { ctx }) => {
     await cancel(ctx, { planId, reason: 'recorded' });
   },
+  // Under policyActions (below): a late fee, steps held by the contact cap, and the plan handed
+  // to an agency by the last step, closing the journey by itself.
+  'policy-actions': async (_planId, { env, settle }) => {
+    await env.sleep('30 days');
+    await settle();
+  },
 };
+
+/** The policy a variant runs under, when not the standard one. */
+const policyActions: DunningPolicy = {
+  name: 'policy-actions',
+  steps: [
+    { key: 'upcoming_notice', action: 'email', template: 'upcoming-invoices', at: 'P0D', from: 'initiated' },
+    { key: 'first_reminder', action: 'email', template: 'first-reminder', at: 'P3D', from: 'due', fee: { fixedMinor: 1_500 } },
+    { key: 'second_reminder', action: 'email', template: 'second-reminder', at: 'P10D', from: 'due', fee: { percent: 10, capMinor: 2_000 } },
+    { key: 'end_of_dunning', action: 'send_to_agency', at: 'P20D', from: 'due' },
+  ],
+  maxPromises: 2,
+  promiseGrace: 'P2D',
+  contactCap: { channel: 'email', max: 1, per: 'P7D' },
+};
+const policyOf: Record<string, DunningPolicy> = { 'policy-actions': policyActions };
 
 const only = process.argv.slice(2);
 const unknown = only.filter((name) => !Object.hasOwn(variants, name));
@@ -126,7 +149,9 @@ try {
     if (only.length > 0 && !only.includes(name)) continue;
     const start = await now();
     const { planId } = await createPlan(db.db, { now: start, invoices: [{ amountMinor: 50_000, dueOn: dateOffset(2, start) }] });
-    await initiateDunning(ctx, { planId });
+    const policy = policyOf[name];
+    if (policy) await setPolicy(db.db, policy);
+    await initiateDunning(ctx, { planId, policyName: policy?.name });
     await settle();
     await drive(planId, { ctx, env, now, settle });
     const handle = env.client.workflow.getHandle(workflowIdFor(planId));
