@@ -151,6 +151,37 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
     },
 
     /**
+     * Holds one of the plan's open invoices for a dispute (its item becomes disputed: out of
+     * what is owed and the emails), or releases a held one. Idempotent: a retry finds the item
+     * already in the state asked for. What the plan owes after, and what the invoice owes.
+     */
+    async setInvoiceHold(input: { planId: string; invoiceNumber: string; held: boolean; reason?: string }): Promise<{ outstandingMinor: number; amountMinor: number }> {
+      const [item] = await db.execute<{ status: string; openMinor: number }>(sql`
+        update collection_plan_items ci
+        set status = case when ${input.held}::boolean then 'disputed' else 'open' end,
+          hold_reason = case when ${input.held}::boolean then ${input.reason ?? null}::text end
+        from invoices i
+        where ci.plan_id = ${input.planId} and i.id = ci.invoice_id and i.number = ${input.invoiceNumber}
+          and ci.status in ('open', 'disputed') and i.open_minor > 0
+        returning ci.status, i.open_minor::float8 as "openMinor"`);
+      // Released after it was paid in full while held: nothing left to collect, and no longer held.
+      const paidWhileHeld = !item && !input.held && (await db.execute(sql`
+        select 1 from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = ${input.planId} and i.number = ${input.invoiceNumber} and ci.status = 'paid'`)).length > 0;
+      if (!item && !paidWhileHeld) {
+        throw ApplicationFailure.create({
+          type: failureTypes.UnknownInvoice,
+          nonRetryable: true,
+          message: `The plan has no open invoice "${input.invoiceNumber}".`,
+        });
+      }
+      const [owed] = await db.execute<{ minor: number }>(sql`
+        select coalesce(sum(i.open_minor), 0)::float8 as minor from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+        where ci.plan_id = ${input.planId} and ci.status = 'open'`);
+      return { outstandingMinor: owed!.minor, amountMinor: item?.openMinor ?? 0 };
+    },
+
+    /**
      * Records a payment once and applies it; see applyPayment. While something is still owed it
      * also answers the calendar anchored on the earliest invoice still open, so the journey's
      * steps ahead follow what is owed: a paid first invoice no longer dates the reminders.

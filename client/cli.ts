@@ -24,6 +24,7 @@ const usage = `Usage: dunning <command> [options]
   promise <planId> --schedule 2026-12-01=100,2026-12-15=400 [--rep NAME]   (or --installments FILE.csv: date,amount)
   escalate <planId> --reason TEXT
   pause <planId> --reason TEXT [--until DATE] | resume <planId>   (with --until it resumes by itself then)
+  invoice hold <planId> <invoiceNumber> --reason TEXT [--until DATE] | invoice release <planId> <invoiceNumber>   (one invoice out of dunning for a dispute)
   task done <planId> <taskId> --outcome TEXT [--note TEXT]    (${Object.entries(taskOutcomeEffects).map(([o, e]) => `${o}: ${e}`).join('; ')})
   cancel <planId> --reason TEXT
   paylink verify <token>                    a pay link's plan, amount, currency and expiry, and what is owed now

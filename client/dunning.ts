@@ -3,7 +3,7 @@
 // and one code per failure type.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import { applyPaymentWithoutJourney, markInitiated } from '../db/plans';
+import { applyPaymentWithoutJourney, isHeldInvoice, markInitiated } from '../db/plans';
 import { getPolicyVersion } from '../db/policies';
 import { currencyDigits, formatMoney, toMajorUnits } from '../workflows/domain/money';
 import { dunningWorkflow, type DunningWorkflowInput } from '../workflows/dunning';
@@ -13,6 +13,8 @@ import {
   escalateUpdate,
   paymentReceivedSignal,
   pauseUpdate,
+  holdInvoiceUpdate,
+  releaseInvoiceUpdate,
   recordPromiseUpdate,
   resumeUpdate,
   stateQuery,
@@ -21,6 +23,8 @@ import {
   type CompleteTaskInput,
   type EscalateInput,
   type PauseInput,
+  type HoldInvoiceInput,
+  type ReleaseInvoiceInput,
   type PaymentReceived,
   type PlanState,
   type ResumeInput,
@@ -126,7 +130,8 @@ export async function reportPayment(ctx: DunningContext, input: { planId: string
   if (!Number.isSafeInteger(input.amountMinor) || input.amountMinor <= 0) {
     throw new DunningError('The payment amount must be more than zero.', 'invalid');
   }
-  if (input.invoiceNumber && !plan.invoices.some((i) => i.number === input.invoiceNumber)) {
+  // An invoice held for a dispute may be paid by name too: it is still the customer's to pay.
+  if (input.invoiceNumber && !plan.invoices.some((i) => i.number === input.invoiceNumber) && !(await isHeldInvoice(ctx.db, input.planId, input.invoiceNumber))) {
     throw new DunningError(`Invoice "${input.invoiceNumber}" is not an open item of plan "${input.planId}".`, 'invalid');
   }
   const { planId, ...payment } = input;
@@ -151,6 +156,20 @@ export function escalate(ctx: DunningContext, input: { planId: string } & Escala
 export function pause(ctx: DunningContext, input: { planId: string } & PauseInput): Promise<PlanStateView> {
   const { planId, ...pausing } = input;
   return updateState(ctx, planId, (h) => h.executeUpdate(pauseUpdate, { args: [pausing] }));
+}
+
+/**
+ * Holds one invoice for a dispute: out of what is owed, the emails and the promise limits while
+ * the plan's other invoices are collected; with `until` (an ISO instant) it comes back by itself.
+ */
+export function holdInvoice(ctx: DunningContext, input: { planId: string } & HoldInvoiceInput): Promise<PlanStateView> {
+  const { planId, ...holding } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(holdInvoiceUpdate, { args: [holding] }));
+}
+
+export function releaseInvoice(ctx: DunningContext, input: { planId: string } & ReleaseInvoiceInput): Promise<PlanStateView> {
+  const { planId, ...releasing } = input;
+  return updateState(ctx, planId, (h) => h.executeUpdate(releaseInvoiceUpdate, { args: [releasing] }));
 }
 
 export function resume(ctx: DunningContext, input: { planId: string } & ResumeInput): Promise<PlanStateView> {

@@ -17,6 +17,9 @@ const codeOfFailure: Record<FailureType, DunningErrorCode> = {
   UnknownTask: 'unknown_task',
   TaskClosed: 'task_closed',
   PromiseRefused: 'promise_refused',
+  UnknownInvoice: 'unknown_invoice',
+  InvoiceHeld: 'invoice_held',
+  InvoiceNotHeld: 'invoice_not_held',
 };
 
 /**

@@ -126,7 +126,7 @@ async function applyPaymentIn(tx: Transaction, input: PaymentInput): Promise<boo
     .where(eq(collectionPlans.id, input.planId));
   if (!plan) throw new UnknownPlanError(input.planId);
   const open = await tx
-    .select({ id: invoices.id, number: invoices.number, openMinor: invoices.openMinor })
+    .select({ id: invoices.id, number: invoices.number, openMinor: invoices.openMinor, held: sql<boolean>`${collectionPlanItems.status} = 'disputed'` })
     .from(collectionPlanItems)
     .innerJoin(invoices, eq(invoices.id, collectionPlanItems.invoiceId))
     .where(and(eq(collectionPlanItems.planId, input.planId), sql`${invoices.openMinor} > 0`))
@@ -147,7 +147,9 @@ async function applyPaymentIn(tx: Transaction, input: PaymentInput): Promise<boo
     .returning({ id: payments.id });
   if (inserted.length === 0) return false; // already recorded: a retry or a repeated report
   let remaining = input.amountMinor;
-  for (const inv of named ? [named, ...open.filter((i) => i !== named)] : open) {
+  // An invoice held for a dispute takes a payment only when the payment names it, or once every other is paid.
+  const byTurn = [...open.filter((i) => !i.held), ...open.filter((i) => i.held)];
+  for (const inv of named ? [named, ...byTurn.filter((i) => i !== named)] : byTurn) {
     if (remaining <= 0) break;
     const take = Math.min(remaining, inv.openMinor);
     remaining -= take;
@@ -292,4 +294,12 @@ export async function loadScheduleAnchors(db: Database, planId: string): Promise
     .where(eq(collectionPlans.id, planId));
   if (!row?.policy || !row.initiatedAt || !row.dueOn) return undefined;
   return { policy: row.policy as DunningPolicy, initiatedAt: row.initiatedAt, timeZone: row.timeZone, dueOn: row.dueOn };
+}
+
+/** Whether the plan holds this invoice for a dispute, with something still open on it. */
+export async function isHeldInvoice(db: Database, planId: string, invoiceNumber: string): Promise<boolean> {
+  const rows = await db.execute(sql`
+    select 1 from collection_plan_items ci join invoices i on i.id = ci.invoice_id
+    where ci.plan_id = ${planId} and i.number = ${invoiceNumber} and ci.status = 'disputed' and i.open_minor > 0`);
+  return rows.length > 0;
 }

@@ -9,7 +9,7 @@ import { eq, sql } from 'drizzle-orm';
 import { createApiKey, revokeApiKey } from '../client/api-keys';
 import { openApiPath } from '../client/http/openapi';
 import { createPlan } from '../client/create-plan';
-import { escalate, initiateDunning, pause } from '../client/dunning';
+import { escalate, holdInvoice, initiateDunning, pause } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { planStatus } from '../client/status';
 import { addWebhook, disableWebhook } from '../client/webhooks';
@@ -176,6 +176,25 @@ const operations: Operation[] = [
     async prepare(cell) {
       const { acct, planId } = await planFor(cell);
       return { method: 'POST', path: `/v1/plans/${planId}/pause`, body: { reason: 'Dispute' }, scope: { accounts: [acct], planId } };
+    },
+  },
+  {
+    name: 'POST /v1/plans/{planId}/invoices/{invoiceNumber}/hold',
+    roles: reps,
+    success: 200,
+    async prepare(cell) {
+      const { acct, planId } = await planFor(cell);
+      return { method: 'POST', path: `/v1/plans/${planId}/invoices/${acct}-1/hold`, body: { reason: 'Disputed delivery' }, scope: { accounts: [acct], planId } };
+    },
+  },
+  {
+    name: 'POST /v1/plans/{planId}/invoices/{invoiceNumber}/release',
+    roles: reps,
+    success: 200,
+    async prepare(cell) {
+      const { acct, planId } = await planFor(cell);
+      await holdInvoice(h.ctx, { planId, invoiceNumber: `${acct}-1`, reason: 'Disputed delivery' });
+      return { method: 'POST', path: `/v1/plans/${planId}/invoices/${acct}-1/release`, body: {}, scope: { accounts: [acct], planId } };
     },
   },
   {

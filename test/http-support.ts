@@ -9,6 +9,7 @@ import { planStatus } from '../client/status';
 import { eventually } from './fixtures';
 import { contractViolations } from './openapi-contract';
 import { startTestStack, type TestStack } from './support';
+import type { Mailer } from '../activities/mail';
 
 export type Role = 'billing' | 'rep' | 'ops';
 export const roles: readonly Role[] = ['billing', 'rep', 'ops'];
@@ -41,8 +42,8 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function startApiHarness(label: string): Promise<ApiHarness> {
-  const stack = await startTestStack(label);
+export async function startApiHarness(label: string, opts: { mailer?: Mailer } = {}): Promise<ApiHarness> {
+  const stack = await startTestStack(label, opts);
   const ctx: DunningContext = { client: stack.client, db: stack.db.db, config: stack.config };
   const api = createApi({ ctx, rateLimit: { perSecond: 10_000, burst: 10_000 } });
   const keys = { billing: '', rep: '', ops: '' };

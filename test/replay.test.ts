@@ -61,8 +61,8 @@ const journeys = ['cancelled', 'full-journey', 'paid-early', 'paused-resumed', '
 const variantsOf: Record<string, string[]> = {
   '1-db-activities': journeys,
   '2-local-db-writes': [...journeys, 'paused-until'],
-  // Recorded with today's code: a late fee, steps held by a contact cap, an end action.
-  '3-pause-until': [...journeys, 'paused-until', 'policy-actions'],
+  // Recorded with today's code: a late fee, steps held by a contact cap, an end action; an invoice held.
+  '3-pause-until': [...journeys, 'paused-until', 'policy-actions', 'invoice-held'],
 };
 
 describe('replay of committed histories', () => {

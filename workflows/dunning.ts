@@ -24,6 +24,8 @@ import {
   cancelUpdate,
   completeTaskUpdate,
   escalateUpdate,
+  holdInvoiceUpdate,
+  releaseInvoiceUpdate,
   paymentReceivedSignal,
   pauseUpdate,
   recordPromiseUpdate,
@@ -82,6 +84,14 @@ interface Job {
 
 const humanize = (key: string) => key.replace(/_/g, ' ');
 /** The provider refused the message for good: no retry will get it through. */
+/**
+ * An activity's own refusal of a rep's request (an invoice the plan does not have). A local
+ * activity's failure reaches the workflow as the ApplicationFailure itself; a remote one's as its cause.
+ */
+function activityRefusal(err: unknown): ApplicationFailure | undefined {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  return failure instanceof ApplicationFailure && failure.type === failureTypes.UnknownInvoice ? failure : undefined;
+}
 const isMailRejected = (err: unknown): err is ActivityFailure & { cause: ApplicationFailure } =>
   err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === failureTypes.MailRejected;
 
@@ -151,6 +161,16 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     'Pause (e.g. dispute): timers stop, nothing is sent; with `until`, the plan resumes by itself then.',
   );
   onUpdate(resumeUpdate, (input) => ({ kind: 'resume', by: actor(input?.by) }), 'Resume a paused plan: steps that fell due meanwhile run now, in order.');
+  onUpdate(
+    holdInvoiceUpdate,
+    ({ invoiceNumber, reason, until, by }) => ({ kind: 'holdInvoice', invoiceNumber, reason, until, by: actor(by) }),
+    'Hold one invoice for a dispute: it leaves what is owed, the emails and the promise limits while the others are collected; with `until`, it comes back by itself then.',
+  );
+  onUpdate(
+    releaseInvoiceUpdate,
+    ({ invoiceNumber, by }) => ({ kind: 'releaseInvoice', invoiceNumber, by: actor(by) }),
+    'Release a held invoice: it is collected again.',
+  );
   onUpdate(completeTaskUpdate, ({ taskId, outcome, note, by }) => ({ kind: 'completeTask', taskId, outcome, note: actor(note), by: actor(by) }), 'Close a rep task with an outcome (write_off, dispute, or free text).');
   onUpdate(recordPromiseUpdate, (request) => ({ kind: 'promise', request }), 'A rep records a promise to pay (optionally installments); refused with a reason.');
   onUpdate(cancelUpdate, ({ reason, by }) => ({ kind: 'cancel', reason, by: actor(by) }), 'End the journey cleanly: remaining steps cancelled.');
@@ -164,7 +184,21 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     const refused = journey.refusal(job.work, Date.now());
     // Histories from before the re-check carried such work out regardless; they replay as they ran.
     if (refused && patched('recheck-work-in-loop')) job.outcome = { failure: refused };
-    else job.outcome = { value: await carryOut(job.work) };
+    else {
+      try {
+        job.outcome = { value: await carryOut(job.work) };
+      } catch (err) {
+        // An activity's refusal (an invoice the plan does not have) is the update's answer.
+        const refused = activityRefusal(err);
+        if (!refused) throw err;
+        job.outcome = { failure: refused };
+      }
+    }
+  }
+
+  /** Holds or releases one invoice in the db; what is owed after, and what the invoice owed. */
+  async function setInvoiceHold(invoiceNumber: string, held: boolean, reason?: string) {
+    return db.setInvoiceHold.executeWithOptions({ summary: `${held ? 'hold' : 'release'} invoice ${invoiceNumber}` }, [{ planId, invoiceNumber, held, reason }]);
   }
 
   /** Applies one piece of work; returns what its update answers. */
@@ -192,6 +226,12 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         return journey.state;
       case 'resume':
         journey.resume(now, { by: work.by });
+        return journey.state;
+      case 'holdInvoice':
+        journey.holdInvoice(work, await setInvoiceHold(work.invoiceNumber, true, work.reason), Date.now());
+        return journey.state;
+      case 'releaseInvoice':
+        journey.releaseInvoice(work.invoiceNumber, await setInvoiceHold(work.invoiceNumber, false), Date.now(), { by: work.by });
         return journey.state;
       case 'completeTask':
         journey.completeTask(work.taskId, work.outcome, now, { note: work.note, by: work.by });
@@ -337,11 +377,31 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
       continue;
     }
 
+    // --- invoice holds: one that has come to its end date is collected again (plans with no
+    // held invoice never reach this, so their histories are unchanged)
+    const holdEnds = journey.nextHoldEnd();
+    if (holdEnds && Date.now() >= holdEnds.at) {
+      journey.releaseInvoice(holdEnds.invoiceNumber, await setInvoiceHold(holdEnds.invoiceNumber, false), Date.now(), { automatic: true });
+      await sync();
+      continue;
+    }
+    /** Waits for work until `at`, or until an invoice's hold ends if that is sooner. */
+    const sleepUntil = (at: number, summary: string) =>
+      holdEnds && holdEnds.at < at
+        ? condition(hasWork, holdEnds.at - Date.now(), { summary: `hold of invoice ${holdEnds.invoiceNumber} ends on ${utcMinute(holdEnds.at)}` })
+        : condition(hasWork, at - Date.now(), { summary });
+    if (journey.onlyHeldRemain()) {
+      // Only held invoices are owed: nothing to ask for until a hold ends or a rep acts.
+      if (holdEnds) await sleepUntil(holdEnds.at, '');
+      else await condition(hasWork);
+      continue;
+    }
+
     // --- promise monitoring: the reminders hold; each installment is checked on its date plus grace
     const check = journey.nextPromiseCheck();
     if (check) {
       if (Date.now() < check.at) {
-        await condition(hasWork, check.at - Date.now(), { summary: `promise check on ${utcMinute(check.at)}` });
+        await sleepUntil(check.at, `promise check on ${utcMinute(check.at)}`);
       } else {
         journey.checkInstallment(check.seq, Date.now());
         await sync();
@@ -353,8 +413,9 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     // --- the policy's steps in order: notice, reminders, escalation task, each on its time --
     const step = journey.nextStep();
     if (!step) {
-      // The journey is done: wait for a payment, a promise or a rep.
-      await condition(hasWork);
+      // The journey is done: wait for a payment, a promise, a rep, or a hold's end.
+      if (holdEnds) await sleepUntil(holdEnds.at, '');
+      else await condition(hasWork);
       continue;
     }
     const dueAt = Date.parse(step.notBefore ?? step.scheduledFor);
@@ -363,7 +424,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         journey.stepWaiting(step, Date.now());
         await sync();
       }
-      await condition(hasWork, dueAt - Date.now(), { summary: `${humanize(step.key)} on ${utcMinute(dueAt)}` });
+      await sleepUntil(dueAt, `${humanize(step.key)} on ${utcMinute(dueAt)}`);
       continue;
     }
     // Re-check at the moment of acting: still owed? (payments may have arrived while waiting)

@@ -3,7 +3,7 @@
 // in from the caller), so the workflow drives it and unit tests run it without a server.
 import { ApplicationFailure } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import type { PaymentReceived, PlanState, PlanStatus, PromiseState, RecordPromiseInput, StepState, TaskState, TimelineEvent } from './messages';
+import type { HeldInvoice, PaymentReceived, PlanState, PlanStatus, PromiseState, RecordPromiseInput, StepState, TaskState, TimelineEvent } from './messages';
 import { durationMs } from './domain/duration';
 import { failureTypes, type FailureType } from './domain/failures';
 import { formatMinor } from './domain/money';
@@ -28,6 +28,8 @@ export type Work =
   | { kind: 'payment'; payment: PaymentReceived }
   | { kind: 'escalate'; reason: string; by?: string }
   | { kind: 'pause'; reason: string; until?: string; by?: string }
+  | { kind: 'holdInvoice'; invoiceNumber: string; reason: string; until?: string; by?: string }
+  | { kind: 'releaseInvoice'; invoiceNumber: string; by?: string }
   | { kind: 'resume'; by?: string }
   | { kind: 'completeTask'; taskId: string; outcome: string; note?: string; by?: string }
   | { kind: 'cancel'; reason: string; by?: string }
@@ -172,6 +174,18 @@ export class Journey {
       }
       case 'resume':
         return this.state.paused ? undefined : refusal('NotPaused', 'The plan is not paused.');
+      case 'holdInvoice': {
+        const missing = requireText('invoiceNumber', work.invoiceNumber) ?? requireText('reason', work.reason);
+        if (missing) return missing;
+        const held = this.heldInvoice(work.invoiceNumber);
+        if (held) return refusal('InvoiceHeld', `Invoice ${work.invoiceNumber} is already held (${held.reason}).`);
+        return pauseEndRefusal(work.until, now, 'hold');
+      }
+      case 'releaseInvoice': {
+        const missing = requireText('invoiceNumber', work.invoiceNumber);
+        if (missing) return missing;
+        return this.heldInvoice(work.invoiceNumber) ? undefined : refusal('InvoiceNotHeld', `Invoice ${work.invoiceNumber} is not held.`);
+      }
       case 'completeTask': {
         const missing = requireText('outcome', work.outcome);
         if (missing) return missing;
@@ -226,7 +240,8 @@ export class Journey {
       this.notices.push({ template: 'payment-receipt', key: `payment:${payment.paymentId}:receipt`, kind: 'transactional', payment });
       this.matchPayment(payment.amountMinor, now);
     }
-    if (applied.outstandingMinor <= 0 && !this.isClosed()) this.close('resolved', 'paid in full', now);
+    // Held invoices are still owed: the plan waits for their disputes rather than resolving.
+    if (applied.outstandingMinor <= 0 && !this.isClosed() && !this.onlyHeldRemain()) this.close('resolved', 'paid in full', now);
   }
 
   /**
@@ -361,6 +376,45 @@ export class Journey {
     this.escalate('manual_escalation', `${this.planId}:${step.key}`, `Step "${step.key}": call the customer`, now);
     this.setStep(step, 'completed', now, 'escalation task created');
     this.record('step', `Step ${step.key}: escalation task created`, now, `step:${step.key}`);
+  }
+
+  // --- invoice holds (a dispute over one invoice) ------------------------------------------------
+  heldInvoice(invoiceNumber: string): HeldInvoice | undefined {
+    return this.state.heldInvoices?.find((h) => h.invoiceNumber === invoiceNumber);
+  }
+
+  /** The invoice leaves what is owed (the db's item is disputed now); the others go on being collected. */
+  holdInvoice(work: Extract<Work, { kind: 'holdInvoice' }>, owed: { outstandingMinor: number; amountMinor: number }, now: number) {
+    const held: HeldInvoice = { invoiceNumber: work.invoiceNumber, reason: work.reason, since: iso(now), amountMinor: owed.amountMinor, ...(work.until && { until: work.until }) };
+    this.state.heldInvoices = [...(this.state.heldInvoices ?? []), held];
+    this.state.outstandingMinor = owed.outstandingMinor;
+    const until = work.until ? ` until ${isoMinute(work.until)}` : '';
+    this.record('invoice_held', `Invoice ${work.invoiceNumber} held${until}: ${work.reason}${work.by ? ` (by ${work.by})` : ''}; the others are still collected`, now, `invoice_held:${work.invoiceNumber}:${iso(now)}`);
+  }
+
+  /** The invoice is collected again: back in what is owed, the emails and the promise limits. */
+  releaseInvoice(invoiceNumber: string, owed: { outstandingMinor: number }, now: number, { automatic = false, by }: { automatic?: boolean; by?: string } = {}) {
+    this.state.heldInvoices = (this.state.heldInvoices ?? []).filter((h) => h.invoiceNumber !== invoiceNumber);
+    this.state.outstandingMinor = owed.outstandingMinor;
+    const how = automatic ? 'at the end of its hold' : by ? `by ${by}` : 'by a rep';
+    this.record('invoice_released', `Invoice ${invoiceNumber} released ${how}: collected again`, now, `invoice_released:${invoiceNumber}:${iso(now)}`);
+    // Paid while it was held, and nothing else owed: the plan is done.
+    if (owed.outstandingMinor <= 0 && !this.onlyHeldRemain() && !this.isClosed()) this.close('resolved', 'paid in full', now);
+  }
+
+  /** The earliest end of an invoice hold, when one has an end date. */
+  nextHoldEnd(): { at: number; invoiceNumber: string } | undefined {
+    let next: { at: number; invoiceNumber: string } | undefined;
+    for (const h of this.state.heldInvoices ?? []) {
+      const at = h.until ? Date.parse(h.until) : undefined;
+      if (at !== undefined && (!next || at < next.at)) next = { at, invoiceNumber: h.invoiceNumber };
+    }
+    return next;
+  }
+
+  /** Nothing owed but held invoices: no reminder has anything to ask for until a hold ends. */
+  onlyHeldRemain(): boolean {
+    return this.state.outstandingMinor <= 0 && (this.state.heldInvoices?.length ?? 0) > 0;
   }
 
   /** The policy's last step ends dunning: the plan closes with its action's status, and its event goes out. */
@@ -570,11 +624,11 @@ function requireText(field: string, value: unknown): ApplicationFailure | undefi
 }
 
 /** Why a pause's end date is refused: it must be an instant still ahead. */
-function pauseEndRefusal(until: unknown, now: number): ApplicationFailure | undefined {
+function pauseEndRefusal(until: unknown, now: number, what: 'pause' | 'hold' = 'pause'): ApplicationFailure | undefined {
   if (until === undefined) return undefined;
   const at = typeof until === 'string' ? Date.parse(until) : NaN;
-  if (Number.isNaN(at)) return refusal('InvalidArgument', 'The pause end date must be a date-time, like 2026-12-15T17:00:00Z.');
-  return at > now ? undefined : refusal('InvalidArgument', 'The pause end date must be in the future.');
+  if (Number.isNaN(at)) return refusal('InvalidArgument', `The ${what} end date must be a date-time, like 2026-12-15T17:00:00Z.`);
+  return at > now ? undefined : refusal('InvalidArgument', `The ${what} end date must be in the future.`);
 }
 
 /** The schedule a request describes: installments, or one item for a plain promise. */

@@ -64,6 +64,11 @@ export interface PlanState {
   promises: PromiseState[];
   /** `until`: the ISO instant the plan resumes by itself, when the pause has an end date. */
   paused?: { reason: string; since: string; until?: string };
+  /**
+   * Invoices held for a dispute: out of what is owed, the emails and the promise limits while
+   * the others are collected; each comes back when released, or by itself at `until`.
+   */
+  heldInvoices?: HeldInvoice[];
   nextActionAt?: string;
   closedReason?: string;
 }
@@ -108,6 +113,27 @@ export interface PauseInput extends Actor {
   until?: string;
 }
 export const pauseUpdate = defineUpdate<PlanState, [PauseInput]>('pause');
+
+export interface HeldInvoice {
+  invoiceNumber: string;
+  reason: string;
+  since: string;
+  /** ISO instant the hold ends by itself. */
+  until?: string;
+  /** What the invoice still owed when it was held. */
+  amountMinor: number;
+}
+export interface HoldInvoiceInput extends Actor {
+  invoiceNumber: string;
+  reason: string;
+  /** ISO instant the hold ends: the invoice is collected again then (a rep may release it sooner). */
+  until?: string;
+}
+export const holdInvoiceUpdate = defineUpdate<PlanState, [HoldInvoiceInput]>('holdInvoice');
+export interface ReleaseInvoiceInput extends Actor {
+  invoiceNumber: string;
+}
+export const releaseInvoiceUpdate = defineUpdate<PlanState, [ReleaseInvoiceInput]>('releaseInvoice');
 export type ResumeInput = Actor;
 export const resumeUpdate = defineUpdate<PlanState, [ResumeInput]>('resume');
 

@@ -36,6 +36,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   escalate: 'reps',
   pause: 'reps',
   resume: 'reps',
+  invoice: 'reps',
   task: 'reps',
   consent: 'reps',
   demo: 'demo',

@@ -63,6 +63,32 @@ const pause: Command = async (argv, out, session) => {
   );
 };
 
+const invoice: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  if (sub === 'hold') {
+    const { values, positionals } = args(rest, { reason: { type: 'string' }, until: { type: 'string' } }, ['<planId>', '<invoiceNumber>']);
+    const [planId, invoiceNumber] = positionals as [string, string];
+    const reason = required(values.reason, 'reason');
+    const ctx = await session.context();
+    const untilText = optional(values.until);
+    const until = untilText === undefined ? undefined : instantFromText(await planTerms(ctx, { planId }), untilText, '--until');
+    const state = await dunning.holdInvoice(ctx, { planId, invoiceNumber, reason, until });
+    out.print(
+      `Invoice ${invoiceNumber} of plan ${planId} held${until ? ` until ${when(until)}, when it is collected again by itself` : ''}; the others are still collected, ${stateSummary(state)}. \`dunning invoice release ${planId} ${invoiceNumber}\` releases it${until ? ' sooner' : ''}.`,
+      state,
+    );
+    return;
+  }
+  if (sub === 'release') {
+    const { positionals } = args(rest, {}, ['<planId>', '<invoiceNumber>']);
+    const [planId, invoiceNumber] = positionals as [string, string];
+    const state = await dunning.releaseInvoice(await session.context(), { planId, invoiceNumber });
+    out.print(`Invoice ${invoiceNumber} of plan ${planId} released: collected again, ${stateSummary(state)}.`, state);
+    return;
+  }
+  throw new CliError('Use `dunning invoice hold <planId> <invoiceNumber> --reason TEXT [--until TIME]` or `dunning invoice release <planId> <invoiceNumber>`.');
+};
+
 const resume: Command = async (argv, out, session) => {
   const { positionals } = args(argv, {}, ['<planId>']);
   const state = await dunning.resume(await session.context(), { planId: positionals[0]! });
@@ -92,4 +118,4 @@ const consent: Command = async (argv, out, session) => {
   );
 };
 
-export const repCommands: Record<string, Command> = { promise, escalate, pause, resume, task, consent };
+export const repCommands: Record<string, Command> = { promise, escalate, pause, resume, invoice, task, consent };

@@ -145,6 +145,18 @@ export const PlanStateSchema = z
     paused: z
       .object({ reason: z.string(), since: z.string(), until: z.string().optional().openapi({ description: 'When the plan resumes by itself, if the pause has an end date.' }) })
       .optional(),
+    heldInvoices: z
+      .array(
+        z.object({
+          invoiceNumber: z.string(),
+          reason: z.string(),
+          since: z.string(),
+          until: z.string().optional().openapi({ description: 'When the invoice is collected again by itself, if the hold has an end date.' }),
+          amountMinor: z.number().int().openapi({ description: 'What the invoice still owed when it was held' }),
+        }),
+      )
+      .optional()
+      .openapi({ description: 'Invoices held for a dispute: out of what is owed, the emails and the promise limits until released' }),
     nextActionAt: z.string().optional(),
     closedReason: z.string().optional(),
   })
@@ -204,6 +216,13 @@ export const PauseBodySchema = z
     until: instant.optional().openapi({ description: 'When the pause ends: the plan resumes by itself then (a rep may resume it sooner). Must be in the future.' }),
   })
   .openapi('PauseRequest');
+export const HoldInvoiceBodySchema = z
+  .strictObject({
+    reason: text(500).openapi({ example: 'Customer disputes the delivery on INV-9' }),
+    until: instant.optional().openapi({ description: 'When the hold ends: the invoice is collected again then (a rep may release it sooner). Must be in the future.' }),
+  })
+  .openapi('HoldInvoiceRequest');
+export const InvoiceParams = z.strictObject({ planId: id('planId', 'plan-ACME'), invoiceNumber: id('invoiceNumber', 'INV-9') });
 export const EmptyBodySchema = z.strictObject({}).openapi('EmptyRequest');
 
 export const PromiseBodySchema = z

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import proto from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { cancel, initiateDunning, pause, recordPromise, reportPayment, resume, type DunningContext } from '../../client/dunning';
+import { sql } from 'drizzle-orm';
+import { cancel, holdInvoice, initiateDunning, pause, recordPromise, reportPayment, resume, type DunningContext } from '../../client/dunning';
 import { connectDatabase, migrateDatabase } from '../../db/connection';
 import { startEmbeddedPostgres } from '../../db/embedded';
 import { loadConfig } from '../../worker/config';
@@ -92,6 +93,16 @@ const variants: Record<string, (planId: string, recording: Recording) => Promise
     await cancel(ctx, { planId, reason: 'recorded' });
   },
   cancelled: async (planId, { ctx }) => {
+    await cancel(ctx, { planId, reason: 'recorded' });
+  },
+  // The plan's one invoice held for a dispute until day 5: nothing asked for meanwhile, then
+  // back by itself and collected; cancelled on day 12.
+  'invoice-held': async (planId, { ctx, env, now, settle }) => {
+    const [item] = await ctx.db.execute<{ number: string }>(sql`
+      select i.number from collection_plan_items ci join invoices i on i.id = ci.invoice_id where ci.plan_id = ${planId}`);
+    await holdInvoice(ctx, { planId, invoiceNumber: item!.number, reason: 'disputed', until: new Date((await now()).getTime() + 5 * 86_400_000).toISOString() });
+    await env.sleep('12 days');
+    await settle();
     await cancel(ctx, { planId, reason: 'recorded' });
   },
   // Under policyActions (below): a late fee, steps held by the contact cap, and the plan handed

@@ -19,6 +19,10 @@ export const failureTypes = {
   TaskClosed: 'TaskClosed',
   /** A promise to pay the plan's rules refuse (date, amount, limit, an open promise). */
   PromiseRefused: 'PromiseRefused',
+  /** No open (or held) invoice of that number on the plan. */
+  UnknownInvoice: 'UnknownInvoice',
+  InvoiceHeld: 'InvoiceHeld',
+  InvoiceNotHeld: 'InvoiceNotHeld',
 } as const;
 export type FailureType = keyof typeof failureTypes;
 

@@ -2,7 +2,7 @@
 // A refusal is the journey's own sentence; the rep (and the timeline's "by") is the API key's name.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { setConsent } from '../../consent';
-import { completeTask, escalate, pause, recordPromise, resume } from '../../dunning';
+import { completeTask, escalate, holdInvoice, pause, recordPromise, releaseInvoice, resume } from '../../dunning';
 import { allow, type ApiEnv } from '../auth';
 import { idempotent } from '../idempotency';
 import { problemResponses } from '../problems';
@@ -16,6 +16,8 @@ import {
   EscalatedSchema,
   NoQuery,
   PauseBodySchema,
+  HoldInvoiceBodySchema,
+  InvoiceParams,
   PlanIdParams,
   PlanStateSchema,
   PromiseBodySchema,
@@ -77,6 +79,34 @@ export function repRoutes(app: OpenAPIHono<ApiEnv>) {
       responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
     }),
     async (c) => c.json(await pause(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json'), by: c.var.caller.name }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/plans/{planId}/invoices/{invoiceNumber}/hold',
+      tags: ['reps'],
+      summary: 'Hold one invoice for a dispute: out of what is owed, the emails and the promise limits while the others are collected; back by itself at `until`',
+      security,
+      middleware: [reps, idempotent] as const,
+      request: { query: NoQuery, params: InvoiceParams, body: jsonBody(HoldInvoiceBodySchema) },
+      responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
+    }),
+    async (c) => c.json(await holdInvoice(c.var.ctx, { ...c.req.valid('param'), ...c.req.valid('json'), by: c.var.caller.name }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/plans/{planId}/invoices/{invoiceNumber}/release',
+      tags: ['reps'],
+      summary: 'Release a held invoice: it is collected again',
+      security,
+      middleware: [reps, idempotent] as const,
+      request: { query: NoQuery, params: InvoiceParams, body: jsonBody(EmptyBodySchema) },
+      responses: { 200: json(PlanStateSchema, "The journey's state"), ...refusals },
+    }),
+    async (c) => c.json(await releaseInvoice(c.var.ctx, { ...c.req.valid('param'), by: c.var.caller.name }), 200),
   );
 
   app.openapi(
