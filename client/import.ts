@@ -412,6 +412,11 @@ async function refuseConflicts(tx: postgres.TransactionSql, where: (line: number
       where (r.account_name, r.timezone, r.currency) is distinct from (a.account_name, a.timezone, a.currency)
       order by r.line limit 1)
     union all
+    (select r.line, 'invoice ' || r.invoice_number || ' appears on line ' || i.line || ' with a different amount or dates'
+      from import_rows r join import_invoices i using (account_id, invoice_number)
+      where (r.amount_minor, r.due_on, r.issued_on) is distinct from (i.amount_minor, i.due_on, i.issued_on)
+      order by r.line limit 1)
+    union all
     -- Blank is "not given": the rows that give a segment (or a risk score) must agree with the first that does.
     (select r.line, 'account ' || r.account_id || ' has a different segment than on line ' || f.line as message
       from import_rows r join (select distinct on (account_id) account_id, line, segment from import_rows

@@ -314,7 +314,7 @@ describe('preview', () => {
     expect(answer.body.reason).toBe(sentence);
 
     const cli = await dunning('preview', planId);
-    expect(cli.stdout.split('\n')[1]).toMatch(/^Segmentation rules version \d+, rule "big-risky-usd" picked/);
+    expect(cli.stdout.trimEnd().split('\n').at(-1)).toMatch(/^Segmentation rules version \d+, rule "big-risky-usd" picked/);
 
     const named = await h.call('GET', `/v1/plans/${planId}/preview?policy=standard`);
     expect(named.body).toMatchObject({ policy: 'standard', choice: { by: 'named', policy: 'standard' }, reason: 'Policy "standard" was named.' });

@@ -11,9 +11,9 @@ const preview: Command = async (argv, out, session) => {
   const p = await previewPlan(await session.database(), { planId: positionals[0]!, policyName: optional(values.policy) });
   out.print(
     [
-      `Preview of plan ${p.planId} under policy "${p.policy}" (if initiated now; earliest due ${p.dueOn}, ${p.timeZone}; ${money(p.outstandingMinor, p)} owed).`,
-      p.reason,
+      `Preview of plan ${p.planId} under policy "${p.policy}" (if initiated now; earliest due ${p.dueOn}, ${p.timeZone}; ${money(p.outstandingMinor, p)} owed):`,
       table([['STEP', 'ACTION', 'FROM', 'AT', 'RUNS (UTC)'], ...p.steps.map((s) => [s.key, s.action, s.anchor, s.offset, when(s.sendAt)])]),
+      p.reason,
     ].join('\n'),
     p,
   );
