@@ -15,8 +15,9 @@ const usage = `Usage: dunning <command> [options]
   check [--sleep 2s]                        run a small workflow (timer + database read) on the running stack
   import <file.csv>                         accounts, contacts, invoices → one plan per account
   policy set <file.json> | policy list      create or replace a policy; list policies
-  preview <planId> [--policy NAME]          the calendar of a plan's steps, nothing started
-  initiate <planId> [--policy NAME]         start (or find) the plan's journey
+  segments set <file.json> | segments list [--all]   set the rules that pick a plan's policy (a new version); show them
+  preview <planId> [--policy NAME]          the calendar of a plan's steps, nothing started (and which rule picks the policy)
+  initiate <planId> [--policy NAME]         start (or find) the plan's journey (without --policy, the segmentation rules pick it)
   status <planId>                           orchestration plan, owed, promises, tasks, timeline
   list [--status S]                         plans with their status and next action
   payment <planId> --payment-id ID --amount 120.50 [--invoice NUMBER]

@@ -4,7 +4,7 @@
 // plan takes new invoices, so sending the same account twice makes no second plan.
 import { z } from 'zod';
 import { fieldRules, importRows, type ParsedRow } from './import';
-import { initiateDunning, type DunningContext } from './dunning';
+import { initiateDunning, type DunningContext, type PickedBy } from './dunning';
 import { requirePolicy } from './context';
 import { DunningError } from './errors';
 import { planStatus, type PlanStatusView } from './status';
@@ -26,6 +26,8 @@ export const CreatePlanInputSchema = z
       timezone: fieldRules.timezone('account.timezone'),
       currency: fieldRules.currency('account.currency'),
       locale: fieldRules.locale('account.locale').optional(),
+      segment: fieldRules.segment('account.segment').optional(),
+      riskScore: fieldRules.riskScore('account.riskScore').optional(),
     }),
     contacts: z
       .array(
@@ -66,7 +68,7 @@ export type CreatePlanInput = z.infer<typeof CreatePlanInputSchema>;
 export async function createPlan(
   ctx: DunningContext,
   input: CreatePlanInput,
-): Promise<PlanStatusView & { created: boolean; initiated?: { workflowId: string; alreadyRunning: boolean; policy: string } }> {
+): Promise<PlanStatusView & { created: boolean; initiated?: { workflowId: string; alreadyRunning: boolean; policy: string; pickedBy?: PickedBy } }> {
   const { account, contacts, invoices } = input;
   // Refuse an unknown policy before anything is written.
   if (input.initiate) await requirePolicy(ctx.db, input.initiate.policy);
@@ -85,6 +87,8 @@ export async function createPlan(
     dueOn: invoice.dueOn.trim(),
     emailConsent: contact.emailConsent,
     locale: account.locale?.trim(),
+    segment: account.segment,
+    riskScore: account.riskScore,
   });
   const rows = [...invoices.map((inv, i) => row(i + 1, primary, inv)), ...contacts.slice(1).map((c, k) => row(invoices.length + k + 1, c, invoices[0]!))];
   const where = (line: number) => (line <= invoices.length ? `invoices[${line - 1}]` : `contacts[${line - invoices.length}]`);
@@ -96,6 +100,13 @@ export async function createPlan(
   return {
     ...view,
     created: plan.created,
-    ...(initiated ? { initiated: { workflowId: initiated.workflowId, alreadyRunning: initiated.alreadyRunning, policy: initiated.policy } } : {}),
+    ...(initiated ? {
+          initiated: {
+            workflowId: initiated.workflowId,
+            alreadyRunning: initiated.alreadyRunning,
+            policy: initiated.policy,
+            ...(initiated.pickedBy ? { pickedBy: initiated.pickedBy } : {}),
+          },
+        } : {}),
   };
 }

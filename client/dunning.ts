@@ -34,6 +34,7 @@ import {
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 import { refuseIfClosed, requirePlan, unknownPolicy, type DunningContext } from './context';
 import { DunningError } from './errors';
+import { choosePolicy, DEFAULT_POLICY } from './segments';
 import { isNoRunningJourney, refusalOf } from './journey-errors';
 
 export { DunningError } from './errors';
@@ -42,23 +43,35 @@ export type { DunningContext } from './context';
 /** A plan's live state with the account's locale, so callers can write its money. */
 export type PlanStateView = PlanState & { locale: string };
 
-/** Starts the plan's journey, or finds the one already running (never a second journey). */
+/** Which segmentation rule picked a plan's policy, when no policy was named. */
+export interface PickedBy {
+  rulesVersion: number;
+  rule: string;
+}
+
+/**
+ * Starts the plan's journey, or finds the one already running (never a second journey). Without
+ * a policy named, the segmentation rules in force pick one (`standard` when none were ever set).
+ */
 export async function initiateDunning(
   { client, db, config }: DunningContext,
   input: { planId: string; policyName?: string },
-): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean; policy: string }> {
-  const policyName = input.policyName ?? 'standard';
-  const [plan, versioned] = await Promise.all([requirePlan(db, input.planId), getPolicyVersion(db, policyName)]);
+): Promise<{ workflowId: string; runId: string; alreadyRunning: boolean; policy: string; pickedBy?: PickedBy }> {
+  // A named policy is read at once; a picked one as soon as the rules have picked it.
+  const choosing = choosePolicy({ db }, input);
+  const versioning = choosing.then((c) => getPolicyVersion(db, c?.policy ?? DEFAULT_POLICY));
+  const [plan, choice, versioned] = await Promise.all([requirePlan(db, input.planId), choosing, versioning]);
   refuseIfClosed(plan);
-  if (!versioned) throw unknownPolicy(policyName);
+  if (!versioned) throw unknownPolicy(choice?.policy ?? DEFAULT_POLICY);
   const { policy, version } = versioned;
+  const pickedBy = choice?.by === 'rule' ? { rulesVersion: choice.rulesVersion, rule: choice.rule } : undefined;
   const workflowId = workflowIdFor(input.planId);
   const options = {
     workflowId,
     taskQueue: config.temporal.taskQueues.dunning,
     args: [{ planId: input.planId, policy, mailTaskQueue: config.temporal.taskQueues.mail }] as [DunningWorkflowInput],
     staticSummary: `${plan.accountName} (${plan.accountId}): ${formatMoney(plan.outstandingMinor, plan.currency, plan.locale)} owed`,
-    staticDetails: `Collection plan ${input.planId} under policy "${policy.name}"`,
+    staticDetails: `Collection plan ${input.planId} under policy "${policy.name}"${pickedBy ? ` (segmentation rule "${pickedBy.rule}", rules version ${pickedBy.rulesVersion})` : ''}`,
     // Names the policy for a second initiate that comes before the journey has written it.
     memo: { policy: policy.name },
     typedSearchAttributes: new TypedSearchAttributes([
@@ -70,8 +83,8 @@ export async function initiateDunning(
   try {
     // One call on the usual path: the server refuses a second run of a running journey...
     const handle = await client.workflow.start(dunningWorkflow, { ...options, workflowIdConflictPolicy: 'FAIL' });
-    await markInitiated(db, input.planId, { name: policy.name, version });
-    return { workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false, policy: policy.name };
+    await markInitiated(db, input.planId, { name: policy.name, version }, pickedBy);
+    return { workflowId, runId: handle.firstExecutionRunId, alreadyRunning: false, policy: policy.name, ...(pickedBy ? { pickedBy } : {}) };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }

@@ -16,6 +16,7 @@ import { closedPlanStatuses } from '../workflows/domain/statuses';
 import type { DatabaseContext } from './context';
 import { DunningError } from './errors';
 import { currencyDigits, parseMoney } from '../workflows/domain/money';
+import { riskScoreRule, SEGMENT_PATTERN, segmentRule } from '../db/segmentation';
 
 const requiredColumns = [
   'account_id',
@@ -95,6 +96,18 @@ export const fieldRules = {
   date: (name: string) => z.string().trim().refine(isRealDate, `${name} is not a real date (YYYY-MM-DD)`),
   locale: (name: string) => z.string().trim().refine(isLocale, `${name} is not a language tag like en-US or de-DE`),
   consent: (name: string) => z.enum(['opted_in', 'opted_out'], { message: `${name} must be opted_in or opted_out` }),
+  /** The account's segment, which segmentation rules match exactly. */
+  segment: (name: string) => z.string().trim().regex(SEGMENT_PATTERN, `${name} ${segmentRule}`),
+  /** The account's risk score, a number in JSON. */
+  riskScore: (name: string) => z.number(`${name} ${riskScoreRule}`).int(`${name} ${riskScoreRule}`).min(0, `${name} ${riskScoreRule}`).max(100, `${name} ${riskScoreRule}`),
+  /** The account's risk score as a CSV cell holds it: the same rule, in the same words. */
+  riskScoreText: (name: string) =>
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,3}$/, `${name} ${riskScoreRule}`)
+      .transform(Number)
+      .pipe(z.number().max(100, `${name} ${riskScoreRule}`)),
 };
 
 const blankIsMissing = (v: string | undefined) => (v === '' ? undefined : v);
@@ -113,6 +126,8 @@ const rowSchema = z
     due_on: fieldRules.date('due_on'),
     locale: z.string().trim().optional().transform(blankIsMissing).pipe(fieldRules.locale('locale').optional()),
     email_consent: z.string().trim().optional().transform(blankIsMissing).pipe(fieldRules.consent('email_consent').optional()),
+    segment: z.string().trim().optional().transform(blankIsMissing).pipe(fieldRules.segment('segment').optional()),
+    risk_score: z.string().trim().optional().transform(blankIsMissing).pipe(fieldRules.riskScoreText('risk_score').optional()),
   })
   .refine((r) => r.due_on >= r.issued_on, { message: 'due_on is before issued_on' });
 
@@ -137,6 +152,9 @@ export interface ParsedRow {
   dueOn: string;
   emailConsent?: 'opted_in' | 'opted_out';
   locale?: string;
+  /** The account's segment and risk score; a row without them leaves the account's as they are. */
+  segment?: string;
+  riskScore?: number;
 }
 
 /** What `importCsv` reads: the file's bytes, as one piece or streamed in chunks. */
@@ -210,6 +228,8 @@ function validateRow(record: Record<string, string>, line: number): ParsedRow {
     dueOn: r.due_on,
     emailConsent: r.email_consent,
     locale: r.locale,
+    segment: r.segment,
+    riskScore: r.risk_score,
   };
 }
 
@@ -234,7 +254,7 @@ function copyField(value: string | number | undefined): string {
 
 function copyLine(r: ParsedRow): string {
   return (
-    [r.line, r.accountId, r.accountName, r.contactName, r.contactEmail, r.timezone, r.currency, r.invoiceNumber, r.amountMinor, r.issuedOn, r.dueOn, r.emailConsent, r.locale]
+    [r.line, r.accountId, r.accountName, r.contactName, r.contactEmail, r.timezone, r.currency, r.invoiceNumber, r.amountMinor, r.issuedOn, r.dueOn, r.emailConsent, r.locale, r.segment, r.riskScore]
       .map(copyField)
       .join('\t') + '\n'
   );
@@ -257,7 +277,8 @@ export async function importRows(
     await tx`create temp table import_rows (
       line int not null, account_id text not null, account_name text not null, contact_name text not null,
       contact_email text not null, timezone text not null, currency text not null, invoice_number text not null,
-      amount_minor bigint not null, issued_on date not null, due_on date not null, email_consent text, locale text
+      amount_minor bigint not null, issued_on date not null, due_on date not null, email_consent text, locale text,
+      segment text, risk_score int
     ) on commit drop`;
     // The de-duplicating sorts below hold a whole file's keys: let them sort in memory.
     await tx`set local work_mem = '64MB'`;
@@ -303,6 +324,12 @@ export async function importRows(
     result.accounts = accountCount!.n;
     await tx`update accounts a set locale = i.locale from import_accounts i
       where a.id = i.account_id and i.locale is not null and a.locale <> i.locale`;
+    // Segment and risk score: the value any of the account's rows gives (they agree, see
+    // refuseConflicts); rows that give none leave the account's as it is.
+    await tx`update accounts a set segment = coalesce(g.segment, a.segment), risk_score = coalesce(g.risk_score, a.risk_score)
+      from (select account_id, max(segment) as segment, max(risk_score) as risk_score from import_rows
+        where segment is not null or risk_score is not null group by account_id) g
+      where a.id = g.account_id and (a.segment, a.risk_score) is distinct from (coalesce(g.segment, a.segment), coalesce(g.risk_score, a.risk_score))`;
 
     // One contact per account and address; the first one in the file is the primary contact.
     // Consent changes only when the file says so (the column is optional).
@@ -389,6 +416,17 @@ async function refuseConflicts(tx: postgres.TransactionSql, where: (line: number
       from import_rows r join import_invoices i using (account_id, invoice_number)
       where (r.amount_minor, r.due_on, r.issued_on) is distinct from (i.amount_minor, i.due_on, i.issued_on)
       order by r.line limit 1)
+    union all
+    -- Blank is "not given": the rows that give a segment (or a risk score) must agree with the first that does.
+    (select r.line, 'account ' || r.account_id || ' has a different segment than on line ' || f.line as message
+      from import_rows r join (select distinct on (account_id) account_id, line, segment from import_rows
+        where segment is not null order by account_id, line) f using (account_id)
+      where r.segment <> f.segment order by r.line limit 1)
+    union all
+    (select r.line, 'account ' || r.account_id || ' has a different risk score than on line ' || f.line as message
+      from import_rows r join (select distinct on (account_id) account_id, line, risk_score from import_rows
+        where risk_score is not null order by account_id, line) f using (account_id)
+      where r.risk_score <> f.risk_score order by r.line limit 1)
     order by line limit 1`;
   // An existing account keeps its currency (its invoices and plans are in it); an existing
   // invoice keeps its amount and due date.

@@ -1,7 +1,7 @@
 // Read models for `dunning status` and `dunning list`, from the db the workflow keeps in sync,
 // so a finished plan reads the same as a running one.
 import { asc, eq, sql } from 'drizzle-orm';
-import { orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
+import { accounts, collectionPlans, orchestrationSteps, paymentPromises, paymentScheduleItems, paymentSchedules, tasks, timelineEvents } from '../db/schema';
 import { nextOpenStep, type TaskKind } from '../workflows/domain/statuses';
 import { workflowIdFor } from '../workflows/domain/workflow-id';
 import type { PlanStatus } from '../workflows/messages';
@@ -16,6 +16,11 @@ export interface PlanStatusView {
   accountName: string;
   status: PlanStatus;
   policy: string | null;
+  /** The segmentation rule that picked the policy (null when it was named, or no rules were set). */
+  pickedBy: { rulesVersion: number; rule: string } | null;
+  /** The account's segment and risk score, as the segmentation rules see them. */
+  segment: string | null;
+  riskScore: number | null;
   currency: string;
   /** The account's locale, to write the plan's money as the account does. */
   locale: string;
@@ -45,7 +50,7 @@ export async function planStatus({ db }: DatabaseContext, { planId }: { planId: 
 
 export async function readPlanStatus(db: Transaction, planId: string): Promise<PlanStatusView> {
   const ctx = await requirePlan(db, planId);
-  const [steps, promises, scheduleItems, taskRows, timeline] = await Promise.all([
+  const [steps, promises, scheduleItems, taskRows, timeline, [segmentation]] = await Promise.all([
     db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal)),
     db.select().from(paymentPromises).where(eq(paymentPromises.planId, planId)).orderBy(asc(paymentPromises.createdAt)),
     db
@@ -56,6 +61,11 @@ export async function readPlanStatus(db: Transaction, planId: string): Promise<P
       .orderBy(asc(paymentScheduleItems.seq)),
     db.select().from(tasks).where(eq(tasks.planId, planId)).orderBy(asc(tasks.createdAt), asc(tasks.id)),
     db.select().from(timelineEvents).where(eq(timelineEvents.planId, planId)).orderBy(asc(timelineEvents.seq)),
+    db
+      .select({ rulesVersion: collectionPlans.segmentationRulesVersion, rule: collectionPlans.segmentationRule, segment: accounts.segment, riskScore: accounts.riskScore })
+      .from(collectionPlans)
+      .innerJoin(accounts, eq(accounts.id, collectionPlans.accountId))
+      .where(eq(collectionPlans.id, planId)),
   ]);
   const next = nextOpenStep(steps);
   const { status } = ctx;
@@ -66,6 +76,9 @@ export async function readPlanStatus(db: Transaction, planId: string): Promise<P
     accountName: ctx.accountName,
     status,
     policy: ctx.policyName,
+    pickedBy: segmentation?.rulesVersion != null && segmentation.rule != null ? { rulesVersion: segmentation.rulesVersion, rule: segmentation.rule } : null,
+    segment: segmentation?.segment ?? null,
+    riskScore: segmentation?.riskScore ?? null,
     currency: ctx.currency,
     locale: ctx.locale,
     outstandingMinor: ctx.outstandingMinor,

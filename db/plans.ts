@@ -80,13 +80,26 @@ export const statusOnInitiation = sql<PlanStatus>`case when ${collectionPlans.st
  * A journey was started for the plan: it reads in_progress under its policy from now on, not
  * only once the journey's first activity has run. A status the journey already wrote stays.
  */
-export async function markInitiated(db: Database, planId: string, policy: { name: string; version: number }): Promise<void> {
+export async function markInitiated(
+  db: Database,
+  planId: string,
+  policy: { name: string; version: number },
+  /** The segmentation rule that picked the policy; none when it was named. Kept only with the policy it picked. */
+  pickedBy?: { rulesVersion: number; rule: string },
+): Promise<void> {
+  const firstPolicy = sql`${collectionPlans.policyName} is null or ${collectionPlans.policyName} = ${policy.name}`;
   await db
     .update(collectionPlans)
     .set({
       status: statusOnInitiation,
       policyName: sql`coalesce(${collectionPlans.policyName}, ${policy.name})`,
       policyVersion: sql`coalesce(${collectionPlans.policyVersion}, ${policy.version}::int)`,
+      ...(pickedBy
+        ? {
+            segmentationRulesVersion: sql`case when ${collectionPlans.segmentationRulesVersion} is null and (${firstPolicy}) then ${pickedBy.rulesVersion}::int else ${collectionPlans.segmentationRulesVersion} end`,
+            segmentationRule: sql`case when ${collectionPlans.segmentationRulesVersion} is null and (${firstPolicy}) then ${pickedBy.rule} else ${collectionPlans.segmentationRule} end`,
+          }
+        : {}),
     })
     .where(eq(collectionPlans.id, planId));
 }

@@ -50,10 +50,17 @@ export const accounts = pgTable(
     timezone: text('timezone').notNull(),
     currency: text('currency').notNull(),
     locale: text('locale').notNull().default('en-US'),
+    /** The billing system's label for the account ("enterprise", "smb"): segmentation rules match it. */
+    segment: text('segment'),
+    /** The billing system's risk score, 0 (safe) to 100: segmentation rules match it. */
+    riskScore: integer('risk_score'),
     createdAt: createdAt(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
-  (t) => [check('accounts_currency_iso', sql`${t.currency} ~ '^[A-Z]{3}$'`)],
+  (t) => [
+    check('accounts_currency_iso', sql`${t.currency} ~ '^[A-Z]{3}$'`),
+    check('accounts_risk_score_range', sql`${t.riskScore} between 0 and 100`),
+  ],
 );
 
 /** People we write to; consent is per contact and checked again at every send. */
@@ -113,6 +120,16 @@ export const dunningPolicies = pgTable('dunning_policies', {
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
+/**
+ * Segmentation rules, every version kept (db/segmentation.ts): the newest picks the policy of a
+ * plan initiated without one, and a plan records the version and rule that picked its policy.
+ */
+export const segmentationRules = pgTable('segmentation_rules', {
+  version: integer('version').primaryKey(),
+  definition: jsonb('definition').notNull(),
+  createdAt: createdAt(),
+});
+
 /** One collection plan per account's unpaid invoices; one workflow per plan. */
 export const collectionPlans = pgTable(
   'collection_plans',
@@ -130,6 +147,9 @@ export const collectionPlans = pgTable(
     sendWindowTo: text('send_window_to'),
     /** The policy's version when the plan was initiated (reports tell versions apart; see setPolicy). */
     policyVersion: integer('policy_version'),
+    /** The segmentation rules version and rule that picked the policy; null when the policy was named (or no rules were set). */
+    segmentationRulesVersion: integer('segmentation_rules_version').references(() => segmentationRules.version),
+    segmentationRule: text('segmentation_rule'),
     status: text('status', { enum: planStatuses }).notNull().default('not_started'),
     currency: text('currency').notNull(),
     workflowId: text('workflow_id').unique(),

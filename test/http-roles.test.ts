@@ -14,6 +14,7 @@ import { setPolicy } from '../client/policies';
 import { planStatus } from '../client/status';
 import { addWebhook, disableWebhook } from '../client/webhooks';
 import { contacts } from '../db/schema';
+import { currentSegmentationRules } from '../db/segmentation';
 import { signPayToken } from '../templates/pay-link';
 import { secondsPolicy } from './fixtures';
 import { compositePlan, importCsvText, roles, rowCounts, startApiHarness, type ApiHarness, type Role } from './http-support';
@@ -37,7 +38,7 @@ interface Request {
   body?: unknown;
   headers?: Record<string, string>;
   /** What the request could change: counted (and the plan read) before and after a refusal. */
-  scope: { accounts: string[]; policies?: string[]; webhookUrls?: string[]; planId?: string };
+  scope: { accounts: string[]; policies?: string[]; webhookUrls?: string[]; segmentRules?: string[]; planId?: string };
 }
 
 interface Operation {
@@ -244,6 +245,27 @@ const operations: Operation[] = [
       return { method: 'PUT', path: `/v1/policies/${name}`, body: secondsPolicy(name, { upcoming_notice: 60 }), scope: { accounts: [], policies: [name] } };
     },
   },
+  {
+    name: 'GET /v1/segments',
+    roles: ops,
+    success: 200,
+    async prepare() {
+      return { method: 'GET', path: '/v1/segments', scope: { accounts: [] } };
+    },
+  },
+  {
+    name: 'PUT /v1/segments',
+    roles: ops,
+    success: 200,
+    async prepare(cell) {
+      // The rules in force again, after a rule of this cell that no plan matches: the rules are
+      // global to the shared database, and another suite's picks must not change under it.
+      const rule = `roles-${run}-${cell}`.toLowerCase();
+      const current = await currentSegmentationRules(h.ctx.db);
+      const rules = [{ name: rule, when: { segment: [rule] }, policy: 'standard' }, ...(current?.rules.rules ?? [{ name: 'default', policy: 'standard' }])];
+      return { method: 'PUT', path: '/v1/segments', body: { rules }, scope: { accounts: [], segmentRules: [rule] } };
+    },
+  },
   ...(['aging', 'promises', 'recovery', 'steps'] as const).map(
     (report): Operation => ({
       name: 'GET /v1/reports/{name}',
@@ -365,7 +387,7 @@ describe('the role matrix', () => {
 
 describe('keys', () => {
   let requests: Request[];
-  let scope: { accounts: string[]; policies: string[]; webhookUrls: string[] };
+  let scope: { accounts: string[]; policies: string[]; webhookUrls: string[]; segmentRules: string[] };
   let revoked: string;
   let wrongSecret: string;
 
@@ -376,6 +398,7 @@ describe('keys', () => {
       accounts: requests.flatMap((r) => r.scope.accounts),
       policies: requests.flatMap((r) => r.scope.policies ?? []),
       webhookUrls: requests.flatMap((r) => r.scope.webhookUrls ?? []),
+      segmentRules: requests.flatMap((r) => r.scope.segmentRules ?? []),
     };
     const made = await createApiKey(h.ctx, { name: 'revoked ops', role: 'ops' });
     await revokeApiKey(h.ctx, { id: made.id });

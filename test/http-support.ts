@@ -109,9 +109,13 @@ function inList(values: string[]) {
 
 /**
  * How many rows every table a request could write holds for these accounts (and their plans),
- * policies and webhook URLs: the same numbers before and after a refusal show it wrote nothing.
+ * policies, webhook URLs and segmentation rule names (the rules versions holding a rule of that
+ * name): the same numbers before and after a refusal show it wrote nothing.
  */
-export async function rowCounts(ctx: Pick<DunningContext, 'db'>, scope: { accounts: string[]; policies?: string[]; webhookUrls?: string[] }): Promise<Record<string, number>> {
+export async function rowCounts(
+  ctx: Pick<DunningContext, 'db'>,
+  scope: { accounts: string[]; policies?: string[]; webhookUrls?: string[]; segmentRules?: string[] },
+): Promise<Record<string, number>> {
   const accounts = inList(scope.accounts);
   const policies = inList(scope.policies ?? []);
   const webhooks = inList(scope.webhookUrls ?? []);
@@ -137,6 +141,8 @@ export async function rowCounts(ctx: Pick<DunningContext, 'db'>, scope: { accoun
     (select count(*) from webhook_endpoints where url in ${webhooks} and previous_secret_ciphertext is not null)::int as "webhooksRotated",
     (select count(*) from webhook_attempts a join webhook_endpoints w on w.id = a.endpoint_id where w.url in ${webhooks})::int as "webhookAttempts",
     (select count(*) from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id where w.url in ${webhooks} and d.status = 'pending')::int as "webhookOwed",
-    (select count(*) from webhook_endpoint_events e join webhook_endpoints w on w.id = e.endpoint_id where w.url in ${webhooks})::int as "webhookTimeline"`)) as unknown as [Record<string, number>];
+    (select count(*) from webhook_endpoint_events e join webhook_endpoints w on w.id = e.endpoint_id where w.url in ${webhooks})::int as "webhookTimeline",
+    (select count(*) from segmentation_rules s where exists (select 1 from jsonb_array_elements(s.definition->'rules') r
+      where r->>'name' in ${inList(scope.segmentRules ?? [])}))::int as "segmentRules"`)) as unknown as [Record<string, number>];
   return row;
 }

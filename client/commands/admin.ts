@@ -1,8 +1,9 @@
-// Commands ops run on the engine itself: start, check, policy, template preview.
+// Commands ops run on the engine itself: start, check, policy, segments, template preview.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApiKey, listApiKeys, revokeApiKey } from '../api-keys';
 import { listPolicies, setPolicy } from '../policies';
+import { describeRuleConditions, listSegmentationRules, setSegmentationRules } from '../segments';
 import { checkStack } from '../stack-check';
 import { renderTemplatePreview } from '../template-preview';
 import { args, CliError, optional, required, type Command } from './args';
@@ -30,17 +31,21 @@ const check: Command = async (argv, out, session) => {
   );
 };
 
+/** A JSON file a `set` command reads, or the one sentence why it cannot be read. */
+function readJsonFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new CliError(`Cannot read ${file} as JSON: ${(err as Error).message.replace(/\.$/, '')}.`);
+  }
+}
+
 const policy: Command = async (argv, out, session) => {
   const [sub, ...rest] = argv;
   const ctx = await session.database();
   if (sub === 'set') {
     const { positionals } = args(rest, {}, ['<file.json>']);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(positionals[0]!, 'utf8'));
-    } catch (err) {
-      throw new CliError(`Cannot read ${positionals[0]} as JSON: ${(err as Error).message.replace(/\.$/, '')}.`);
-    }
+    const raw = readJsonFile(positionals[0]!);
     const saved = await setPolicy(ctx, { policy: raw });
     out.print(`Policy "${saved.name}" saved (version ${saved.version}); running plans keep the policy they started with.`, saved);
     return;
@@ -64,6 +69,43 @@ const policy: Command = async (argv, out, session) => {
     return;
   }
   throw new CliError('Use `dunning policy set <file.json>` or `dunning policy list`.');
+};
+
+const segments: Command = async (argv, out, session) => {
+  const [sub, ...rest] = argv;
+  if (sub === 'set') {
+    const { positionals } = args(rest, {}, ['<file.json>']);
+    const raw = readJsonFile(positionals[0]!);
+    const saved = await setSegmentationRules(await session.database(), { rules: raw });
+    out.print(
+      `Segmentation rules version ${saved.version} saved (${saved.rules.rules.length} rule(s)); plans initiated without a policy from now on get theirs by it.`,
+      saved,
+    );
+    return;
+  }
+  if (sub === 'list') {
+    const { values } = args(rest, { all: { type: 'boolean' } }, []);
+    const versions = await listSegmentationRules(await session.database());
+    const [current] = versions;
+    if (!current) {
+      out.print('No segmentation rules are set: a plan initiated without a policy runs "standard". Set them with `dunning segments set <file.json>`.', versions);
+      return;
+    }
+    const shown = values.all ? versions : [current];
+    out.print(
+      shown
+        .map((v, i) =>
+          [
+            `Segmentation rules version ${v.version}${i === 0 ? ' (in force)' : ''}, set ${when(v.createdAt)}:`,
+            table([['#', 'RULE', 'WHEN', 'POLICY'], ...v.rules.rules.map((r, k) => [String(k + 1), r.name, describeRuleConditions(r.when), r.policy])]),
+          ].join('\n'),
+        )
+        .join('\n\n') + (values.all || versions.length === 1 ? '' : `\n\n${versions.length - 1} earlier version(s): \`dunning segments list --all\`.`),
+      values.all ? versions : versions.slice(0, 1),
+    );
+    return;
+  }
+  throw new CliError('Use `dunning segments set <file.json>` or `dunning segments list [--all]`.');
 };
 
 const template: Command = async (argv, out, session) => {
@@ -109,4 +151,4 @@ const apikey: Command = async (argv, out, session) => {
   throw new CliError('Use `dunning apikey create --role billing|rep|ops --name NAME`, `dunning apikey list` or `dunning apikey revoke ID`.');
 };
 
-export const adminCommands: Record<string, Command> = { start, worker, api, check, policy, template, apikey };
+export const adminCommands: Record<string, Command> = { start, worker, api, check, policy, segments, template, apikey };

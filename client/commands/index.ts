@@ -23,6 +23,7 @@ export const groupOf: Record<string, keyof typeof commandGroups> = {
   apikey: 'admin',
   check: 'admin',
   policy: 'admin',
+  segments: 'admin',
   template: 'admin',
   import: 'plans',
   initiate: 'plans',

@@ -37,7 +37,7 @@ const initiate: Command = async (argv, out, session) => {
   out.print(
     result.alreadyRunning
       ? `Plan ${planId} is already running as ${result.workflowId}; nothing new was started.`
-      : `Plan ${planId} initiated under policy "${result.policy}": workflow ${result.workflowId}.`,
+      : `Plan ${planId} initiated under policy "${result.policy}"${result.pickedBy ? ` (segmentation rule "${result.pickedBy.rule}", rules version ${result.pickedBy.rulesVersion})` : ''}: workflow ${result.workflowId}.`,
     { planId, ...result },
   );
 };

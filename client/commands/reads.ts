@@ -13,6 +13,7 @@ const preview: Command = async (argv, out, session) => {
     [
       `Preview of plan ${p.planId} under policy "${p.policy}" (if initiated now; earliest due ${p.dueOn}, ${p.timeZone}; ${money(p.outstandingMinor, p)} owed):`,
       table([['STEP', 'ACTION', 'FROM', 'AT', 'RUNS (UTC)'], ...p.steps.map((s) => [s.key, s.action, s.anchor, s.offset, when(s.sendAt)])]),
+      p.reason,
     ].join('\n'),
     p,
   );
@@ -21,7 +22,7 @@ const preview: Command = async (argv, out, session) => {
 function describeStatus(s: PlanStatusView): string {
   return [
     `Plan ${s.planId} (${s.accountName}, account ${s.accountId}) — ${s.status}, ${money(s.outstandingMinor, s)} owed`,
-    `Workflow ${s.workflowId}${s.policy ? `, policy ${s.policy}` : ''}; next action ${when(s.nextActionAt)}`,
+    `Workflow ${s.workflowId}${s.policy ? `, policy ${s.policy}` : ''}${s.pickedBy ? ` (picked by segmentation rule "${s.pickedBy.rule}", rules version ${s.pickedBy.rulesVersion})` : ''}; next action ${when(s.nextActionAt)}`,
     '',
     table([
       ['STEP', 'ACTION', 'STATUS', 'SCHEDULED', 'COMPLETED', 'REASON'],

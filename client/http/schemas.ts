@@ -49,6 +49,30 @@ export const PlanIdParams = z.strictObject({ planId: id('planId', 'plan-ACME') }
 export const PlanStatusSchema = z.enum(planStatuses).openapi('PlanStatus');
 export const TaskKindSchema = z.enum(taskKinds).openapi('TaskKind');
 
+export const PickedBySchema = z
+  .object({ rulesVersion: z.number().int(), rule: z.string() })
+  .openapi('PickedBy', { description: 'The segmentation rules version and the rule in it that picked the policy' });
+
+const HeldConditionSchema = z
+  .object({
+    field: z.enum(['currency', 'segment', 'owedMinor', 'riskScore']),
+    value: z.union([z.string(), z.number()]).openapi({ description: "The plan's value" }),
+    oneOf: z.array(z.string()).optional(),
+    gte: z.number().int().optional(),
+    lt: z.number().int().optional(),
+  })
+  .openapi('HeldCondition');
+
+export const PolicyChoiceSchema = z
+  .object({
+    policy: z.string(),
+    by: z.enum(['named', 'no_rules', 'rule']).openapi({ description: 'named: the caller named it; rule: the segmentation rules picked it; no_rules: none are set, so `standard`' }),
+    rulesVersion: z.number().int().optional(),
+    rule: z.string().optional(),
+    held: z.array(HeldConditionSchema).optional().openapi({ description: "The matching rule's conditions, each of which held (none for the default rule)" }),
+  })
+  .openapi('PolicyChoice');
+
 export const PlanViewSchema = z
   .object({
     planId: z.string(),
@@ -57,6 +81,9 @@ export const PlanViewSchema = z
     accountName: z.string(),
     status: PlanStatusSchema,
     policy: z.string().nullable(),
+    pickedBy: PickedBySchema.nullable().openapi({ description: 'The segmentation rule that picked the policy; null when the policy was named or no rules were set.' }),
+    segment: z.string().nullable(),
+    riskScore: z.number().int().nullable(),
     currency: z.string(),
     locale: z.string(),
     outstandingMinor: z.number().int(),
@@ -166,6 +193,8 @@ export const PreviewSchema = z
   .object({
     planId: z.string(),
     policy: z.string(),
+    choice: PolicyChoiceSchema,
+    reason: z.string().openapi({ description: 'The choice in one sentence', example: 'Segmentation rules version 3, rule "big-risky" picked "strict": currency USD is one of USD; owed $6,000.00 is at least $5,000.00.' }),
     timeZone: z.string(),
     dueOn: z.string(),
     currency: z.string(),
@@ -187,7 +216,7 @@ export const PreviewSchema = z
 
 export const InitiateBodySchema = z.strictObject({ policy: id('policy', 'standard').optional() }).openapi('InitiateRequest');
 export const InitiatedSchema = z
-  .object({ planId: z.string(), workflowId: z.string(), runId: z.string(), alreadyRunning: z.boolean(), policy: z.string() })
+  .object({ planId: z.string(), workflowId: z.string(), runId: z.string(), alreadyRunning: z.boolean(), policy: z.string(), pickedBy: PickedBySchema.optional() })
   .openapi('Initiated');
 
 export const PaymentBodySchema = z
@@ -441,3 +470,7 @@ export const WebhookTestSchema = z
     error: z.string().nullable().openapi({ description: 'Why it did not count as taken (not a 2xx, no answer within 10 s, no connection); null when taken' }),
   })
   .openapi('WebhookTest');
+
+export const SegmentationRulesVersionSchema = z
+  .object({ version: z.number().int(), createdAt: z.string(), rules: z.record(z.string(), z.unknown()).openapi({ description: 'The rules document as it was set' }) })
+  .openapi('SegmentationRulesVersion');

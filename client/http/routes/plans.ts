@@ -19,6 +19,7 @@ import {
   PaymentReportSchema,
   PlanIdParams,
   PlanListSchema,
+  PickedBySchema,
   PlanStateSchema,
   PlanStatusSchema,
   PlanViewSchema,
@@ -35,7 +36,7 @@ const limitRule = 'limit must be a whole number from 1 to 200';
 
 const CreatedPlanSchema = PlanViewSchema.extend({
   created: z.boolean().openapi({ description: 'False when the account already had an open plan, which took the new invoices.' }),
-  initiated: z.object({ workflowId: z.string(), alreadyRunning: z.boolean(), policy: z.string() }).optional(),
+  initiated: z.object({ workflowId: z.string(), alreadyRunning: z.boolean(), policy: z.string(), pickedBy: PickedBySchema.optional() }).optional(),
 }).openapi('CreatedPlan');
 
 /**
@@ -118,7 +119,7 @@ export function planRoutes(app: OpenAPIHono<ApiEnv>) {
       method: 'get',
       path: '/v1/plans/{planId}/preview',
       tags: ['plans'],
-      summary: "The calendar of a plan's steps under a policy, without starting anything",
+      summary: "The calendar of a plan's steps under a policy (the one named, else the segmentation rules' pick, and why), without starting anything",
       security,
       middleware: [everyone] as const,
       request: { params: PlanIdParams, query: z.strictObject({ policy: id('policy', 'standard').optional().openapi({ param: { name: 'policy', in: 'query' } }) }) },
