@@ -150,7 +150,7 @@ const cases: Hostile[] = [
   { name: 'a cursor that is not base64', method: 'GET', path: '/v1/plans?cursor=%25%25%25', status: 422, code: 'invalid', detail: 'The cursor is not one this API gave; start again without it.' },
   { name: 'a cursor of base64 that is not JSON', method: 'GET', path: `/v1/plans?cursor=${Buffer.from('not json').toString('base64url')}`, status: 422, code: 'invalid', detail: 'The cursor is not one this API gave; start again without it.' },
   { name: 'a cursor of JSON in the wrong shape', method: 'GET', path: `/v1/plans?cursor=${Buffer.from('{"id":1}').toString('base64url')}`, status: 422, code: 'invalid', detail: 'The cursor is not one this API gave; start again without it.' },
-  { name: 'an unknown status filter', method: 'GET', path: '/v1/plans?status=deleted', status: 422, code: 'invalid', detail: /^status must be one of not_started, in_progress, .*written_off\.$/ },
+  { name: 'an unknown status filter', method: 'GET', path: '/v1/plans?status=deleted', status: 422, code: 'invalid', detail: /^status must be one of not_started, in_progress, .*written_off, sent_to_agency, service_cancelled\.$/ },
   { name: 'an unknown task kind filter', method: 'GET', path: '/v1/plans?taskKind=rm', status: 422, code: 'invalid', detail: /^taskKind must be one of manual_escalation, .*\.$/ },
 
   // --- promises, consent, composite shape ------------------------------------------------------
