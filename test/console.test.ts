@@ -342,6 +342,30 @@ describe('the plan page and its actions', () => {
     expect((await planStatus(h.ctx, { planId: plan.planId })).status).toBe('written_off');
   });
 
+  it('holds one invoice for a dispute and releases it, with the refusal beside the form', async () => {
+    const plan = await livePlan();
+    const b = await signedIn(h.keys.rep);
+    const before = await b.get(`/plans/${plan.planId}`);
+    expect(before.html).toContain('id="hold-form"');
+    expect(before.html).not.toContain('id="release-form"');
+    const csrf = b.csrfOf(before.html);
+    const past = await b.post(`/plans/${plan.planId}/hold`, { csrf, invoiceNumber: 'INV-OLD', reason: 'goods returned', until: dateOffset(-2) });
+    expect(past.status).toBe(422);
+    expect(past.html).toContain('The hold end date must be in the future.');
+    const held = await b.post(`/plans/${plan.planId}/hold`, { csrf, invoiceNumber: 'INV-OLD', reason: 'goods returned' });
+    expect(held.status).toBe(303);
+    const page = await b.get(held.headers.get('location')!);
+    expect(page.html).toMatch(/<li data-kind="invoice_held">[^\n]*?Invoice INV-OLD held: goods returned \(by test rep\); the others are still collected<\/li>/);
+    expect(page.html).toContain('id="release-form"');
+    expect((await planStatus(h.ctx, { planId: plan.planId })).outstandingMinor).toBe(60_000);
+    const released = await b.post(`/plans/${plan.planId}/release`, { csrf, invoiceNumber: 'INV-OLD' });
+    expect(released.status).toBe(303);
+    expect((await b.get(released.headers.get('location')!)).html).toMatch(/<li data-kind="invoice_released">[^\n]*?Invoice INV-OLD released by test rep: collected again<\/li>/);
+    const again = await b.post(`/plans/${plan.planId}/release`, { csrf, invoiceNumber: 'INV-OLD' });
+    expect(again.status).toBe(409); // as the API answers invoice_not_held
+    expect(again.html).toContain('Invoice INV-OLD is not held.');
+  });
+
   it('pauses and resumes, and refuses an action without the CSRF token', async () => {
     const plan = await livePlan();
     const b = await signedIn(h.keys.rep);

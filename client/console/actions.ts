@@ -1,7 +1,7 @@
 // What each of the plan page's forms does: read the typed fields in the plan's terms (the same
 // readers, so the same sentences, as the CLI) and call the service verb, signed with the rep's
 // name for the timeline. A refusal is a DunningError; the routes show it beside the form.
-import { cancel, completeTask, escalate, pause, recordPromise, resume } from '../dunning';
+import { cancel, completeTask, escalate, holdInvoice, pause, recordPromise, releaseInvoice, resume } from '../dunning';
 import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { amountFromText, installmentsFromText, instantFromText, planTerms, type InstallmentText } from '../plan-input';
@@ -69,6 +69,18 @@ export const consoleActions: Record<string, (ctx: DunningContext, input: ActionI
     const until = untilText ? instantFromText(await planTerms(ctx, input), untilText, 'Pause until') : undefined;
     await pause(ctx, { planId: input.planId, reason, until, by: input.by });
     return { done: until ? 'Plan paused; it resumes by itself when the day you gave ends.' : 'Plan paused; nothing is sent until it is resumed.' };
+  },
+  async hold(ctx, input) {
+    const invoiceNumber = text(input, 'invoiceNumber');
+    const untilText = text(input, 'until');
+    const until = untilText ? instantFromText(await planTerms(ctx, input), untilText, 'Hold until') : undefined;
+    await holdInvoice(ctx, { planId: input.planId, invoiceNumber, reason: text(input, 'reason'), until, by: input.by });
+    return { done: `Invoice ${invoiceNumber} held; the others are still collected${until ? ', and it comes back by itself when the day you gave ends' : ''}.` };
+  },
+  async release(ctx, input) {
+    const invoiceNumber = text(input, 'invoiceNumber');
+    await releaseInvoice(ctx, { planId: input.planId, invoiceNumber, by: input.by });
+    return { done: `Invoice ${invoiceNumber} released: collected again.` };
   },
   async resume(ctx, input) {
     await resume(ctx, { planId: input.planId, by: input.by });

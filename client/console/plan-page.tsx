@@ -138,7 +138,8 @@ function PromiseForms(props: FormProps) {
 function formsFor(plan: PlanDetail): string[] {
   if (isClosedStatus(plan.status)) return [];
   const tasks = plan.tasks.filter((t) => t.status === 'open').map((t) => `task-${t.id}`);
-  return [...(plan.status === 'on_hold' ? ['resume'] : ['promise', 'installments', 'pause']), 'escalate', 'cancel', ...tasks];
+  const invoiceForms = [...(plan.invoices.some((i) => i.status === 'open' && i.openMinor > 0) ? ['hold'] : []), ...(plan.invoices.some((i) => i.status === 'disputed') ? ['release'] : [])];
+  return [...(plan.status === 'on_hold' ? ['resume'] : ['promise', 'installments', 'pause']), ...invoiceForms, 'escalate', 'cancel', ...tasks];
 }
 
 function Actions(props: FormProps) {
@@ -162,6 +163,7 @@ function Actions(props: FormProps) {
           </ActionForm>
         </>
       )}
+      <InvoiceHoldForms {...props} />
       <ActionForm {...props} name="escalate" action={`${base}/escalate`} legend="Escalate">
         <Field {...props} form="escalate" name="reason" label="Reason" required first />
         <button type="submit">Escalate</button>
@@ -171,6 +173,50 @@ function Actions(props: FormProps) {
         <button type="submit">Cancel the plan</button>
       </ActionForm>
     </div>
+  );
+}
+
+/** A select of invoice numbers, the echoed choice kept after a refusal. */
+function InvoiceSelect(props: FormProps & { form: string; numbers: string[] }) {
+  const echoed = props.echo?.form === props.form ? props.echo : undefined;
+  const id = `${props.form}-invoiceNumber`;
+  return (
+    <div class="field">
+      <label for={id}>Invoice</label>
+      <select id={id} name="invoiceNumber" autofocus={Boolean(echoed?.refusal)}>
+        {props.numbers.map((n) => (
+          <option value={n} selected={echoed?.values.invoiceNumber === n}>
+            {n}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** One disputed invoice out of dunning while the others are collected, and back again. */
+function InvoiceHoldForms(props: FormProps) {
+  const { plan } = props;
+  const base = `/plans/${encodeURIComponent(plan.planId)}`;
+  const open = plan.invoices.filter((i) => i.status === 'open' && i.openMinor > 0).map((i) => i.number);
+  const held = plan.invoices.filter((i) => i.status === 'disputed').map((i) => i.number);
+  return (
+    <>
+      {open.length > 0 && (
+        <ActionForm {...props} name="hold" action={`${base}/hold`} legend="Hold one invoice (a dispute)">
+          <InvoiceSelect {...props} form="hold" numbers={open} />
+          <Field {...props} form="hold" name="reason" label="Reason" required />
+          <Field {...props} form="hold" name="until" label="Hold until (optional)" type="date" hint="The invoice is collected again by itself when that day ends on the account's calendar." />
+          <button type="submit">Hold the invoice</button>
+        </ActionForm>
+      )}
+      {held.length > 0 && (
+        <ActionForm {...props} name="release" action={`${base}/release`} legend="Release a held invoice">
+          <InvoiceSelect {...props} form="release" numbers={held} />
+          <button type="submit">Release the invoice</button>
+        </ActionForm>
+      )}
+    </>
   );
 }
 

@@ -246,6 +246,6 @@ export function consoleRoutes(app: OpenAPIHono<ApiEnv>): void {
       }
     };
   pages.post('/plans/:planId/promise', signedIn(), act('promise', (_c, values) => (values.kind === 'installments' ? 'installments' : 'promise')));
-  for (const action of ['pause', 'resume', 'escalate', 'cancel'] as const) pages.post(`/plans/:planId/${action}`, signedIn(), act(action, () => action));
+  for (const action of ['pause', 'resume', 'hold', 'release', 'escalate', 'cancel'] as const) pages.post(`/plans/:planId/${action}`, signedIn(), act(action, () => action));
   pages.post('/plans/:planId/tasks/:taskId/complete', signedIn(), act('complete', (c) => `task-${c.req.param('taskId')}`));
 }
