@@ -4,7 +4,6 @@
 import { randomUUID } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Mailer, OutgoingEmail } from '../activities/mail';
 import { createPlan } from '../client/create-plan';
 import { holdInvoice, initiateDunning, recordPromise, releaseInvoice, reportPayment } from '../client/dunning';
 import { setPolicy } from '../client/policies';
@@ -12,18 +11,13 @@ import { timelineEvents } from '../db/schema';
 import { secondsPolicy, stepOf, waitForPlanState } from './fixtures';
 import { compositePlan, startApiHarness, type ApiHarness } from './http-support';
 import { runDunning } from './engine-process';
-import { cliEnv } from './support';
+import { capturingMailer, cliEnv } from './support';
 
 let h: ApiHarness;
 const run = randomUUID().slice(0, 6);
-const sent: OutgoingEmail[] = [];
-const mailer: Mailer = {
-  async send(email) {
-    sent.push(email);
-    return { provider: 'outbox', messageId: `msg-${sent.length}` };
-  },
-};
-/** Reminders ten seconds apart, a task long after: time to hold and release between them. */
+/** Every email the engine sent, as the provider would have it. */
+const { mailer, sent } = capturingMailer();
+/** Reminders six seconds apart, a task an hour away: time to hold and release between them. */
 const policy = secondsPolicy(`holds-${run}`, { upcoming_notice: 0, first_reminder: 6, second_reminder: 12, manual_escalation: 3600 }, { maxPromises: 3 });
 const emailOf = (planId: string, step: string) => sent.find((e) => e.idempotencyKey === `${planId}:${step}`);
 const timelineOf = async (planId: string) =>

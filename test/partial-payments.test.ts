@@ -4,22 +4,16 @@
 import { randomUUID } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Mailer, OutgoingEmail } from '../activities/mail';
 import { initiateDunning, recordPromise, reportPayment } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { emailMessages, orchestrationSteps } from '../db/schema';
 import { createPlan, secondsPolicy, stepOf, waitForPlanState } from './fixtures';
-import { startTestStack, type TestStack } from './support';
+import { capturingMailer, startTestStack, type TestStack } from './support';
 
 let stack: TestStack;
 const run = randomUUID().slice(0, 6);
-const sent: OutgoingEmail[] = [];
-const mailer: Mailer = {
-  async send(email) {
-    sent.push(email);
-    return { provider: 'outbox', messageId: `msg-${sent.length}` };
-  },
-};
+/** Every email the engine sent, as the provider would have it. */
+const { mailer, sent } = capturingMailer();
 const ctx = () => ({ client: stack.client, db: stack.db.db, config: stack.config });
 const steps = ['upcoming_notice', 'first_reminder', 'second_reminder', 'manual_escalation'] as const;
 const policy = secondsPolicy(`partial-${run}`, { upcoming_notice: 0, first_reminder: 4, second_reminder: 8, manual_escalation: 12 }, { maxPromises: 5 });

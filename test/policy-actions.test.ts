@@ -7,24 +7,18 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities';
-import type { Mailer, OutgoingEmail } from '../activities/mail';
+import type { Mailer } from '../activities/mail';
 import { cancel, initiateDunning } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { agencyHandoffs, collectionPlans, contacts, emailMessages, invoices, planEvents, timelineEvents } from '../db/schema';
 import type { DunningPolicy, PolicyStep } from '../workflows/domain/policy';
 import { createPlan, secondsPolicy, stepOf, waitForPlanState } from './fixtures';
-import { startTestStack, type TestStack } from './support';
+import { capturingMailer, startTestStack, type TestStack } from './support';
 
 let stack: TestStack;
 const run = randomUUID().slice(0, 6);
 /** Every email the engine sent, as the provider would have it. */
-const sent: OutgoingEmail[] = [];
-const mailer: Mailer = {
-  async send(email) {
-    sent.push(email);
-    return { provider: 'outbox', messageId: `msg-${sent.length}` };
-  },
-};
+const { mailer, sent } = capturingMailer();
 const ctx = () => ({ client: stack.client, db: stack.db.db, config: stack.config });
 const plan = (amountMinor = 30_000) => createPlan(stack.db.db, { invoices: [{ amountMinor, dueOn: '2026-01-15', issuedOn: '2026-01-01' }] });
 const timelineOf = (planId: string) =>

@@ -10,7 +10,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DunningContext } from '../client/dunning';
 import { registerSearchAttributes } from '../worker/search-attributes';
 import type { Clock } from '../activities/clock';
-import type { Mailer } from '../activities/mail';
+import type { Mailer, OutgoingEmail } from '../activities/mail';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { loadConfig, type DunningConfig } from '../worker/config';
 import { mailerFromConfig, outboxDir } from '../worker/mailer';
@@ -46,6 +46,18 @@ export function installTestRuntime(): void {
 }
 
 /** How many times each idempotency key was delivered: a second delivery shows as a 2. */
+/** A provider that takes every email and keeps it for the test to read (as sent: subject, text, html). */
+export function capturingMailer(): { mailer: Mailer; sent: OutgoingEmail[] } {
+  const sent: OutgoingEmail[] = [];
+  const mailer: Mailer = {
+    async send(email) {
+      sent.push(email);
+      return { provider: 'outbox', messageId: `msg-${sent.length}` };
+    },
+  };
+  return { mailer, sent };
+}
+
 export function deliveriesPerKey(keys: Iterable<string>): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const key of keys) counts[key] = (counts[key] ?? 0) + 1;
