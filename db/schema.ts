@@ -460,8 +460,8 @@ export const emailMessages = pgTable(
     check('email_messages_status', oneOf('status', emailStatuses)),
     index('email_messages_plan').on(t.planId),
     check('email_messages_kind', oneOf('kind', emailKinds)),
-    // Contact caps count a recipient's dunning messages over a rolling window, across plans.
-    index('email_messages_contact_cap').on(t.toAddress, t.createdAt).where(sql`kind = 'dunning'`),
+    // Contact caps count a recipient's dunning messages over a rolling window, across plans (by address, any case).
+    index('email_messages_contact_cap').on(sql`lower(${t.toAddress})`, t.createdAt).where(sql`kind = 'dunning'`),
   ],
 );
 
