@@ -275,7 +275,7 @@ describe('an endpoint\'s timeline', () => {
     const timeline = shown.body.timeline as Array<{ kind: string; summary: string }>;
     expect(timeline.map((t) => t.kind)).toEqual(['added', 'disabled', 'enabled', 'secret_rotated']);
     expect(timeline[0]!.summary).toBe(`Added: ${local('timeline')} takes plan.paused, plan.resolved.`);
-    expect(timeline[1]!.summary).toBe(`Disabled by API key "test ops". No event waits for it; \`dunning webhook enable ${body.id}\` sends nothing missed and what comes after.`);
+    expect(timeline[1]!.summary).toBe(`Disabled by API key "test ops". No event waits for it; \`dunning webhook enable ${body.id}\` sends what comes after.`);
     expect(timeline[3]!.summary).toMatch(/^Secret rotated; the previous one signs too until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.$/);
 
     const cli = await dunning('webhook', 'show', body.id);

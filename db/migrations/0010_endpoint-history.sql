@@ -25,11 +25,11 @@ BEGIN
   IF OLD.status = 'enabled' AND NEW.status = 'disabled' THEN
     SELECT count(*) INTO waiting FROM webhook_deliveries WHERE endpoint_id = NEW.id AND status = 'pending';
     INSERT INTO webhook_endpoint_events (endpoint_id, kind, summary)
-      VALUES (NEW.id, 'disabled', format('%s %s; `dunning webhook enable %s` sends %s and what comes after.',
+      VALUES (NEW.id, 'disabled', format('%s %s; `dunning webhook enable %s` sends %s.',
         rtrim(NEW.disabled_reason, '.') || '.',
         CASE waiting WHEN 0 THEN 'No event waits for it' WHEN 1 THEN '1 event waits for it' ELSE waiting || ' events wait for it' END,
         NEW.id,
-        CASE waiting WHEN 0 THEN 'nothing missed' WHEN 1 THEN 'it' ELSE 'them' END));
+        CASE waiting WHEN 0 THEN 'what comes after' WHEN 1 THEN 'it and what comes after' ELSE 'them and what comes after' END));
   ELSIF OLD.status = 'disabled' AND NEW.status = 'enabled' THEN
     INSERT INTO webhook_endpoint_events (endpoint_id, kind, summary)
       VALUES (NEW.id, 'enabled', 'Enabled: events waiting and every event from now on are sent to it; those recorded while it was disabled are not.');
