@@ -83,7 +83,6 @@ interface Job {
 }
 
 const humanize = (key: string) => key.replace(/_/g, ' ');
-/** The provider refused the message for good: no retry will get it through. */
 /**
  * An activity's own refusal of a rep's request (an invoice the plan does not have). A local
  * activity's failure reaches the workflow as the ApplicationFailure itself; a remote one's as its cause.
@@ -92,6 +91,7 @@ function activityRefusal(err: unknown): ApplicationFailure | undefined {
   const failure = err instanceof ActivityFailure ? err.cause : err;
   return failure instanceof ApplicationFailure && failure.type === failureTypes.UnknownInvoice ? failure : undefined;
 }
+/** The provider refused the message for good: no retry will get it through. */
 const isMailRejected = (err: unknown): err is ActivityFailure & { cause: ApplicationFailure } =>
   err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === failureTypes.MailRejected;
 
