@@ -121,7 +121,8 @@ export async function forecast(ctx: DatabaseContext, input: ForecastInput): Prom
         join accounts a on a.id = p.account_id
         where ${and([sql`p.status not in ${closedStatuses} and p.status <> 'on_hold' and not ${openPromise}`, ...filters])}
       ) p on p.id = s.plan_id
-      where s.status in ('pending', 'waiting', 'in_progress') and s.scheduled_for < ${endIso}::timestamptz
+      -- Emails to send and tasks for reps; a policy's end action (write-off, hand-off) is neither.
+      where s.status in ('pending', 'waiting', 'in_progress') and s.action in ('email', 'task') and s.scheduled_for < ${endIso}::timestamptz
       group by s.action, 2, p.zone, p.wfrom, p.wto
       offset 0
     ), windowed as (

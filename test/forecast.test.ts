@@ -53,7 +53,7 @@ async function clearOfMidnight() {
 }
 
 interface SeededStep {
-  action: 'email' | 'task';
+  action: 'email' | 'task' | 'write_off';
   at: Date;
   status?: StepStatus;
 }
@@ -276,6 +276,19 @@ describe('the seeded scenario', () => {
     const [open] = await h.ctx.db.select().from(orchestrationSteps).where(inArray(orchestrationSteps.planId, [cancelledPlanId]));
     expect(open?.status).toBe('pending');
     expect((await forecast(h.ctx, { policy, ratePerSecond: 2 })).days[2]).toEqual({ date: D(2), emails: 3, tasks: 1 });
+  });
+});
+
+describe('a policy that ends with an action', () => {
+  it('counts its emails, and not its end action as a task for a rep', async () => {
+    const ending = `forecast-end-${run}`;
+    const endPolicy = secondsPolicy(ending, { first_reminder: 3600 });
+    endPolicy.steps.push({ key: 'end_of_dunning', action: 'write_off', at: 'PT7200S', from: 'initiated' });
+    await setPolicy(h.ctx, { policy: endPolicy });
+    await seedPlan({ timezone: 'Etc/UTC', window: null, policyName: ending, steps: [{ action: 'email', at: at(2, '12:00') }, { action: 'write_off', at: at(3, '12:00') }] });
+    const upcoming = await forecast(h.ctx, { policy: ending, ratePerSecond: 2, days: 7 });
+    expect(upcoming.days).toEqual(expectedDays(7, { 2: { emails: 1 } }));
+    expect(upcoming.totals).toEqual({ emails: 1, tasks: 0 });
   });
 });
 
