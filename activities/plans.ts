@@ -175,10 +175,10 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
           message: `The plan has no open invoice "${input.invoiceNumber}".`,
         });
       }
-      const [owed] = await db.execute<{ minor: number }>(sql`
-        select coalesce(sum(i.open_minor), 0)::float8 as minor from collection_plan_items ci join invoices i on i.id = ci.invoice_id
-        where ci.plan_id = ${input.planId} and ci.status = 'open'`);
-      return { outstandingMinor: owed!.minor, amountMinor: item?.openMinor ?? 0 };
+      // What is owed now, as the emails count it (held items left out).
+      const plan = await loadPlanContext(db, input.planId);
+      if (!plan) throw unknownPlan(input.planId);
+      return { outstandingMinor: plan.outstandingMinor, amountMinor: item?.openMinor ?? 0 };
     },
 
     /**

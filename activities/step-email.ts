@@ -11,6 +11,7 @@ import { failureTypes } from '../workflows/domain/failures';
 import { lateFeeMinor, type ContactCap, type LateFee, type SendWindow } from '../workflows/domain/policy';
 import { durationMs } from '../workflows/domain/duration';
 import { formatMoney } from '../workflows/domain/money';
+import { words } from '../workflows/domain/timeline';
 import type { Database } from '../db/connection';
 import { nextInSendWindow } from '../workflows/domain/calendar';
 import { metricHelp, metricNames, type EmailOutcome } from '../workflows/domain/metrics';
@@ -225,7 +226,7 @@ async function addLateFee(tx: Tx, input: { plan: NonNullable<Awaited<ReturnType<
   const amountMinor = lateFeeMinor(input.fee, owedOnInvoices);
   const earliest = plan.invoices[0];
   if (amountMinor <= 0 || !earliest) return { added: false, amountMinor: 0 };
-  const number = `Late fee: ${input.stepKey.replace(/_/g, ' ')} (${plan.planId})`;
+  const number = `Late fee: ${words(input.stepKey)} (${plan.planId})`;
   // An earlier attempt of this step added it already: the same fee, whatever is owed now.
   const [earlier] = await tx.execute<{ amountMinor: number }>(
     sql`select amount_minor::float8 as "amountMinor" from invoices where account_id = ${plan.accountId} and number = ${number}`,

@@ -38,6 +38,7 @@ import { failureTypes } from './domain/failures';
 import { toMajorUnits } from './domain/money';
 import type { DunningPolicy } from './domain/policy';
 import { iso, utcMinute } from './domain/time';
+import { words } from './domain/timeline';
 import { Journey, noticeLabel, type CarriedJourney, type Work } from './journey';
 import { isEndAction } from './domain/statuses';
 import { countStepCompleted, countTimeline } from './metrics';
@@ -82,7 +83,6 @@ interface Job {
   outcome?: { value: unknown } | { failure: ApplicationFailure };
 }
 
-const humanize = (key: string) => key.replace(/_/g, ' ');
 /**
  * An activity's own refusal of a rep's request (an invoice the plan does not have). A local
  * activity's failure reaches the workflow as the ApplicationFailure itself; a remote one's as its cause.
@@ -292,7 +292,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     // A cap and a fee ride along only when the policy has them: earlier histories send as they did.
     const fee = policy.steps.find((s) => s.key === step.key)?.fee;
     try {
-      const sent = await mail.sendStepEmail.executeWithOptions({ summary: `${humanize(step.key)} email` }, [
+      const sent = await mail.sendStepEmail.executeWithOptions({ summary: `${words(step.key)} email` }, [
         {
           planId,
           stepKey: step.key,
@@ -424,7 +424,7 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
         journey.stepWaiting(step, Date.now());
         await sync();
       }
-      await sleepUntil(dueAt, `${humanize(step.key)} on ${utcMinute(dueAt)}`);
+      await sleepUntil(dueAt, `${words(step.key)} on ${utcMinute(dueAt)}`);
       continue;
     }
     // Re-check at the moment of acting: still owed? (payments may have arrived while waiting)

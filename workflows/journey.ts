@@ -9,11 +9,8 @@ import { failureTypes, type FailureType } from './domain/failures';
 import { formatMinor } from './domain/money';
 import type { DunningPolicy } from './domain/policy';
 import { endActions, finishedStepStatuses, isClosedStatus, nextOpenStep, openStepStatuses, type EndAction } from './domain/statuses';
-
-/** send_to_agency → "send to agency". */
-const words = (code: string) => code.replace(/_/g, ' ');
 import { iso, isoMinute, utcMinute } from './domain/time';
-import { closedSummary, paymentSummary } from './domain/timeline';
+import { closedSummary, paymentSummary, words } from './domain/timeline';
 
 type Activities = ReturnType<typeof createActivities>;
 type Begun = Awaited<ReturnType<Activities['beginPlan']>>;
@@ -170,7 +167,7 @@ export class Journey {
         const missing = requireText('reason', work.reason);
         if (missing) return missing;
         if (this.state.paused) return refusal('AlreadyPaused', `The plan is already paused (${this.state.paused.reason}).`);
-        return pauseEndRefusal(work.until, now);
+        return endDateRefusal(work.until, now);
       }
       case 'resume':
         return this.state.paused ? undefined : refusal('NotPaused', 'The plan is not paused.');
@@ -179,7 +176,7 @@ export class Journey {
         if (missing) return missing;
         const held = this.heldInvoice(work.invoiceNumber);
         if (held) return refusal('InvoiceHeld', `Invoice ${work.invoiceNumber} is already held (${held.reason}).`);
-        return pauseEndRefusal(work.until, now, 'hold');
+        return endDateRefusal(work.until, now, 'hold');
       }
       case 'releaseInvoice': {
         const missing = requireText('invoiceNumber', work.invoiceNumber);
@@ -268,7 +265,7 @@ export class Journey {
         step.reason = undefined;
       }
     }
-    const when = moves.map(({ step, scheduledFor }) => `${step.key.replace(/_/g, ' ')} on ${utcMinute(scheduledFor)}`).join(', ');
+    const when = moves.map(({ step, scheduledFor }) => `${words(step.key)} on ${utcMinute(scheduledFor)}`).join(', ');
     this.record('rescheduled', `Steps ahead follow the earliest invoice still open, due ${dueOn}: ${when}`, now);
   }
 
@@ -623,8 +620,8 @@ function requireText(field: string, value: unknown): ApplicationFailure | undefi
   return typeof value !== 'string' || value.trim() === '' ? refusal('InvalidArgument', `${field} is required.`) : undefined;
 }
 
-/** Why a pause's end date is refused: it must be an instant still ahead. */
-function pauseEndRefusal(until: unknown, now: number, what: 'pause' | 'hold' = 'pause'): ApplicationFailure | undefined {
+/** Why a pause's or an invoice hold's end date is refused: it must be an instant still ahead. */
+function endDateRefusal(until: unknown, now: number, what: 'pause' | 'hold' = 'pause'): ApplicationFailure | undefined {
   if (until === undefined) return undefined;
   const at = typeof until === 'string' ? Date.parse(until) : NaN;
   if (Number.isNaN(at)) return refusal('InvalidArgument', `The ${what} end date must be a date-time, like 2026-12-15T17:00:00Z.`);

@@ -5,6 +5,7 @@ import { cancel, completeTask, escalate, holdInvoice, pause, recordPromise, rele
 import type { DunningContext } from '../context';
 import { DunningError } from '../errors';
 import { amountFromText, installmentsFromText, instantFromText, planTerms, type InstallmentText } from '../plan-input';
+import { words } from './format';
 import { INSTALLMENT_ROWS, MAX_INSTALLMENT_ROWS, taskOutcomes, type FormEcho } from './plan-page';
 
 export interface ActionInput {
@@ -100,6 +101,6 @@ export const consoleActions: Record<string, (ctx: DunningContext, input: ActionI
     const note = text(input, 'note') || undefined;
     if (outcome === 'other' && !note) throw new DunningError('Say what happened in the note when the outcome is "other".', 'invalid');
     await completeTask(ctx, { planId: input.planId, taskId: input.taskId!, outcome, note, by: input.by });
-    return { done: `Task ${input.taskId} closed: ${outcome.replace(/_/g, ' ')}.` };
+    return { done: `Task ${input.taskId} closed: ${words(outcome)}.` };
   },
 };

@@ -22,4 +22,4 @@ export function timeIn(iso: string, terms: Pick<AccountTerms, 'locale'>, timeZon
 }
 
 /** manual_escalation → "manual escalation". */
-export const words = (code: string) => code.replace(/_/g, ' ');
+export { words } from '../../workflows/domain/timeline';

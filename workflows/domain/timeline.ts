@@ -7,7 +7,10 @@ export function paymentSummary(paymentId: string, amounts: { amountDisplay: stri
   return `Payment ${paymentId} of ${amounts.amountDisplay} received; ${amounts.owedDisplay} still owed`;
 }
 
+/** A code as words: send_to_agency → "send to agency", first_reminder → "first reminder". */
+export const words = (code: string): string => code.replace(/_/g, ' ');
+
 /** "Plan written off: …" for the entry that closes a plan. */
 export function closedSummary(status: PlanStatus, reason: string): string {
-  return `Plan ${status.replace(/_/g, ' ')}: ${reason}`;
+  return `Plan ${words(status)}: ${reason}`;
 }
