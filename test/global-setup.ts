@@ -9,7 +9,7 @@ import { migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { loadConfig } from '../worker/config';
 import { freePort, startDevServer } from '../worker/dev-server';
-import { resolveTemporalCli, resolveTestServer } from '../worker/toolchain';
+import { resolveTemporalCli, resolveTemporalServer, resolveTemporalUi, resolveTestServer } from '../worker/toolchain';
 import { workflowsPath } from '../worker/worker';
 
 declare module 'vitest' {
@@ -40,6 +40,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const cli = await resolveTemporalCli(log);
     if (!cli) throw new Error('No Temporal CLI and no Go toolchain: run `npx tsx worker/toolchain.ts` first.');
     const testServerPath = await resolveTestServer(log);
+    // Built here (once per machine, no time limit) rather than inside the cluster suite's start-up.
+    await resolveTemporalServer(log);
+    await resolveTemporalUi(log);
 
     const [postgresPort, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
     const [pg, server, bundle] = await Promise.all([

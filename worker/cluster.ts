@@ -1,8 +1,11 @@
 // `npm run cluster [-- --workers N --apis M]`: a production-shaped cluster on this machine. The
-// Temporal server built from its Go module, on PostgreSQL for persistence and SQL visibility
-// (schemas set up with Temporal's own sql tool), then N `dunning worker` and M `dunning api`
-// processes against it. The embedded PostgreSQL serves as the database unless DATABASE_URL
-// names one. Ctrl-C stops every process, the engine's first and PostgreSQL last.
+// Temporal server built from its Go module, one process per service (frontend, history,
+// matching, worker) as a production deployment runs them, on PostgreSQL for persistence and SQL
+// visibility (schemas set up with Temporal's own sql tool); the Temporal UI server; then N
+// `dunning worker` and M `dunning api` processes. The embedded PostgreSQL serves as the database
+// unless DATABASE_URL names one. A process that dies is started again, as a supervisor
+// (systemd, Kubernetes) would; Ctrl-C stops them all, the engine's first and PostgreSQL last.
+// What runs where is written to <data dir>/cluster/cluster.json for tools and tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -11,15 +14,32 @@ import { parseArgs } from 'node:util';
 import { migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded';
 import { ownChild } from './child-processes';
-import { loadConfig, projectRoot } from './config';
-import { resolveTemporalCli, resolveTemporalServer, type TemporalServer } from './toolchain';
+import { devServerUiUrl, loadConfig, projectRoot } from './config';
+import { resolveTemporalCli, resolveTemporalServer, resolveTemporalUi, type TemporalServer } from './toolchain';
 
-const log = (line: string) => console.log(line);
+const log = (line: string) => console.log(`[cluster] ${line}`);
 
-/** The server's ports: the frontend where clients connect, the others internal. */
-const ports = { frontend: 7233, frontendHttp: 7243, history: 7234, matching: 7235, worker: 7239, membership: 6933, metrics: 8000, pprof: 7936 };
+type Db = { host: string; port: string; user: string; password: string };
+const temporalServices = ['history', 'matching', 'frontend', 'worker'] as const;
+type TemporalService = (typeof temporalServices)[number];
 
-function serverYaml(db: { host: string; port: string; user: string; password: string }, dynamicConfig: string): string {
+/**
+ * The server's ports, all from the frontend's (devServer.port, 7233 by default) so that two
+ * clusters, or a cluster and a test run, can live on one machine: each service's gRPC and
+ * membership port, the frontend's HTTP API, and each process's Prometheus endpoint.
+ */
+export function serverPorts(frontend: number) {
+  const index = (s: TemporalService) => temporalServices.indexOf(s);
+  return {
+    frontend,
+    frontendHttp: frontend + 10,
+    grpc: (s: TemporalService) => (s === 'frontend' ? frontend : frontend + 1 + index(s)),
+    membership: (s: TemporalService) => frontend + 20 + index(s),
+    metrics: (s: TemporalService) => frontend + 30 + index(s),
+  };
+}
+
+function serverYaml(db: Db, ports: ReturnType<typeof serverPorts>, service: TemporalService, dynamicConfig: string): string {
   const store = (name: string, maxConns: number) => `    ${name === 'temporal' ? 'postgres-default' : 'postgres-visibility'}:
       sql:
         pluginName: "postgres12"
@@ -31,11 +51,11 @@ function serverYaml(db: { host: string; port: string; user: string; password: st
         maxConns: ${maxConns}
         maxIdleConns: ${maxConns}
         maxConnLifetime: "1h"`;
-  const service = (name: string, grpc: number, membership: number, extra = '') => `  ${name}:
+  const serviceBlock = (name: TemporalService) => `  ${name}:
     rpc:
-      grpcPort: ${grpc}
-      membershipPort: ${membership}
-      bindOnLocalHost: true${extra}`;
+      grpcPort: ${ports.grpc(name)}
+      membershipPort: ${ports.membership(name)}
+      bindOnLocalHost: true${name === 'frontend' ? `\n      httpPort: ${ports.frontendHttp}` : ''}`;
   return `log:
   stdout: true
   level: warn
@@ -51,17 +71,14 @@ global:
     maxJoinDuration: 30s
     broadcastAddress: "127.0.0.1"
   pprof:
-    port: ${ports.pprof}
+    port: 0
   metrics:
     prometheus:
       framework: "tally"
       timerType: "histogram"
-      listenAddress: "127.0.0.1:${ports.metrics}"
+      listenAddress: "127.0.0.1:${ports.metrics(service)}"
 services:
-${service('frontend', ports.frontend, ports.membership, `\n      httpPort: ${ports.frontendHttp}`)}
-${service('matching', ports.matching, ports.membership + 2)}
-${service('history', ports.history, ports.membership + 1)}
-${service('worker', ports.worker, ports.membership + 6)}
+${temporalServices.map(serviceBlock).join('\n')}
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
@@ -81,6 +98,23 @@ dynamicConfigClient:
 `;
 }
 
+function uiYaml(frontend: string, host: string, port: number, namespace: string): string {
+  return `temporalGrpcAddress: ${frontend}
+host: ${host}
+port: ${port}
+enableUi: true
+defaultNamespace: ${namespace}
+showTemporalSystemNamespace: false
+notifyOnNewVersion: false
+refreshInterval: 1m
+cors:
+  cookieInsecure: true
+  allowOrigins: []
+auth:
+  enabled: false
+`;
+}
+
 /** Runs one command to its end; its output comes back in the error when it fails. */
 function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -95,7 +129,7 @@ function runTool(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<s
 }
 
 /** Temporal's own schema tool: each database made once, then brought to the module's schema version. */
-async function setUpSchemas(tools: TemporalServer, db: { host: string; port: string; user: string; password: string }) {
+async function setUpSchemas(tools: TemporalServer, db: Db) {
   const env = { ...process.env, SQL_PLUGIN: 'postgres12', SQL_HOST: db.host, SQL_PORT: db.port, SQL_USER: db.user, SQL_PASSWORD: db.password };
   for (const [database, schema] of [
     ['temporal', 'temporal'],
@@ -110,7 +144,7 @@ async function setUpSchemas(tools: TemporalServer, db: { host: string; port: str
     );
     if (made) await runTool(tools.sql, ['--db', database, 'setup-schema', '-v', '0.0'], env);
     await runTool(tools.sql, ['--db', database, 'update-schema', '-d', path.join(tools.schemaDir, schema, 'versioned')], env);
-    log(`  ${database}: ${made ? 'made and ' : ''}at the schema of Temporal's module`);
+    log(`${database}: ${made ? 'made and ' : ''}at the schema of Temporal's module`);
   }
 }
 
@@ -124,15 +158,31 @@ function portAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function waitForPort(port: number, what: string, child: ChildProcess, logFile: string, ms = 60_000) {
+async function waitForPort(port: number, proc: Supervised, ms = 60_000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode} before answering; see ${logFile}.`);
+    if (proc.given) throw new Error(`${proc.name} keeps exiting before it answers; see ${proc.logFile}.`);
     if (await portAnswers(port)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what} did not answer on port ${port} within ${ms / 1000} s; see ${logFile}.`);
+  throw new Error(`${proc.name} did not answer on port ${port} within ${ms / 1000} s; see ${proc.logFile}.`);
 }
+
+/** One long-running process of the cluster, started again when it dies. */
+interface Supervised {
+  name: string;
+  logFile: string;
+  child?: ChildProcess;
+  restarts: number;
+  /** Set once it died too often in a row: the cluster does not start it again. */
+  given: boolean;
+  /** Extra facts for cluster.json (ports, URLs). */
+  info: Record<string, unknown>;
+}
+
+/** A process that lived this long before dying is started again however often it died before. */
+const HEALTHY_MS = 30_000;
+const MAX_QUICK_RESTARTS = 5;
 
 async function main() {
   const { values } = parseArgs({ options: { workers: { type: 'string', default: '1' }, apis: { type: 'string', default: '1' } } });
@@ -145,14 +195,68 @@ async function main() {
   const apis = count('apis', values.apis!);
   const config = loadConfig(process.env);
   const dir = path.join(config.dataDir, 'cluster');
-  mkdirSync(path.join(dir, 'config'), { recursive: true });
-  const started: ChildProcess[] = [];
+  mkdirSync(dir, { recursive: true });
+  const ports = serverPorts(config.devServer.port);
+  const address = `127.0.0.1:${ports.frontend}`;
+  const uiUrl = devServerUiUrl({ ip: '127.0.0.1', uiPort: config.devServer.uiPort });
+
+  const procs: Supervised[] = [];
+  let stopping = false;
   let pg: EmbeddedPostgresHandle | undefined;
-  // The engine's processes first (they finish what they hold), then the server, then PostgreSQL.
-  const stopAll = async (children: ChildProcess[]) => {
+  let databaseUrl = process.env.DATABASE_URL;
+  const stateFile = path.join(dir, 'cluster.json');
+  const writeState = () =>
+    writeFileSync(
+      stateFile,
+      JSON.stringify(
+        {
+          temporalAddress: address,
+          uiUrl,
+          databaseUrl,
+          processes: procs.map((p) => ({ name: p.name, pid: p.child?.pid, restarts: p.restarts, log: p.logFile, ...p.info })),
+        },
+        null,
+        2,
+      ),
+    );
+
+  /** Starts `name` and keeps it running until the cluster stops. */
+  const supervise = (name: string, start: () => ChildProcess, info: Record<string, unknown> = {}): Supervised => {
+    const proc: Supervised = { name, logFile: path.join(dir, `${name}.log`), restarts: 0, given: false, info };
+    const out = createWriteStream(proc.logFile, { flags: 'a' });
+    let quick = 0;
+    const launch = () => {
+      const startedAt = Date.now();
+      const child = start();
+      child.stdout!.pipe(out, { end: false });
+      child.stderr!.pipe(out, { end: false });
+      ownChild(child);
+      proc.child = child;
+      writeState();
+      child.once('exit', (code, signal) => {
+        if (stopping) return;
+        quick = Date.now() - startedAt > HEALTHY_MS ? 0 : quick + 1;
+        if (quick > MAX_QUICK_RESTARTS) {
+          proc.given = true;
+          log(`${name} exited (${signal ?? `code ${code}`}) ${quick} times in a row within ${HEALTHY_MS / 1000} s of starting; not starting it again. See ${proc.logFile}.`);
+          return;
+        }
+        proc.restarts++;
+        log(`${name} exited (${signal ?? `code ${code}`}); starting it again (restart ${proc.restarts}).`);
+        setTimeout(() => stopping || launch(), Math.min(1000 * quick, 5000));
+      });
+    };
+    launch();
+    procs.push(proc);
+    return proc;
+  };
+
+  // The engine's processes first (they finish what they hold), then the UI, Temporal's frontend,
+  // its other services, and PostgreSQL last.
+  const stopGroup = async (group: Supervised[]) => {
     await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
+      group.map(async ({ child }) => {
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGINT');
         const late = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -162,29 +266,39 @@ async function main() {
     );
   };
   const stop = async () => {
-    await stopAll(started.slice(1));
-    await stopAll(started.slice(0, 1));
+    stopping = true;
+    const engine = procs.filter((p) => p.name.startsWith('dunning-'));
+    const server = procs.filter((p) => p.name.startsWith('temporal-') && p.name !== 'temporal-frontend');
+    await stopGroup(engine);
+    await stopGroup(procs.filter((p) => p.name === 'temporal-ui' || p.name === 'temporal-frontend'));
+    await stopGroup(server);
     await pg?.stop();
   };
   // However this process ends, nothing it started is left running.
   process.on('exit', () => {
-    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const { child } of procs) if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     pg?.process?.kill('SIGQUIT');
   });
-  process.once('SIGINT', () => {
-    log('\nStopping the cluster…');
-    stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log('Stopping the cluster…');
+      stop().then(
+        () => {
+          log('Stopped cleanly.');
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
+    });
+  }
 
-  const tools = await resolveTemporalServer(log);
-  const cli = await resolveTemporalCli(log);
-  let databaseUrl = process.env.DATABASE_URL;
+  const [tools, uiServer, cli] = [await resolveTemporalServer(log), await resolveTemporalUi(log), await resolveTemporalCli(log)];
   if (!databaseUrl) {
-    pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgres.port, database: config.postgres.database, log });
+    // Its own log: Temporal's services racing to make the same rows at start-up log harmless errors.
+    const pgLog = createWriteStream(path.join(dir, 'postgres.log'), { flags: 'a' });
+    pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.postgres.port, database: config.postgres.database, log: (line) => pgLog.write(`${line}\n`) });
     databaseUrl = pg.url;
+    log(`Embedded PostgreSQL on port ${config.postgres.port}, log ${path.join(dir, 'postgres.log')}`);
   }
   await migrateDatabase(databaseUrl);
   const url = new URL(databaseUrl);
@@ -192,54 +306,69 @@ async function main() {
   log(`PostgreSQL ${db.host}:${db.port}: Temporal's schemas`);
   await setUpSchemas(tools, db);
 
-  writeFileSync(path.join(dir, 'config', 'development.yaml'), serverYaml(db, tools.dynamicConfig));
-  const serverLog = path.join(dir, 'temporal-server.log');
-  const server = spawn(tools.server, ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const serverOut = createWriteStream(serverLog, { flags: 'a' });
-  server.stdout!.pipe(serverOut);
-  server.stderr!.pipe(serverOut);
-  ownChild(server);
-  started.push(server);
-  await waitForPort(ports.frontend, 'The Temporal server', server, serverLog);
-  const address = `127.0.0.1:${ports.frontend}`;
-  if (cli) {
-    await runTool(cli.path, ['operator', 'namespace', 'create', '--namespace', config.temporal.namespace, '--address', address], process.env).catch((err: Error) => {
-      if (!/already (exists|registered)/i.test(err.message)) throw err;
-    });
+  // One process per Temporal service, each with its own config (only its metrics port differs).
+  for (const service of temporalServices) {
+    const configDir = `config-${service}`;
+    mkdirSync(path.join(dir, configDir), { recursive: true });
+    writeFileSync(path.join(dir, configDir, 'development.yaml'), serverYaml(db, ports, service, tools.dynamicConfig));
+    supervise(`temporal-${service}`, () =>
+      spawn(tools.server, ['--root', dir, '--config', configDir, '--env', 'development', '--allow-no-auth', 'start', '--service', service], {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    { grpcPort: ports.grpc(service), metrics: `http://127.0.0.1:${ports.metrics(service)}/metrics` });
   }
-  log(`Temporal server ${address} (log: ${serverLog}), namespace ${config.temporal.namespace}`);
+  await waitForPort(ports.frontend, procs.find((p) => p.name === 'temporal-frontend')!);
+  if (cli) {
+    // The frontend answers before history owns its shards: retry until the namespace is made.
+    for (let attempt = 1; ; attempt++) {
+      const made = await runTool(cli.path, ['operator', 'namespace', 'create', '--namespace', config.temporal.namespace, '--address', address], process.env).then(
+        () => undefined,
+        (err: Error) => (/already (exists|registered)/i.test(err.message) ? undefined : err),
+      );
+      if (!made) break;
+      if (attempt === 30) throw made;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+  log(`Temporal server ${address} (frontend, history, matching and worker services), namespace ${config.temporal.namespace}`);
+
+  mkdirSync(path.join(dir, 'ui-config'), { recursive: true });
+  writeFileSync(path.join(dir, 'ui-config', 'development.yaml'), uiYaml(address, '127.0.0.1', config.devServer.uiPort, config.temporal.namespace));
+  const ui = supervise(
+    'temporal-ui',
+    () => spawn(uiServer, ['--root', dir, '--config', 'ui-config', '--env', 'development', 'start'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+    { url: uiUrl },
+  );
 
   // Each engine process reads the project's config with its own ports.
   const baseConfigFile = path.resolve(process.env.DUNNING_CONFIG ?? path.join(projectRoot, 'temporal.config.json'));
   const base = existsSync(baseConfigFile) ? (JSON.parse(readFileSync(baseConfigFile, 'utf8')) as Record<string, unknown>) : {};
   const engine = (command: 'worker' | 'api', i: number) => {
-    const file = path.join(dir, `${command}-${i + 1}.config.json`);
-    const http = { ...(base.http as object), port: config.http.port + i };
-    writeFileSync(file, JSON.stringify({ ...base, http, metrics: { ...(base.metrics as object), port: config.metrics.port + i } }, null, 2));
-    const out = createWriteStream(path.join(dir, `${command}-${i + 1}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [path.join(projectRoot, 'client/launch.mjs'), command], {
-      env: { ...process.env, DUNNING_CONFIG: file, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const name = `dunning-${command}-${i + 1}`;
+    const file = path.join(dir, `${name}.config.json`);
+    const httpPort = config.http.port + i;
+    const metricsPort = config.metrics.port + i;
+    const http = { ...(base.http as object), port: httpPort };
+    writeFileSync(file, JSON.stringify({ ...base, http, metrics: { ...(base.metrics as object), port: metricsPort } }, null, 2));
+    const env: NodeJS.ProcessEnv = { ...process.env, DUNNING_CONFIG: file, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl };
+    delete env.DUNNING_METRICS_PORT; // each worker has its own port, written in its config
+    return supervise(name, () => spawn(process.execPath, [path.join(projectRoot, 'client/launch.mjs'), command], { env, stdio: ['ignore', 'pipe', 'pipe'] }), {
+      ...(command === 'worker' ? { metrics: `http://${config.metrics.host}:${metricsPort}/metrics` } : { url: `http://${config.http.host}:${httpPort}` }),
     });
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
-    ownChild(child);
-    started.push(child);
-    return child;
   };
   for (let i = 0; i < workers; i++) engine('worker', i);
-  for (let i = 0; i < apis; i++) engine('api', i);
-  for (let i = 0; i < apis; i++) {
-    await waitForPort(config.http.port + i, `dunning api ${i + 1}`, started[1 + workers + i]!, path.join(dir, `api-${i + 1}.log`));
-  }
+  const apiProcs = Array.from({ length: apis }, (_, i) => engine('api', i));
+  for (const [i, proc] of apiProcs.entries()) await waitForPort(config.http.port + i, proc, 120_000);
+  await waitForPort(config.devServer.uiPort, ui);
+  writeState();
+
   log('');
   log(`Dunning cluster is running: Temporal ${address} on PostgreSQL, ${workers} worker process${workers === 1 ? '' : 'es'}, ${apis} API process${apis === 1 ? '' : 'es'}.`);
-  for (let i = 0; i < workers; i++) log(`  worker ${i + 1}: metrics http://${config.metrics.host}:${config.metrics.port + i}/metrics, log ${path.join(dir, `worker-${i + 1}.log`)}`);
-  for (let i = 0; i < apis; i++) log(`  api ${i + 1}: http://${config.http.host}:${config.http.port + i}, log ${path.join(dir, `api-${i + 1}.log`)}`);
-  log(`  CLI: TEMPORAL_ADDRESS=${address} DATABASE_URL=… npm run dunning -- …`);
+  log(`  Temporal Web UI: ${uiUrl}`);
+  for (const p of procs) log(`  ${p.name}: ${Object.values(p.info).join(', ')}${Object.keys(p.info).length ? ', ' : ''}log ${p.logFile}`);
+  log(`  CLI: TEMPORAL_ADDRESS=${address} DATABASE_URL=${databaseUrl.replace(/:[^:@/]*@/, ':…@')} npm run dunning -- …`);
+  log(`  What runs where: ${stateFile}`);
   log('Ctrl-C stops it.');
 }
 

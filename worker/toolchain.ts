@@ -149,6 +149,29 @@ export async function resolveTemporalServer(log: Log, env: NodeJS.ProcessEnv = p
   };
 }
 
+/** The Temporal UI server the CLI v1.5.1 embeds (its go.mod's version): built assets ship in its module. */
+export const TEMPORAL_UI_VERSION = 'v2.42.1';
+
+/**
+ * The Temporal UI server, built with Go into .tools/ui-server-<version> once per machine (about
+ * 30 s once the CLI's modules are cached), for the cluster: the Web UI the dev server embeds,
+ * as its own process.
+ */
+export async function resolveTemporalUi(log: Log, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<string> {
+  const binDir = path.join(toolsDir, `ui-server-${TEMPORAL_UI_VERSION}`);
+  const server = path.join(binDir, 'server');
+  if (isExecutable(server)) return server;
+  const go = onPath('go', env);
+  if (!go) throw new Error('The Temporal UI server is built with Go, and no `go` is on PATH.');
+  mkdirSync(binDir, { recursive: true });
+  log(`Building the Temporal UI server ${TEMPORAL_UI_VERSION} with Go into ${binDir} (first run only)`);
+  await withProgress('go install ui-server', log, () =>
+    run(go, ['install', `github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`], { env: { ...env, GOBIN: binDir, CGO_ENABLED: '0' }, signal }),
+  );
+  if (!isExecutable(server)) throw new Error(`go install finished but ${server} is missing.`);
+  return server;
+}
+
 const testServerPom = `<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>dev.dunning</groupId>
@@ -200,12 +223,15 @@ export async function resolveTestServer(log: Log, env: NodeJS.ProcessEnv = proce
   return launcher;
 }
 
-// `tsx worker/toolchain.ts`: install both (used by .ci/run and by hand), printing where they are.
+// `tsx worker/toolchain.ts`: install them all (used by .ci/run and by hand), printing where they are:
+// the CLI and the test server for the tests and `npm start`, the server and UI for `npm run cluster`.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const log: Log = (line) => console.log(line);
   const started = Date.now();
   const cli = await resolveTemporalCli(log);
   console.log(cli ? `Temporal CLI: ${cli.path} (${cli.source})` : 'Temporal CLI: none found; the SDK will try to download it');
   console.log(`Time-skipping test server: ${await resolveTestServer(log)}`);
+  console.log(`Temporal server: ${(await resolveTemporalServer(log)).server}`);
+  console.log(`Temporal UI server: ${await resolveTemporalUi(log)}`);
   console.log(`Toolchain ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
