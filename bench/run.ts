@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks]`: how fast the
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks,scaling]`: how fast the
 // engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
 // shape whose activities do nothing) measured in the same run; how long a `dunning` command
 // takes to start, against node doing nothing; the HTTP API against the typed client, and its
@@ -43,17 +43,19 @@ import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
 import { seededPlanId, seedPlans, seedReportHistory, seedWorklist } from './seed-plans';
+import { scalingFigures } from './scaling';
 import { worklistBaseline } from './worklist-baseline';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
-const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports' | 'webhooks') => !only || only.includes(section);
+const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports' | 'webhooks' | 'scaling') => !only || only.includes(section);
 const sizes = quick
   ? {
       initiation: [200, 1_000], journey: 100, importRows: [5_000, 20_000], http: { initiate: 200, rounds: 2, seedPlans: 20_000, reads: 200 },
       console: { seedPlans: 24_400, renders: 100, baselineRuns: 2 },
       reports: { seedPlans: 20_000, runs: 5 },
       webhooks: 500,
+      scaling: 200,
     }
   : {
       initiation: [1_000, 10_000], journey: 1_000, importRows: [10_000, 100_000], http: { initiate: 1_000, rounds: 3, seedPlans: 100_000, reads: 500 },
@@ -61,6 +63,7 @@ const sizes = quick
       console: { seedPlans: 122_000, renders: 300, baselineRuns: 5 },
       reports: { seedPlans: 100_000, runs: 10 },
       webhooks: 2_000,
+      scaling: 1_000,
     };
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -643,6 +646,21 @@ webhooks: ${bodies.length} events to a local receiver, one endpoint
   await connection.close();
   await db.close();
   await clientDb.close();
+
+  // --- scaling: the journey with 1, 2 and 4 worker processes, cluster and dev server --------
+  // After this process's own workers have stopped: only the measured processes run.
+  if (runs('scaling')) {
+    const scaling = await scalingFigures({ n: sizes.scaling, workerCounts: [1, 2, 4], tmp, cliPath: cli.path, log });
+    Object.assign(results, scaling);
+    const row = (name: string, label: string) =>
+      `| ${label} | ${[1, 2, 4].map((k) => `${scaling[`scaling${name}W${k}StepsPerSec`]} (${scaling[`scaling${name}W${k}CoresTemporal`]} / ${scaling[`scaling${name}W${k}CoresPostgres`]} / ${scaling[`scaling${name}W${k}CoresWorkers`]})`).join(' | ')} |`;
+    log(`
+scaling: ${sizes.scaling} journeys, steps/s (cores busy: Temporal / PostgreSQL / workers)
+| | 1 worker process | 2 | 4 |
+|---|---|---|---|
+${row('Cluster', 'cluster (4 service processes, PostgreSQL)')}
+${row('DevServer', 'dev server (SQLite)')}`);
+  }
 } finally {
   await server.stop();
   await pg.stop();

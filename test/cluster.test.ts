@@ -4,10 +4,7 @@
 // process and then Temporal's history service are killed with SIGKILL mid-journey and the
 // cluster starts them again. Every journey completes, every step and email happens once, and
 // Ctrl-C leaves nothing running.
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { Client, Connection } from '@temporalio/client';
@@ -15,8 +12,7 @@ import { createApiKey } from '../client/api-keys';
 import { planStatus } from '../client/status';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
-import { projectRoot } from '../worker/config';
-import { freePort } from '../worker/dev-server';
+import { startClusterProcess, type ClusterProcess } from './cluster-process';
 import { groupMembers } from './engine-process';
 import { eventually, secondsPolicy } from './fixtures';
 import { compositePlan } from './http-support';
@@ -24,91 +20,32 @@ import { startResendStandin, type ResendStandin } from './resend-standin';
 import { deliveriesPerKey, testDataDir } from './support';
 
 const PLANS = 12;
-const dir = testDataDir('cluster');
-
-interface ClusterState {
-  temporalAddress: string;
-  uiUrl: string;
-  databaseUrl: string;
-  processes: Array<{ name: string; pid: number; restarts: number; url?: string }>;
-}
-
-/** A free run of `size` ports for the Temporal services, which sit at fixed offsets from the frontend's. */
-async function freePortBlock(size: number): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 9_000);
-    let ok = true;
-    for (let p = base; p < base + size && ok; p++) ok = await free(p);
-    if (ok) return base;
-  }
-  throw new Error(`no ${size} free ports in a row between 20000 and 29000`);
-}
 
 let standin: ResendStandin;
-let cluster: ReturnType<typeof spawn>;
-let output = '';
-let state: () => ClusterState;
+let cluster: ClusterProcess;
 let db: DatabaseHandle;
 let connection: Connection;
 let httpUrl: string;
 let key: string;
 
-async function waitForOutput(text: string, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!output.includes(text)) {
-    if (cluster.exitCode !== null) throw new Error(`npm run cluster exited before "${text}":\n${output}`);
-    if (Date.now() - started > timeoutMs) throw new Error(`npm run cluster did not print "${text}" within ${timeoutMs} ms:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const processOf = (name: string) => state().processes.find((p) => p.name === name)!;
-
 beforeAll(async () => {
   standin = await startResendStandin();
-  const [frontend, uiPort, pgPort, httpPort, metricsPort] = [await freePortBlock(34), await freePort(), await freePort(), await freePort(), await freePortBlock(2)];
-  const configFile = path.join(dir, 'temporal.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({ devServer: { port: frontend, uiPort }, postgres: { port: pgPort }, http: { port: httpPort }, metrics: { port: metricsPort }, mail: { ratePerSecond: 50 } }),
-  );
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    DUNNING_CONFIG: configFile,
-    DUNNING_DATA_DIR: path.join(dir, 'data'),
-    RESEND_API_KEY: 're_cluster_test',
-    RESEND_BASE_URL: standin.baseUrl,
-  };
-  delete env.TEMPORAL_ADDRESS;
-  delete env.DATABASE_URL;
-  // As a terminal runs `npm run cluster -- --workers 2 --apis 1`: its own process group.
-  cluster = spawn(process.execPath, [path.join(projectRoot, 'node_modules/tsx/dist/cli.mjs'), 'worker/cluster.ts', '--workers', '2', '--apis', '1'], {
-    cwd: projectRoot,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+  cluster = await startClusterProcess(testDataDir('cluster'), {
+    workers: 2,
+    apis: 1,
+    config: { mail: { ratePerSecond: 50 } },
+    env: { RESEND_API_KEY: 're_cluster_test', RESEND_BASE_URL: standin.baseUrl },
   });
-  cluster.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  cluster.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  await waitForOutput('Dunning cluster is running', 300_000);
-  const stateFile = path.join(dir, 'data', 'cluster', 'cluster.json');
-  state = () => JSON.parse(readFileSync(stateFile, 'utf8')) as ClusterState;
-  db = connectDatabase(state().databaseUrl, { max: 2 });
-  connection = await Connection.connect({ address: state().temporalAddress });
-  httpUrl = processOf('dunning-api-1').url!;
+  db = connectDatabase(cluster.state().databaseUrl, { max: 2 });
+  connection = await Connection.connect({ address: cluster.state().temporalAddress });
+  httpUrl = cluster.process('dunning-api-1').url!;
   key = (await createApiKey({ db: db.db }, { name: 'cluster-test', role: 'ops' })).key;
 }, 330_000);
 
 afterAll(async () => {
   await connection?.close();
   await db?.close();
-  if (cluster?.pid && groupMembers(cluster.pid).length > 0) process.kill(-cluster.pid, 'SIGKILL');
+  cluster?.kill();
   await standin?.close();
 });
 
@@ -123,10 +60,10 @@ async function call(method: string, route: string, body?: unknown): Promise<{ st
 
 describe('npm run cluster', () => {
   it('serves the Temporal Web UI from its own server, reading the cluster', async () => {
-    const page = await fetch(state().uiUrl);
+    const page = await fetch(cluster.state().uiUrl);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<html');
-    const namespaces = (await (await fetch(`${state().uiUrl}/api/v1/namespaces`)).json()) as { namespaces: Array<{ namespaceInfo: { name: string } }> };
+    const namespaces = (await (await fetch(`${cluster.state().uiUrl}/api/v1/namespaces`)).json()) as { namespaces: Array<{ namespaceInfo: { name: string } }> };
     expect(namespaces.namespaces.map((n) => n.namespaceInfo.name)).toContain('default');
   });
 
@@ -136,17 +73,17 @@ describe('npm run cluster', () => {
     const accounts = Array.from({ length: PLANS }, (_, i) => `CLU-${i}`);
     for (const acct of accounts) {
       const created = await call('POST', '/v1/plans', { ...compositePlan(acct), initiate: { policy: policy.name } });
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      if (created.status !== 201) expect.fail(`${JSON.stringify(created.body)}\n${readFileSync(cluster.process('dunning-api-1').log, 'utf8').slice(-3000)}`);
     }
     const planIds = accounts.map((a) => `plan-${a}`);
 
     // A worker process dies while the plans wait for their first reminder…
     await new Promise((r) => setTimeout(r, 6_000));
-    const worker = processOf('dunning-worker-1');
+    const worker = cluster.process('dunning-worker-1');
     process.kill(worker.pid, 'SIGKILL');
     // …and the history service, which owns every workflow's state, around the first reminders.
     await new Promise((r) => setTimeout(r, 8_000));
-    const history = processOf('temporal-history');
+    const history = cluster.process('temporal-history');
     process.kill(history.pid, 'SIGKILL');
 
     for (const planId of planIds) {
@@ -156,10 +93,10 @@ describe('npm run cluster', () => {
       }, `${planId} to finish its steps`, 180_000);
     }
     // Both came back under the cluster's supervision, as new processes.
-    expect(processOf('dunning-worker-1')).toMatchObject({ restarts: 1 });
-    expect(processOf('dunning-worker-1').pid).not.toBe(worker.pid);
-    expect(processOf('temporal-history')).toMatchObject({ restarts: 1 });
-    expect(output).toContain('temporal-history exited (SIGKILL); starting it again');
+    expect(cluster.process('dunning-worker-1')).toMatchObject({ restarts: 1 });
+    expect(cluster.process('dunning-worker-1').pid).not.toBe(worker.pid);
+    expect(cluster.process('temporal-history')).toMatchObject({ restarts: 1 });
+    expect(cluster.output()).toContain('temporal-history exited (SIGKILL); starting it again');
 
     for (const planId of planIds) {
       const paid = await call('POST', `/v1/plans/${planId}/payments`, { paymentId: `${planId}-pay`, amountMinor: 50_000 });
@@ -194,7 +131,7 @@ describe('npm run cluster', () => {
     // Temporal's state and visibility live in PostgreSQL: the list the Web UI shows comes from there.
     const client = new Client({ connection });
     expect((await client.workflow.count('DunningStatus = "resolved"')).count).toBe(PLANS);
-    const temporalDb = connectDatabase(state().databaseUrl.replace(/\/[^/]*$/, '/temporal_visibility'), { max: 1 });
+    const temporalDb = connectDatabase(cluster.state().databaseUrl.replace(/\/[^/]*$/, '/temporal_visibility'), { max: 1 });
     try {
       const [rows] = await temporalDb.db.execute<{ n: number }>(sql`select count(*)::int as n from executions_visibility where workflow_id like 'dunning-plan-CLU-%'`);
       expect(rows!.n).toBe(PLANS);
@@ -204,11 +141,8 @@ describe('npm run cluster', () => {
   }, 360_000);
 
   it('stops every process it started on Ctrl-C', async () => {
-    expect(groupMembers(cluster.pid!).length).toBeGreaterThanOrEqual(10);
-    process.kill(-cluster.pid!, 'SIGINT'); // what a terminal's Ctrl-C sends: the whole group
-    const exited = await new Promise<number | null>((resolve) => cluster.once('exit', (code) => resolve(code)));
-    expect(exited).toBe(0);
-    await eventually(async () => (groupMembers(cluster.pid!).length === 0 ? true : undefined), 'every process of the cluster to exit', 30_000);
-    expect(output).toContain('Stopped cleanly.');
+    expect(groupMembers(cluster.child.pid!).length).toBeGreaterThanOrEqual(10);
+    expect(await cluster.stop(30_000)).toBe(0);
+    expect(cluster.output()).toContain('Stopped cleanly.');
   }, 90_000);
 });

@@ -13,7 +13,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded';
+import { Client, Connection } from '@temporalio/client';
 import { ownChild } from './child-processes';
+import { registerSearchAttributes } from './search-attributes';
 import { devServerUiUrl, loadConfig, projectRoot } from './config';
 import { resolveTemporalCli, resolveTemporalServer, resolveTemporalUi, type TemporalServer } from './toolchain';
 
@@ -166,6 +168,43 @@ async function waitForPort(port: number, proc: Supervised, ms = 60_000) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${proc.name} did not answer on port ${port} within ${ms / 1000} s; see ${proc.logFile}.`);
+}
+
+async function waitForLine(proc: Supervised, line: string, ms = 120_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (proc.given) throw new Error(`${proc.name} keeps exiting before it is ready; see ${proc.logFile}.`);
+    if (existsSync(proc.logFile) && readFileSync(proc.logFile, 'utf8').includes(line)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${proc.name} did not say "${line}" within ${ms / 1000} s; see ${proc.logFile}.`);
+}
+
+/**
+ * Registers the engine's search attributes and waits until a visibility query takes them: the
+ * frontend refreshes what a namespace has every few seconds, and until then starting a plan
+ * (which sets them) is refused.
+ */
+async function searchAttributesReady(address: string, config: ReturnType<typeof loadConfig>) {
+  const connection = await Connection.connect({ address });
+  try {
+    await registerSearchAttributes(connection, config, log);
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const query = Object.keys(config.searchAttributes)
+      .map((name) => `${name} IS NULL`)
+      .join(' AND ');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.workflow.count(query);
+        return;
+      } catch (err) {
+        if (attempt === 60) throw new Error(`The cluster's frontend did not take the search attributes within a minute: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
 }
 
 /** One long-running process of the cluster, started again when it dies. */
@@ -331,6 +370,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  await searchAttributesReady(address, config);
   log(`Temporal server ${address} (frontend, history, matching and worker services), namespace ${config.temporal.namespace}`);
 
   mkdirSync(path.join(dir, 'ui-config'), { recursive: true });
@@ -359,6 +399,7 @@ async function main() {
   };
   for (let i = 0; i < workers; i++) engine('worker', i);
   const apiProcs = Array.from({ length: apis }, (_, i) => engine('api', i));
+  for (const proc of procs.filter((p) => p.name.startsWith('dunning-worker-'))) await waitForLine(proc, 'Dunning worker is running.');
   for (const [i, proc] of apiProcs.entries()) await waitForPort(config.http.port + i, proc, 120_000);
   await waitForPort(config.devServer.uiPort, ui);
   writeState();

@@ -91,8 +91,11 @@ export async function startDevServer(opts: {
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   ownChild(child);
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  // Ended once both pipes have closed ('close', not 'exit': output can still arrive after the
+  // exit, and a write after end() would crash the process).
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  child.once('close', () => log.end());
   const address = `${opts.ip}:${opts.port}`;
   /** SIGTERM, SIGKILL if it is still there 10 s later; resolves once it has exited. */
   const stop = async () => {
@@ -103,7 +106,6 @@ export async function startDevServer(opts: {
       await done;
       clearTimeout(timer);
     }
-    log.end();
   };
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
@@ -114,7 +116,6 @@ export async function startDevServer(opts: {
       throw opts.signal.reason;
     }
     if (child.exitCode !== null || child.signalCode !== null) {
-      log.end();
       throw new Error(`The Temporal dev server exited (${child.exitCode ?? child.signalCode}) during start-up; see ${logFile}.`);
     }
     try {
@@ -131,7 +132,6 @@ export async function startDevServer(opts: {
         const done = exited(child);
         child.kill('SIGKILL');
         await done;
-        log.end();
         throw new Error(`The Temporal dev server did not become ready at ${address}: ${String(lastError)}; see ${logFile}.`);
       }
       await new Promise((r) => setTimeout(r, 200));
