@@ -94,6 +94,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 const addCpuSince = (before: Record<string, number>, into: Record<string, number>) => {
   for (const [group, sec] of Object.entries(cpuDelta(before, cpuByProcess()))) into[group] = (into[group] ?? 0) + sec;
 };
+const perPlan = (counters: Record<string, number>, n: number) => Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, +(v / n).toFixed(2)]));
 const rssMb = () => Math.round(process.memoryUsage().rss / 1e6);
 /** Live JavaScript heap after a full collection (`npm run bench` runs node with --expose-gc). */
 const liveHeapMb = () => {
@@ -107,7 +108,29 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'dunning-bench-'));
 chmodSync(tmp, 0o755);
 // The table is the bench's output: a line per email sent would bury it (and WARN is what the
 // worker logged when the earlier figures in results.jsonl were taken).
-installRuntime({ engineLevel: 'WARN' });
+// Core's Prometheus endpoint: the journey section reads the workers' cache and replay counters.
+const sdkMetricsPort = await freePort();
+installRuntime({ engineLevel: 'WARN', metrics: { host: '127.0.0.1', port: sdkMetricsPort } });
+/** The SDK's counters for one task queue's worker (sticky cache hits and misses, replays, tasks), summed over other labels. */
+async function workerCounters(taskQueue: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${sdkMetricsPort}/metrics`)).text();
+  const wanted: Record<string, RegExp> = {
+    cacheHits: /^temporal_sticky_cache_hit(_total)?\{/,
+    cacheMisses: /^temporal_sticky_cache_miss(_total)?\{/,
+    forcedEvictions: /^temporal_sticky_cache_total_forced_eviction(_total)?\{/,
+    workflowTasks: /^temporal_workflow_task_execution_latency(_seconds)?_count\{/,
+    replays: /^temporal_workflow_task_replay_latency(_seconds)?_count\{/,
+    activities: /^temporal_activity_execution_latency(_seconds)?_count\{/,
+    localActivities: /^temporal_local_activity_execution_latency(_seconds)?_count\{/,
+  };
+  const out: Record<string, number> = Object.fromEntries(Object.keys(wanted).map((k) => [k, 0]));
+  for (const line of text.split('\n')) {
+    if (!line.includes(`task_queue="${taskQueue}"`)) continue;
+    for (const [k, re] of Object.entries(wanted)) if (re.test(line)) out[k]! += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+const counterDelta = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
 const cli = await resolveTemporalCli(log);
 if (!cli) throw new Error('bench: no Temporal CLI (run `npm run toolchain`).');
 const [pgPort, tPort, uiPort] = [await freePort(), await freePort(), await freePort()];
@@ -207,6 +230,7 @@ try {
     const planIds = await importPlans(n, 'journey');
     const cpu0 = process.cpuUsage();
     const procCpu0 = cpuByProcess();
+    const counters0 = await Promise.all([workerCounters(config.temporal.taskQueues.dunning), workerCounters(config.temporal.taskQueues.mail)]);
     const rss: number[] = [];
     const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 500);
     const [xact0] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
@@ -225,6 +249,10 @@ try {
     await until(async () => (await db.db.execute<{ n: number }>(resolved))[0]!.n === n, 900_000, 'every plan to resolve');
     const cpu = process.cpuUsage(cpu0);
     const oursCpu = cpuDelta(procCpu0, cpuByProcess());
+    const oursCounters = [
+      counterDelta(counters0[0], await workerCounters(config.temporal.taskQueues.dunning)),
+      counterDelta(counters0[1], await workerCounters(config.temporal.taskQueues.mail)),
+    ];
     clearInterval(sampler);
     const [xact1] = await db.db.execute<{ n: string }>(sql`select sum(xact_commit)::text as n from pg_stat_database`);
     const lags = (
@@ -246,6 +274,7 @@ try {
 
     const bare: BareJourney = { steps: Object.entries(offsets).map(([k, s]) => ({ offsetMs: s * 1000, email: k !== 'manual_escalation' })) };
     const bareCpu0 = cpuByProcess();
+    const bareCounters0 = await workerCounters('bench-bare');
     t = Date.now();
     const bareIds = planIds.map((id) => `bare-journey-${id}`);
     const bareRuns: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
@@ -262,6 +291,8 @@ try {
     const bareStartDelays = bareResults.map((r, i) => r.startedAt - bareRuns[i]!.calledAt);
     const bareHistory = (await client.workflow.getHandle(bareIds[0]!).describe()).historyLength;
     const bareCpu = cpuDelta(bareCpu0, cpuByProcess());
+    const bareCounters = counterDelta(bareCounters0, await workerCounters('bench-bare'));
+    log(`\nWorker counters during the journey (per plan): ours ${JSON.stringify(perPlan(oursCounters[0]!, n))} + mail ${JSON.stringify(perPlan(oursCounters[1]!, n))}; bare ${JSON.stringify(perPlan(bareCounters, n))}`);
 
     log(`\nCPU seconds during the journey: ours ${JSON.stringify(oursCpu)}; bare ${JSON.stringify(bareCpu)}`);
     const sample = (ids: string[]) => ids.filter((_, i) => i % Math.ceil(ids.length / 20) === 0);
@@ -290,6 +321,12 @@ try {
       dbRowsPerPlan: +(Object.values(rows!).reduce((a, b) => a + b, 0) / n + 4).toFixed(1), // + account, contact, invoice, plan
       historyEvents: history ?? 0,
       bareHistoryEvents: bareHistory ?? 0,
+      cacheMissesPerPlan: +(oursCounters[0]!.cacheMisses! / n).toFixed(2),
+      bareCacheMissesPerPlan: +(bareCounters.cacheMisses! / n).toFixed(2),
+      replaysPerPlan: +(oursCounters[0]!.replays! / n).toFixed(2),
+      bareReplaysPerPlan: +(bareCounters.replays! / n).toFixed(2),
+      workflowTasksPerPlan: +(oursCounters[0]!.workflowTasks! / n).toFixed(2),
+      bareWorkflowTasksPerPlan: +(bareCounters.workflowTasks! / n).toFixed(2),
     });
   }
 

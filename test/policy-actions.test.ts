@@ -12,7 +12,7 @@ import { cancel, initiateDunning } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { agencyHandoffs, collectionPlans, contacts, emailMessages, invoices, planEvents, timelineEvents } from '../db/schema';
 import type { DunningPolicy, PolicyStep } from '../workflows/domain/policy';
-import { createPlan, secondsPolicy, stepOf, waitForPlanState } from './fixtures';
+import { createPlan, eventually, secondsPolicy, stepOf, waitForPlanState } from './fixtures';
 import { capturingMailer, startTestStack, type TestStack } from './support';
 
 let stack: TestStack;
@@ -112,8 +112,13 @@ describe('late fees', () => {
     expect(second!.text).toContain('$335.00');
     expect(second!.html).toContain(`Late fee: first reminder (${planId})`);
 
-    const fees = (await timelineOf(planId)).filter((t) => t.kind === 'fee').map((t) => t.summary);
-    expect(fees).toEqual(['Step first_reminder: late fee of $15.00 added to what is owed', 'Step second_reminder: late fee of $20.00 added to what is owed']);
+    // The journey's state answers at once; its timeline reaches the database with the next sync.
+    const expected = ['Step first_reminder: late fee of $15.00 added to what is owed', 'Step second_reminder: late fee of $20.00 added to what is owed'];
+    const fees = await eventually(async () => {
+      const found = (await timelineOf(planId)).filter((t) => t.kind === 'fee').map((t) => t.summary);
+      return found.length >= expected.length ? found : undefined;
+    }, 'both fees on the timeline');
+    expect(fees).toEqual(expected);
   });
 
   it('adds a step\'s fee once, however often the step\'s send is retried', async () => {
