@@ -36,7 +36,7 @@ async function startWorkerProcesses(target: Target, k: number, dir: string): Pro
   for (let i = 0; i < k; i++) {
     const configFile = path.join(dir, `worker-${k}-${i}.config.json`);
     // The engine, not Resend's 2 requests/s, is what is measured.
-    writeFileSync(configFile, JSON.stringify({ metrics: { port: await freePort() }, mail: { ratePerSecond: 10_000 } }));
+    writeFileSync(configFile, JSON.stringify({ metrics: { port: await freePort() }, mail: { ratePerSecond: 1_000 } }));
     const child = spawn(process.execPath, [dunningBin, 'worker'], {
       cwd: projectRoot,
       env: { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: dir, TEMPORAL_ADDRESS: target.temporalAddress, DATABASE_URL: target.databaseUrl },
