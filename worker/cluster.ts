@@ -361,7 +361,8 @@ async function main() {
   if (cli) {
     // The frontend answers before history owns its shards: retry until the namespace is made.
     for (let attempt = 1; ; attempt++) {
-      const made = await runTool(cli.path, ['operator', 'namespace', 'create', '--namespace', config.temporal.namespace, '--address', address], process.env).then(
+      // Closed plans' histories stay 30 days for ops to inspect in the Web UI (the CLI's default is 3).
+      const made = await runTool(cli.path, ['operator', 'namespace', 'create', '--namespace', config.temporal.namespace, '--retention', '30d', '--address', address], process.env).then(
         () => undefined,
         (err: Error) => (/already (exists|registered)/i.test(err.message) ? undefined : err),
       );
