@@ -78,6 +78,12 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
      */
     async syncPlan(input: {
       planId: string;
+      /**
+       * The workflow's time of the sync. A plan already written by a later one is left alone:
+       * a stale attempt (its workflow task timed out while this ran late) never overwrites a
+       * newer state. Absent in activities scheduled by code from before it: written as before.
+       */
+      syncedAt?: string;
       status: PlanStatus;
       outstandingMinor: number;
       steps: StepState[];
@@ -91,24 +97,30 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
       const steps = input.steps.map((s) => ({ ...s, scheduledFor: s.notBefore ?? s.scheduledFor }));
       const promises = input.promises ?? [];
       const items = promises.flatMap((p) => p.items.map((i) => ({ ...i, scheduleId: p.id })));
-      // Data-modifying CTEs run as one statement; foreign keys are checked at its end.
+      const syncedAt = input.syncedAt ?? null;
+      // Data-modifying CTEs run as one statement; foreign keys are checked at its end. Every
+      // part writes only if the plan row took this sync (w_plan returned it).
       await db.$client`
         with w_plan as (
           update collection_plans
           set status = ${input.status}, updated_at = ${now}::timestamptz,
-            closed_at = case when ${closed}::boolean then coalesce(closed_at, ${now}::timestamptz) end
-          where id = ${input.planId}
+            closed_at = case when ${closed}::boolean then coalesce(closed_at, ${now}::timestamptz) end,
+            synced_at = coalesce(${syncedAt}::timestamptz, synced_at)
+          where id = ${input.planId} and (${syncedAt}::timestamptz is null or synced_at is null or synced_at <= ${syncedAt}::timestamptz)
+          returning id
         ), w_steps as (
           insert into orchestration_steps (plan_id, key, ordinal, action, status, scheduled_for, completed_at, reason, updated_at)
           select ${input.planId}, key, ordinal, action, status, "scheduledFor", "completedAt", reason, ${now}::timestamptz
           from json_to_recordset(${json(steps)}::json)
             as s(key text, ordinal int, action text, status text, "scheduledFor" timestamptz, "completedAt" timestamptz, reason text)
+          where exists (select 1 from w_plan)
           on conflict (plan_id, key) do update set status = excluded.status, scheduled_for = excluded.scheduled_for,
             completed_at = excluded.completed_at, reason = excluded.reason, updated_at = excluded.updated_at
         ), w_tasks as (
           insert into tasks (id, plan_id, kind, status, reason, outcome, closed_at)
           select id, ${input.planId}, kind, status, reason, outcome, case when status = 'open' then null else ${now}::timestamptz end
           from json_to_recordset(${json(input.tasks)}::json) as t(id text, kind text, status text, reason text, outcome text)
+          where exists (select 1 from w_plan)
           on conflict (id) do update set status = excluded.status, outcome = excluded.outcome,
             closed_at = coalesce(tasks.closed_at, excluded.closed_at)
         ), w_promises as (
@@ -117,21 +129,25 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
             case when status = 'open' then null else ${now}::timestamptz end
           from json_to_recordset(${json(promises)}::json)
             as p(id text, "amountMinor" bigint, "dueOn" timestamptz, status text, "paidMinor" bigint, rep text, "createdAt" timestamptz)
+          where exists (select 1 from w_plan)
           on conflict (id) do update set status = excluded.status, paid_minor = excluded.paid_minor,
             resolved_at = coalesce(payment_promises.resolved_at, excluded.resolved_at)
         ), w_schedules as (
           insert into payment_schedules (id, promise_id, plan_id)
           select id, id, ${input.planId} from json_to_recordset(${json(promises)}::json) as p(id text)
+          where exists (select 1 from w_plan)
           on conflict do nothing
         ), w_items as (
           insert into payment_schedule_items (schedule_id, seq, amount_minor, due_on, status)
           select "scheduleId", seq, "amountMinor", "dueOn", status
           from json_to_recordset(${json(items)}::json) as i("scheduleId" text, seq int, "amountMinor" bigint, "dueOn" timestamptz, status text)
+          where exists (select 1 from w_plan)
           on conflict (schedule_id, seq) do update set status = excluded.status
         ), w_events as (
           insert into timeline_events (plan_id, event_key, seq, kind, summary, at)
           select ${input.planId}, key, seq, kind, summary, at
           from json_to_recordset(${json(input.events)}::json) as e(key text, seq int, kind text, summary text, at timestamptz)
+          where exists (select 1 from w_plan)
           on conflict (plan_id, event_key) do nothing
         ), w_handoff as (
           -- A plan the policy hands to an agency: what it owed, invoice by invoice, kept once.
@@ -143,7 +159,7 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
           from collection_plans p
           left join collection_plan_items ci on ci.plan_id = p.id and ci.status = 'open'
           left join invoices i on i.id = ci.invoice_id and i.open_minor > 0
-          where p.id = ${input.planId} and ${input.status} = 'sent_to_agency'
+          where p.id = ${input.planId} and ${input.status} = 'sent_to_agency' and exists (select 1 from w_plan)
           group by p.id
           on conflict (plan_id) do nothing
         )

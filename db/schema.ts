@@ -154,6 +154,8 @@ export const collectionPlans = pgTable(
     currency: text('currency').notNull(),
     workflowId: text('workflow_id').unique(),
     initiatedAt: ts('initiated_at'),
+    /** The workflow time of the journey's last write (syncPlan): an earlier one arriving late is not applied. */
+    syncedAt: ts('synced_at'),
     closedAt: ts('closed_at'),
     createdAt: createdAt(),
     updatedAt: ts('updated_at').notNull().defaultNow(),

@@ -256,6 +256,10 @@ export async function dunningWorkflow(input: DunningWorkflowInput): Promise<Plan
     countTimeline(events);
     await db.syncPlan({
       planId,
+      // The workflow's time of this sync: a write from an attempt the server has given up on
+      // (a timed-out workflow task, still running on an overloaded worker) carries an earlier
+      // one, and must not land over what a later attempt wrote.
+      syncedAt: new Date().toISOString(),
       status: state.status,
       outstandingMinor: state.outstandingMinor,
       steps: state.steps,

@@ -215,4 +215,29 @@ describe('syncPlan and planStatus', () => {
     await writer;
     expect([...seen].sort()).toEqual(['escalated/broken', 'promised/open']);
   });
+
+  it('leaves a later sync in place when an earlier one lands after it (a timed-out attempt still running on a slow worker)', async () => {
+    const { planId } = await newYorkPlan();
+    const step = (status: 'waiting' | 'completed') => ({ key: 'manual_escalation', ordinal: 0, action: 'task' as const, status, scheduledFor: noonInNewYork, ...(status === 'completed' && { completedAt: noonInNewYork }) });
+    const sync = (syncedAt: string, escalated: boolean) =>
+      run(activities.syncPlan, {
+        planId,
+        syncedAt,
+        status: escalated ? 'escalated' : 'in_progress',
+        outstandingMinor: 12_050,
+        steps: [step(escalated ? 'completed' : 'waiting')],
+        tasks: escalated ? [{ id: `${planId}:task:1`, kind: 'manual_escalation', status: 'open', reason: 'escalated' }] : [],
+        events: escalated ? [{ key: 'escalated', seq: 1, kind: 'task_created', summary: 'escalated', at: noonInNewYork }] : [],
+      });
+    await sync('2026-11-02T17:00:10.000Z', true);
+    // The stale attempt's write, from the workflow's earlier time, arrives last.
+    await sync('2026-11-02T17:00:00.000Z', false);
+    const view = await planStatus({ db: db.db }, { planId });
+    expect(view.status).toBe('escalated');
+    expect(view.steps.map((s) => s.status)).toEqual(['completed']);
+    expect(view.tasks).toHaveLength(1);
+    // The same sync again (a retry of it) still writes.
+    await sync('2026-11-02T17:00:10.000Z', true);
+    expect((await planStatus({ db: db.db }, { planId })).status).toBe('escalated');
+  });
 });

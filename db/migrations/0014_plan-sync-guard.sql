@@ -1,0 +1,1 @@
+ALTER TABLE "collection_plans" ADD COLUMN "synced_at" timestamp with time zone;
