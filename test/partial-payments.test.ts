@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initiateDunning, recordPromise, reportPayment } from '../client/dunning';
 import { setPolicy } from '../client/policies';
 import { emailMessages, orchestrationSteps } from '../db/schema';
-import { createPlan, secondsPolicy, stepOf, waitForPlanState } from './fixtures';
+import { createPlan, eventually, secondsPolicy, stepOf, waitForPlanState } from './fixtures';
 import { capturingMailer, startTestStack, type TestStack } from './support';
 
 let stack: TestStack;
@@ -65,7 +65,11 @@ describe('partial payments between every pair of steps', () => {
     expect(emails[2]!.text).toContain('Invoice INV-B');
 
     // Each step ran once, in order; each email was sent once (the ledger and the provider).
-    const stepRows = await stack.db.db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal));
+    // The journey's state answers at once; the last step reaches the database with its sync.
+    const stepRows = await eventually(async () => {
+      const rows = await stack.db.db.select().from(orchestrationSteps).where(eq(orchestrationSteps.planId, planId)).orderBy(asc(orchestrationSteps.ordinal));
+      return rows.every((r) => r.status === 'completed') ? rows : undefined;
+    }, 'every step completed in the database');
     expect(stepRows.map((s) => [s.key, s.status])).toEqual(steps.map((k) => [k, 'completed']));
     const completedAt = stepRows.map((s) => s.completedAt!.getTime());
     expect([...completedAt].sort((a, b) => a - b)).toEqual(completedAt);
