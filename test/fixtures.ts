@@ -11,10 +11,15 @@ export function dateOffset(days: number, from = new Date()): string {
   return new Date(from.getTime() + days * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** An IANA zone (Etc/GMT±N) where the wall clock now shows `hour` o'clock, give or take minutes. */
+/**
+ * An IANA zone (Etc/GMT±N) where the wall clock now shows `hour` o'clock, give or take minutes.
+ * Where one exists (always, for hours 2 to 12), it is a zone whose date is today's UTC date, so
+ * dates written with `dateOffset` are the account's own: at 22:00 UTC local noon is UTC-10 today,
+ * not UTC+14 tomorrow.
+ */
 export function zoneWhereLocalHourIs(hour: number, now = new Date()): string {
-  let offset = (((hour - now.getUTCHours()) % 24) + 24) % 24;
-  if (offset > 14) offset -= 24;
+  let offset = hour - now.getUTCHours();
+  if (offset < -12 || offset > 14) offset = offset < 0 ? offset + 24 : offset - 24;
   // Etc/GMT signs are inverted: Etc/GMT-3 is UTC+3.
   return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
 }
