@@ -48,9 +48,12 @@ describe('end-of-dunning actions', () => {
 
     const state = await waitForPlanState(stack.client, planId, (s) => s.status === status, status);
     expect(stepOf(state, 'end_of_dunning')).toMatchObject({ status: 'completed' });
-    const [row] = await stack.db.db.select().from(collectionPlans).where(eq(collectionPlans.id, planId));
-    expect(row!.status).toBe(status);
-    expect(row!.closedAt).not.toBeNull();
+    // The journey's state answers before its sync lands: wait for the database to close the plan.
+    const row = await eventually(async () => {
+      const [r] = await stack.db.db.select().from(collectionPlans).where(eq(collectionPlans.id, planId));
+      return r?.status === status ? r : undefined;
+    }, `plan ${planId} ${status} in the database`);
+    expect(row.closedAt).not.toBeNull();
     const closing = (await timelineOf(planId)).at(-1)!;
     expect(closing).toMatchObject({ kind: status, summary: `Plan ${status.replace(/_/g, ' ')}: the policy's last step, end_of_dunning (${action.replace(/_/g, ' ')})` });
 
