@@ -37,6 +37,10 @@ async function seedPlan(tag: string, name: string, opts: { amountMinor: number; 
   return { ...plan, accountName };
 }
 
+/** Days from `dueOn` to today on the calendar of `zone` (an account's days past due). */
+const today = (zone: string) => new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
+const daysPastDueIn = (zone: string, dueOn: string) => Math.round((Date.parse(today(zone)) - Date.parse(dueOn)) / 86_400_000);
+
 const rowsOf = async (tag: string): Promise<WorklistRow[]> => (await worklist(h.ctx, { search: tag })).rows;
 const orderOf = async (tag: string) => (await rowsOf(tag)).map((r) => r.planId);
 const rowOf = async (tag: string, planId: string) => (await rowsOf(tag)).find((r) => r.planId === planId);
@@ -87,7 +91,8 @@ describe('the worklist\'s stored priority inputs', () => {
       },
     ]);
     expect(await orderOf(tag)).toEqual([c.planId, d.planId]); // 60,000 × 40 = 2,400,000
-    expect(await rowOf(tag, c.planId)).toMatchObject({ owedMinor: 60_000, daysPastDue: 40 });
+    // 40 days by the UTC date the invoice was written with; Berlin's date is a day on from 23:00 UTC.
+    expect(await rowOf(tag, c.planId)).toMatchObject({ owedMinor: 60_000, daysPastDue: daysPastDueIn('Europe/Berlin', dateOffset(-40)) });
     expect(await staleRows()).toEqual([]);
   });
 
@@ -95,8 +100,7 @@ describe('the worklist\'s stored priority inputs', () => {
     const tag = `WP${randomUUID().slice(0, 6)}`;
     // UTC-11 and UTC+14 are 25 hours apart: their dates always differ, by one day or two.
     const e = await seedPlan(tag, 'e', { amountMinor: 10_000, dueIn: -10, timezone: 'Pacific/Pago_Pago' });
-    const today = (zone: string) => new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date());
-    const daysIn = (zone: string) => Math.round((Date.parse(today(zone)) - Date.parse(dateOffset(-10))) / 86_400_000);
+    const daysIn = (zone: string) => daysPastDueIn(zone, dateOffset(-10));
     expect((await rowOf(tag, e.planId))?.daysPastDue).toBe(daysIn('Pacific/Pago_Pago'));
     await importRows(h.ctx.db, [
       {
