@@ -435,6 +435,29 @@ export const agencyHandoffs = pgTable('agency_handoffs', {
   handedOffAt: ts('handed_off_at').notNull(),
 });
 
+/**
+ * One provider request carrying several messages (Resend's batch endpoint), recorded before it
+ * is made: a retry re-sends exactly these members under this key, so the provider answers the
+ * first result instead of sending again.
+ */
+export const emailBatches = pgTable('email_batches', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  /** SHA-256 of the members' idempotency keys, sorted: the request's Idempotency-Key. */
+  idempotencyKey: text('idempotency_key').notNull().unique(),
+  createdAt: createdAt(),
+  sentAt: ts('sent_at'),
+});
+
+/**
+ * The next moment a request may go to a mail provider, one row per provider account: every
+ * process takes its slot here, so the provider's rate holds across a cluster of workers.
+ */
+export const mailRateSlots = pgTable('mail_rate_slots', {
+  /** The provider account the limit belongs to (e.g. "resend:<key fingerprint>"). */
+  provider: text('provider').primaryKey(),
+  nextAt: ts('next_at').notNull(),
+});
+
 /** Every email: the send ledger. One row per plan + step, so a step can never send twice. */
 export const emailMessages = pgTable(
   'email_messages',
@@ -454,6 +477,10 @@ export const emailMessages = pgTable(
     kind: text('kind', { enum: emailKinds }).notNull().default('dunning'),
     emlPath: text('eml_path'),
     error: text('error'),
+    /** The provider request that carries the message, once recorded (batch sending only). */
+    batchId: uuid('batch_id').references(() => emailBatches.id),
+    /** The rendered message, kept only while its batch is unsent so a retry re-sends the same bytes. */
+    payload: jsonb('payload'),
     createdAt: createdAt(),
     sentAt: ts('sent_at'),
   },
@@ -464,6 +491,8 @@ export const emailMessages = pgTable(
     check('email_messages_kind', oneOf('kind', emailKinds)),
     // Contact caps count a recipient's dunning messages over a rolling window, across plans (by address, any case).
     index('email_messages_contact_cap').on(sql`lower(${t.toAddress})`, t.createdAt).where(sql`kind = 'dunning'`),
+    // A retry finds its batch's members; sent batches drop their payloads, and out of the index.
+    index('email_messages_unsent_batch').on(t.batchId).where(sql`payload is not null`),
   ],
 );
 

@@ -60,8 +60,13 @@ const fileSchema = z
           .string()
           .regex(/^(mailto:|https?:\/\/)/, 'must start with mailto:, https:// or http://')
           .default('mailto:billing@dunning.local?subject=opt-out%20{contactId}'),
-        /** Sends per second across all workers (Resend's default limit is 2 per team). */
+        /**
+         * Requests per second to the mail provider, across every worker process (Resend's
+         * default limit is 2 per team); each request carries up to batchSize messages.
+         */
         ratePerSecond: z.number().positive().max(1000).default(2),
+        /** Messages per provider request (Resend's batch endpoint takes 100); 1 sends each alone. */
+        batchSize: z.number().int().min(1).max(100).default(100),
       })
       .strict()
       .prefault({}),
@@ -214,7 +219,7 @@ export interface DunningConfig {
   };
   devServer: { ip: string; port: number; uiPort: number };
   postgres: { url?: string; port: number; database: string };
-  mail: { resendApiKey?: string; resendBaseUrl?: string; from: string; optOutUrl: string; ratePerSecond: number };
+  mail: { resendApiKey?: string; resendBaseUrl?: string; from: string; optOutUrl: string; ratePerSecond: number; batchSize: number };
   http: { host: string; port: number; rateLimitPerSecond: number; rateLimitBurst: number };
   /** The worker's Prometheus endpoint: http://host:port/metrics. */
   metrics: { host: string; port: number };
