@@ -24,9 +24,30 @@ export interface SentEmail {
   emlPath?: string;
 }
 
+/** What became of one message of a batch: sent, or refused for good with the provider's reason. */
+export type BatchItemResult = { sent: SentEmail } | { rejected: string };
+
+/** Many messages in one provider request, under one idempotency key for the whole request. */
+export interface BatchMailer {
+  provider: SentEmail['provider'];
+  /** The provider account whose request rate applies: the row of mail_rate_slots its requests share. */
+  rateKey: string;
+  /**
+   * Sends the messages in one request; a result per message, in order. Throws a typed failure
+   * when the request as a whole failed (retryable unless the provider refused it for good).
+   * The same key with the same messages must answer the first result and send nothing again.
+   */
+  send(batch: { idempotencyKey: string; emails: OutgoingEmail[] }): Promise<BatchItemResult[]>;
+}
+
 export interface Mailer {
   send(email: OutgoingEmail): Promise<SentEmail>;
+  /** Present when the provider takes many messages per request (Resend's batch endpoint, the outbox). */
+  batch?: BatchMailer;
 }
+
+/** The header that names a message's idempotency key inside a batch (and in the outbox's MIME). */
+export const messageKeyHeader = 'X-Idempotency-Key';
 
 function encodeHeader(value: string): string {
   // RFC 2047 for anything outside printable ASCII (names with accents, emoji).
@@ -46,7 +67,7 @@ export function toMime(email: OutgoingEmail, messageId: string): string {
     To: encodeHeader(email.to),
     Subject: encodeHeader(email.subject),
     'MIME-Version': '1.0',
-    'X-Idempotency-Key': email.idempotencyKey,
+    [messageKeyHeader]: email.idempotencyKey,
     ...email.headers,
     'Content-Type': `multipart/alternative; boundary="${boundary}"`,
   };
@@ -92,24 +113,41 @@ export const deliveryJournal = 'deliveries.jsonl';
  * Writes each message to `<dir>/<idempotency key>.eml`. The file name is the idempotency key,
  * so a retried send overwrites the same message instead of adding a second one; the journal
  * keeps a line for every write, so an audit (or a test) sees a second delivery that the
- * surviving files hide.
+ * surviving files hide. A batch writes each of its messages the same way.
  */
 export function createOutboxMailer(dir: string, clock: Clock = systemClock): Mailer {
+  const send = async (email: OutgoingEmail): Promise<SentEmail> => {
+    await mkdir(dir, { recursive: true });
+    const safeName = email.idempotencyKey.replace(/[^A-Za-z0-9._-]/g, '_');
+    const messageId = `${safeName}@outbox.dunning.local`;
+    const file = `${safeName}.eml`;
+    const emlPath = path.join(dir, file);
+    const tmp = `${emlPath}.tmp`;
+    await writeFile(tmp, toMime(email, messageId));
+    await rename(tmp, emlPath); // never a half-written message in the outbox
+    // After the rename: a line means the message is in the outbox. One short append per write
+    // (O_APPEND), so lines from concurrent sends and workers never interleave.
+    const line: OutboxDelivery = { at: clock.now().toISOString(), idempotencyKey: email.idempotencyKey, messageId, file };
+    await appendFile(path.join(dir, deliveryJournal), `${JSON.stringify(line)}\n`);
+    return { provider: 'outbox', messageId, emlPath };
+  };
   return {
-    async send(email) {
-      await mkdir(dir, { recursive: true });
-      const safeName = email.idempotencyKey.replace(/[^A-Za-z0-9._-]/g, '_');
-      const messageId = `${safeName}@outbox.dunning.local`;
-      const file = `${safeName}.eml`;
-      const emlPath = path.join(dir, file);
-      const tmp = `${emlPath}.tmp`;
-      await writeFile(tmp, toMime(email, messageId));
-      await rename(tmp, emlPath); // never a half-written message in the outbox
-      // After the rename: a line means the message is in the outbox. One short append per write
-      // (O_APPEND), so lines from concurrent sends and workers never interleave.
-      const line: OutboxDelivery = { at: clock.now().toISOString(), idempotencyKey: email.idempotencyKey, messageId, file };
-      await appendFile(path.join(dir, deliveryJournal), `${JSON.stringify(line)}\n`);
-      return { provider: 'outbox', messageId, emlPath };
+    send,
+    batch: {
+      provider: 'outbox',
+      rateKey: `outbox:${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 16)}`,
+      // Like Resend: a batch key already answered answers the same again and writes nothing, so
+      // a retried batch adds no second journal line for its messages.
+      async send({ idempotencyKey, emails }) {
+        const answered = path.join(dir, 'batches', `${idempotencyKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+        const earlier = await readFile(answered, 'utf8').catch(() => undefined);
+        if (earlier !== undefined) return JSON.parse(earlier) as BatchItemResult[];
+        const results: BatchItemResult[] = [];
+        for (const email of emails) results.push({ sent: await send(email) });
+        await mkdir(path.dirname(answered), { recursive: true });
+        await writeFile(answered, JSON.stringify(results));
+        return results;
+      },
     },
   };
 }

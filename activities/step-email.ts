@@ -1,6 +1,6 @@
 // Sending a plan's email. Everything is re-checked at the moment of sending, not at
 // scheduling: still owed, contact still consenting, inside the send window, not already sent.
-import { ApplicationFailure, log, metricMeter } from '@temporalio/activity';
+import { ApplicationFailure, Context, log, metricMeter } from '@temporalio/activity';
 import { eq, sql } from 'drizzle-orm';
 import { emailMessages } from '../db/schema';
 import { loadPlanContext } from '../db/plans';
@@ -16,7 +16,8 @@ import type { Database } from '../db/connection';
 import { nextInSendWindow } from '../workflows/domain/calendar';
 import { metricHelp, metricNames, type EmailOutcome } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
-import type { SentEmail } from './mail';
+import type { OutgoingEmail, SentEmail } from './mail';
+import { batchesMail, createMailBatcher, type BatchedEmail, type MailBatcher } from './mail-batcher';
 import { unknownPlan } from './plans';
 
 export type StepEmailResult =
@@ -60,12 +61,14 @@ function emailOutcome(result: StepEmailResult): EmailOutcome {
 }
 
 export function createStepEmailActivities(deps: ActivityDeps) {
+  // One per process (the worker builds its activities once): every send of this process shares it.
+  const batcher = deps.mailer.batch && createMailBatcher(deps, deps.mailer.batch);
   return {
     /** Sends (or not, and says why) and counts what came of it under the message's template. */
     async sendStepEmail(input: PlanEmailInput): Promise<StepEmailResult> {
       let result: Awaited<ReturnType<typeof sendOnce>>;
       try {
-        result = await sendOnce(deps, input);
+        result = await sendOnce(deps, batcher, input);
       } catch (err) {
         // Refused for good (bad address, unknown template) or a fault the retry policy retries.
         countEmail(input.template, err instanceof ApplicationFailure && err.nonRetryable ? 'failed' : 'error');
@@ -83,7 +86,12 @@ function countEmail(template: string, outcome: EmailOutcome): void {
   metricMeter.createCounter(metricNames.emails, undefined, metricHelp.emails).add(1, { template, outcome });
 }
 
-async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: PlanEmailInput): Promise<StepEmailResult | { alreadySent: StepEmailResult }> {
+async function sendOnce(
+  deps: ActivityDeps,
+  batcher: MailBatcher | undefined,
+  input: PlanEmailInput,
+): Promise<StepEmailResult | { alreadySent: StepEmailResult }> {
+  const { db, config } = deps;
   const idempotencyKey = emailIdempotencyKey(input.planId, input.stepKey);
   const [ctx, [already]] = await Promise.all([
     loadPlanContext(db, input.planId),
@@ -96,12 +104,17 @@ async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: Plan
   // The ledger first: a message already sent is never sent again, whatever changed since.
   if (already?.status === 'sent') return { alreadySent: { outcome: 'sent', to: already.toAddress, subject: already.subject, outstandingMinor: owed } };
 
-  if (dunning && owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
-  if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
-  if (dunning && ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
+  // A message in a recorded batch may have reached the provider already: it goes on with that
+  // batch whatever changed since (the re-send is answered, not sent again, by the provider).
+  const inBatch = already?.batchId != null;
   const now = new Date(input.at);
-  const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
-  if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
+  if (!inBatch && dunning && owed <= 0) return { outcome: 'nothing_owed', outstandingMinor: 0 };
+  if (!ctx.contact) return { outcome: 'no_contact', outstandingMinor: owed };
+  if (!inBatch) {
+    if (dunning && ctx.contact.optedOut) return { outcome: 'opted_out', outstandingMinor: owed };
+    const openAt = nextInSendWindow(now, input.sendWindow, ctx.timeZone);
+    if (openAt.getTime() > now.getTime()) return { outcome: 'outside_window', retryAt: openAt.toISOString(), outstandingMinor: owed };
+  }
 
   if (!isTemplateName(input.template)) {
     throw ApplicationFailure.create({ type: failureTypes.MailRejected, nonRetryable: true, message: `Unknown email template "${input.template}".` });
@@ -154,35 +167,16 @@ async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: Plan
     return { outcome: 'capped', retryAt, outstandingMinor: owed, cap: input.contactCap! };
   }
   const { plan, email, rendered, fee } = prepared;
-  let sent: SentEmail;
-  try {
-    sent = await mailer.send({
-      from: config.mail.from,
-      to: `${contact.name} <${contact.email}>`,
-      subject: rendered.subject,
-      html: rendered.html,
-      text: rendered.text,
-      idempotencyKey,
-      headers: unsubscribeHeaders(email.optOutUrl),
-    });
-  } catch (err) {
-    if (err instanceof ApplicationFailure && err.nonRetryable) {
-      await db.update(emailMessages).set({ status: 'failed', error: err.message }).where(eq(emailMessages.idempotencyKey, idempotencyKey));
-    }
-    throw err;
-  }
-  await db
-    .update(emailMessages)
-    .set({
-      status: 'sent',
-      provider: sent.provider,
-      providerMessageId: sent.messageId,
-      emlPath: sent.emlPath ?? null,
-      sentAt: clock.now(),
-      toAddress: contact.email,
-      subject: rendered.subject,
-    })
-    .where(eq(emailMessages.idempotencyKey, idempotencyKey));
+  const outgoing: OutgoingEmail = {
+    from: config.mail.from,
+    to: `${contact.name} <${contact.email}>`,
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    idempotencyKey,
+    headers: unsubscribeHeaders(email.optOutUrl),
+  };
+  const sent = await deliver(deps, batcher, { email: outgoing, toAddress: contact.email }, already?.batchId ?? undefined);
   log.info('dunning email sent', { planId: input.planId, stepKey: input.stepKey, provider: sent.provider });
   return {
     outcome: 'sent',
@@ -191,6 +185,37 @@ async function sendOnce({ db, mailer, clock, config }: ActivityDeps, input: Plan
     outstandingMinor: plan.outstandingMinor,
     ...(fee && fee.amountMinor > 0 && { fee: { amountMinor: fee.amountMinor, display: formatMoney(fee.amountMinor, plan.currency, plan.locale) } }),
   };
+}
+
+/**
+ * Hands the message to the provider and records the outcome in the ledger: again in the batch
+ * already recorded for it, in the next batch, or alone (mail.batchSize 1, or a provider without
+ * batches). A refusal for good throws MailRejected with the ledger row failed.
+ */
+async function deliver(deps: ActivityDeps, batcher: MailBatcher | undefined, message: BatchedEmail, batchId: string | undefined): Promise<SentEmail> {
+  const signal = Context.current().cancellationSignal;
+  if (batchId !== undefined) {
+    if (!batcher) throw new Error(`Message ${message.email.idempotencyKey} is in a batch, and this worker's mail provider sends no batches.`);
+    return batcher.resend(batchId, message.email.idempotencyKey, signal);
+  }
+  if (batcher && batchesMail(deps.mailer, deps.config.mail)) return batcher.send(message, signal);
+  return sendAlone(deps, message);
+}
+
+async function sendAlone({ db, mailer, clock }: ActivityDeps, { email, toAddress }: BatchedEmail): Promise<SentEmail> {
+  const row = eq(emailMessages.idempotencyKey, email.idempotencyKey);
+  let sent: SentEmail;
+  try {
+    sent = await mailer.send(email);
+  } catch (err) {
+    if (err instanceof ApplicationFailure && err.nonRetryable) await db.update(emailMessages).set({ status: 'failed', error: err.message }).where(row);
+    throw err;
+  }
+  await db
+    .update(emailMessages)
+    .set({ status: 'sent', provider: sent.provider, providerMessageId: sent.messageId, emlPath: sent.emlPath ?? null, sentAt: clock.now(), toAddress, subject: email.subject })
+    .where(row);
+  return sent;
 }
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];

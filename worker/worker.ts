@@ -12,9 +12,11 @@ import {
 import { createActivities } from '../activities';
 import { systemClock, type Clock } from '../activities/clock';
 import type { Mailer } from '../activities/mail';
+import { batchesMail } from '../activities/mail-batcher';
 import type { Database } from '../db/connection';
 import { StartupError, type DunningConfig } from './config';
 import { isPortFree } from './dev-server';
+import { mailBatchBuckets, metricNames } from '../workflows/domain/metrics';
 import { engineLogger, expectActivitiesOnly, type EngineLogOptions } from './logging';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -57,7 +59,15 @@ export function installRuntime(opts: RuntimeOptions = {}): void {
     logger: engineLogger(logOptions),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(metrics && { metrics: { prometheus: { bindAddress: `${metrics.host}:${metrics.port}`, useSecondsForDurations: true } } }),
+      ...(metrics && {
+        metrics: {
+          prometheus: {
+            bindAddress: `${metrics.host}:${metrics.port}`,
+            useSecondsForDurations: true,
+            histogramBucketOverrides: { [metricNames.mailBatchMessages]: mailBatchBuckets },
+          },
+        },
+      }),
     },
     // The process that runs the workers handles signals (client/start.ts stops the workers, then
     // Temporal and PostgreSQL, in order); the SDK's own handlers would race it.
@@ -103,9 +113,10 @@ export interface EngineWorkers {
 
 /**
  * Starts the dunning worker and the mail worker on one connection, with one set of activity
- * dependencies. The mail worker's task-queue-wide rate limit is enforced by the server across
- * every worker, so a morning when 10,000 reminders fall due drains at the provider's allowed
- * rate instead of failing. The caller owns the connection and closes it after shutdown().
+ * dependencies. The provider's rate holds across every worker (the mail queue's server-side
+ * limit, and with batching the slots in PostgreSQL), so a morning when 10,000 reminders fall
+ * due drains at the provider's allowed rate instead of failing. The caller owns the connection
+ * and closes it after shutdown().
  */
 export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWorkers> {
   const { connection, config } = opts;
@@ -126,14 +137,7 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWor
           maxCachedWorkflows: opts.maxCachedWorkflows ?? config.temporal.maxCachedWorkflows,
         });
   if (opts.only !== 'dunning') expectActivitiesOnly(config.temporal.taskQueues.mail);
-  const mail =
-    opts.only === 'dunning'
-      ? undefined
-      : await Worker.create({
-          ...common,
-          taskQueue: config.temporal.taskQueues.mail,
-          maxTaskQueueActivitiesPerSecond: config.mail.ratePerSecond,
-        });
+  const mail = opts.only === 'dunning' ? undefined : await Worker.create({ ...common, taskQueue: config.temporal.taskQueues.mail, ...mailQueueLimits(config.mail, opts.mailer) });
   const workers = [dunning, mail].filter((w): w is Worker => w !== undefined);
   const runs = workers.map((w) => w.run());
   const running = Promise.all(runs).then(() => undefined);
@@ -153,6 +157,20 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWor
       })();
       return stopped;
     },
+  };
+}
+
+/**
+ * The mail task queue's limits. Sending alone, its activity rate is the provider's request
+ * rate. Batching, the provider's rate is held by the batchers' slots in PostgreSQL, and the queue
+ * lets batchSize times as many activities through so every request can leave full; each process
+ * holds up to three batches' worth (one filling, one waiting for its slot, one in flight).
+ */
+function mailQueueLimits(mail: DunningConfig['mail'], mailer: Mailer) {
+  const batching = batchesMail(mailer, mail);
+  return {
+    maxTaskQueueActivitiesPerSecond: batching ? mail.ratePerSecond * mail.batchSize : mail.ratePerSecond,
+    ...(batching && { maxConcurrentActivityTaskExecutions: Math.max(100, 3 * mail.batchSize) }),
   };
 }
 

@@ -9,6 +9,8 @@ export const metricNames = {
   payments: 'dunning_payments_total',
   webhookAttempts: 'dunning_webhook_attempts_total',
   webhookEndpointsDisabled: 'dunning_webhook_endpoints_disabled_total',
+  mailRequests: 'dunning_mail_provider_requests_total',
+  mailBatchMessages: 'dunning_mail_batch_messages',
 } as const;
 
 export const metricHelp = {
@@ -18,7 +20,14 @@ export const metricHelp = {
   payments: 'Payments applied to a plan',
   webhookAttempts: 'Webhook delivery attempts by outcome (delivered, failed)',
   webhookEndpointsDisabled: 'Webhook endpoints disabled after a day of failed deliveries',
+  mailRequests: 'Batch requests to the mail provider by provider and outcome (sent, error to be retried, rejected for good)',
+  mailBatchMessages: 'Messages per batch request to the mail provider',
 } as const;
+
+/** Buckets of dunning_mail_batch_messages: a lone message at light load up to Resend's 100. */
+export const mailBatchBuckets = [1, 2, 5, 10, 25, 50, 75, 99, 100];
+
+export type MailRequestOutcome = 'sent' | 'error' | 'rejected';
 
 export type EmailOutcome = 'sent' | 'skipped' | 'deferred' | 'failed' | 'error';
 export type PromiseOutcome = 'made' | 'kept' | 'broken';
