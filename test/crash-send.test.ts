@@ -45,6 +45,8 @@ describe('a worker killed in the middle of a send and between steps', () => {
       config,
       { temporalAddress: inject('temporalAddress'), databaseUrl: inject('databaseUrl') },
       { RESEND_API_KEY: 're_crash', RESEND_BASE_URL: standin.baseUrl },
+      // One request per message; test/mail-batch.test.ts kills a worker in the middle of a batch.
+      { batchSize: 1 },
     );
     const policy = `crash-${randomUUID().slice(0, 6)}`;
     await setPolicy(db.db, secondsPolicy(policy, { upcoming_notice: 0, first_reminder: 40 }));

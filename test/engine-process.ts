@@ -1,6 +1,7 @@
 // Runs `dunning` as users do: one command to its end, or `dunning start` as a real process tree
 // (its own process group) for tests that signal it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -67,15 +68,17 @@ export async function engineSetup(dataDir: string): Promise<EngineSetup> {
 /**
  * `dunning worker` against the suites' shared dev server and PostgreSQL, on the test config's
  * task queues and data dir, with a metrics port of its own (other test files' engines run at the
- * same time); `env` adds to its environment.
+ * same time); `env` adds to its environment, `mail` to its config file's mail settings.
  */
 export async function sharedWorkerSetup(
   config: Pick<DunningConfig, 'dataDir' | 'temporal'>,
   shared: { temporalAddress: string; databaseUrl: string },
   env: NodeJS.ProcessEnv = {},
+  mail: Record<string, unknown> = {},
 ): Promise<EngineSetup> {
-  const configFile = path.join(config.dataDir, 'temporal.config.json');
-  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() } }));
+  // One file per setup: two workers of one test may run with different settings side by side.
+  const configFile = path.join(config.dataDir, `temporal.config.${randomUUID().slice(0, 8)}.json`);
+  writeFileSync(configFile, JSON.stringify({ temporal: { taskQueues: config.temporal.taskQueues }, metrics: { port: await freePort() }, mail }));
   return {
     temporalAddress: shared.temporalAddress,
     env: {

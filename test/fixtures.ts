@@ -6,6 +6,7 @@ import type { Database } from '../db/connection';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
 import type { DunningPolicy, PolicyStep } from '../workflows/domain/policy';
 import { importRows, type ParsedRow } from '../client/import';
+import { startOfBusinessDay } from '../workflows/domain/calendar';
 
 export function dateOffset(days: number, from = new Date()): string {
   return new Date(from.getTime() + days * 86_400_000).toISOString().slice(0, 10);
@@ -116,4 +117,18 @@ export function secondsPolicy(name: string, at: Record<string, number>, extra: P
       : { key, action: 'email', template: templateFor[key]!, at: `PT${seconds}S`, from: 'initiated' },
   );
   return { name, steps, maxPromises: 1, promiseGrace: 'P1D', ...extra };
+}
+
+/** Plans of a herd: due today in UTC, so their `due` anchor is one instant for them all. */
+export const herdPlan = () => ({ timezone: 'Etc/UTC', dueOn: new Date().toISOString().slice(0, 10) });
+
+/**
+ * A policy whose only step, the first reminder, falls due at `at` for every herdPlan(): the
+ * month-start herd, however long initiating the plans took (a plan initiated after `at` sends
+ * at once, into the same herd).
+ */
+export function herdPolicy(name: string, at: Date): DunningPolicy {
+  const seconds = Math.round((at.getTime() - startOfBusinessDay(herdPlan().dueOn, herdPlan().timezone).getTime()) / 1000);
+  const policy = secondsPolicy(name, { first_reminder: 0 });
+  return { ...policy, steps: policy.steps.map((s) => ({ ...s, at: `${seconds < 0 ? '-' : ''}PT${Math.abs(seconds)}S`, from: 'due' as const })) };
 }

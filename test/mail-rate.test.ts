@@ -19,6 +19,8 @@ beforeAll(async () => {
   stack = await startTestStack('mail-rate', {
     mailer: createResendMailer({ apiKey: 're_rate', baseUrl: standin.baseUrl }),
     mailRatePerSecond: RATE,
+    // One request per message, rate-limited by the task queue; test/mail-batch.test.ts covers batches.
+    mailBatchSize: 1,
   });
 });
 afterAll(async () => {

@@ -19,7 +19,8 @@ const policy = secondsPolicy(`mail-${randomUUID().slice(0, 6)}`, { upcoming_noti
 
 beforeAll(async () => {
   standin = await startResendStandin();
-  stack = await startTestStack('mail', { mailer: createResendMailer({ apiKey: 're_test_key', baseUrl: standin.baseUrl }) });
+  // One request per message (POST /emails); test/mail-batch.test.ts covers the batch endpoint.
+  stack = await startTestStack('mail', { mailer: createResendMailer({ apiKey: 're_test_key', baseUrl: standin.baseUrl }), mailBatchSize: 1 });
   await setPolicy(stack.db.db, policy);
 });
 afterAll(async () => {

@@ -80,11 +80,20 @@ const workflowBundle = () => ({ codePath: inject('workflowBundlePath') });
 /** A real worker (bundle from global setup) with a client and a db handle, on the shared services. */
 export async function startTestStack(
   label: string,
-  opts: { mailer?: Mailer; clock?: Clock; maxCachedWorkflows?: number; mailRatePerSecond?: number } = {},
+  opts: {
+    mailer?: Mailer;
+    clock?: Clock;
+    maxCachedWorkflows?: number;
+    mailRatePerSecond?: number;
+    mailBatchSize?: number;
+    /** One worker only (a test that starts and stops the mail worker itself); default both. */
+    only?: 'dunning' | 'mail';
+  } = {},
 ): Promise<TestStack> {
   installTestRuntime();
   const config = testConfig(label);
   if (opts.mailRatePerSecond) config.mail.ratePerSecond = opts.mailRatePerSecond;
+  if (opts.mailBatchSize) config.mail.batchSize = opts.mailBatchSize;
   const db = connectDatabase(inject('databaseUrl'), { max: 4 });
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
@@ -97,6 +106,7 @@ export async function startTestStack(
     clock: opts.clock,
     workflowBundle: workflowBundle(),
     maxCachedWorkflows: opts.maxCachedWorkflows,
+    only: opts.only,
   });
   return {
     config,
