@@ -73,6 +73,9 @@ describe('the metrics endpoints after a journey', () => {
     const madeBefore = await count(worker, 'dunning_promises_total', { outcome: 'made' });
     const keptBefore = await count(worker, 'dunning_promises_total', { outcome: 'kept' });
     const paymentsBefore = await count(worker, 'dunning_payments_total');
+    const allSentBefore = await count(worker, 'dunning_emails_total', { outcome: 'sent' });
+    const requestsBefore = await count(worker, 'dunning_mail_provider_requests_total', { provider: 'outbox', outcome: 'sent' });
+    const batchedBefore = await count(worker, 'dunning_mail_batch_messages_sum', { provider: 'outbox' });
     const initiateRoute = { route: '/v1/plans/:planId/initiate', method: 'POST', status: '200' };
     const initiatesBefore = await count(`${http.url}/metrics`, 'dunning_http_requests_total', initiateRoute);
 
@@ -90,6 +93,13 @@ describe('the metrics endpoints after a journey', () => {
     expect(await count(worker, 'dunning_promises_total', { outcome: 'made' })).toBe(madeBefore + 1);
     expect(await count(worker, 'dunning_promises_total', { outcome: 'kept' })).toBe(keptBefore + 1);
     expect(await count(worker, 'dunning_payments_total')).toBe(paymentsBefore + 1);
+    // The outbox takes batches: every email sent rode in one provider request, each request in a slot.
+    const emailsSent = (await count(worker, 'dunning_emails_total', { outcome: 'sent' })) - allSentBefore;
+    const requestsMade = (await count(worker, 'dunning_mail_provider_requests_total', { provider: 'outbox', outcome: 'sent' })) - requestsBefore;
+    expect(emailsSent).toBeGreaterThanOrEqual(1);
+    expect(requestsMade).toBeGreaterThanOrEqual(1);
+    expect(requestsMade).toBeLessThanOrEqual(emailsSent);
+    expect((await count(worker, 'dunning_mail_batch_messages_sum', { provider: 'outbox' })) - batchedBefore).toBe(emailsSent);
     // ... next to the SDK's own worker metrics, which the dashboard's queue panels read.
     const sdk = await scrape(worker);
     expect(sdk.some((s) => s.name.startsWith('temporal_workflow_task_schedule_to_start_latency'))).toBe(true);
