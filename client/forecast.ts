@@ -18,7 +18,7 @@ export interface ForecastInput {
   policy?: string;
   /** Plans in this ISO 4217 currency. */
   currency?: string;
-  /** The mail provider's sends per second (config `mail.ratePerSecond`), for the drain time. */
+  /** Emails per second the mail provider takes (config `mail.ratePerSecond` × `mail.batchSize`), for the drain time. */
   ratePerSecond: number;
   /** When the forecast is made; tests pin it. */
   now?: Date;

@@ -81,7 +81,8 @@ export async function runStart(kind: keyof typeof processes = 'start'): Promise<
   }
 
   const t = stack.timings;
-  const workerLine = `  Task queues   ${config.temporal.taskQueues.dunning}, ${config.temporal.taskQueues.mail} (mail, ${config.mail.ratePerSecond}/s)`;
+  const perRequest = config.mail.batchSize > 1 ? `, up to ${config.mail.batchSize} emails each` : '';
+  const workerLine = `  Task queues   ${config.temporal.taskQueues.dunning}, ${config.temporal.taskQueues.mail} (mail, ${config.mail.ratePerSecond} requests/s${perRequest})`;
   console.log(
     [
       '',

@@ -342,6 +342,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
   };
 }
 
+/**
+ * Emails per second the provider takes at most: requests per second times the messages each
+ * carries (both built-in mailers batch). What a queue of emails drains at.
+ */
+export function mailEmailsPerSecond(mail: Pick<DunningConfig['mail'], 'ratePerSecond' | 'batchSize'>): number {
+  return mail.ratePerSecond * mail.batchSize;
+}
+
 /** Where a browser finds the embedded dev server's Web UI. */
 export function devServerUiUrl(devServer: { ip: string; uiPort: number }): string {
   return `http://${devServer.ip === '0.0.0.0' ? 'localhost' : devServer.ip}:${devServer.uiPort}`;

@@ -5,6 +5,7 @@ import { forecast, type Forecast } from '../forecast';
 import { runReport, type Report } from '../reports';
 import { args, CliError, optional, type Command } from './args';
 import { money, table } from './output';
+import { mailEmailsPerSecond } from '../../worker/config';
 
 const noRep = '—';
 export const rate = (r: number | null) => (r === null ? '—' : `${(r * 100).toFixed(1)} %`);
@@ -157,7 +158,7 @@ const forecastCommand: Command = async (argv, out, session) => {
     days: optional(values.days),
     policy: optional(values.policy),
     currency: optional(values.currency),
-    ratePerSecond: session.config().mail.ratePerSecond,
+    ratePerSecond: mailEmailsPerSecond(session.config().mail),
   });
   out.print(values.csv ? csv(forecastRows(result, 'csv')) : forecastText(result), result);
 };

@@ -392,7 +392,7 @@ export const ForecastSchema = z
     days: z.array(z.object({ date: z.string().openapi({ description: 'A UTC calendar day', example: '2026-12-01' }), emails: count, tasks: count })),
     totals: z.object({ emails: count, tasks: count }),
     busiestDay: z.object({ date: z.string(), emails: count }).nullable().openapi({ description: 'The day with the most emails (the earliest of equals); null when none is due' }),
-    ratePerSecond: z.number().openapi({ description: 'The mail provider rate the drain time is worked out at (config mail.ratePerSecond)' }),
+    ratePerSecond: z.number().openapi({ description: 'Emails per second the drain time is worked out at (config mail.ratePerSecond requests per second, times mail.batchSize emails per request)' }),
     drainSeconds: z.number().min(0).openapi({ description: "Seconds the busiest day's emails take to send at that rate" }),
     leftOut: z
       .object({ paused: count, promised: count })

@@ -1,6 +1,7 @@
 // What ops manage over HTTP: policies, segmentation rules, the reports on how well dunning works, and the forecast.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { forecast } from '../../forecast';
+import { mailEmailsPerSecond } from '../../../worker/config';
 import { listPolicies, setPolicy } from '../../policies';
 import { runReport } from '../../reports';
 import { listSegmentationRules, setSegmentationRules } from '../../segments';
@@ -125,6 +126,6 @@ export function opsRoutes(app: OpenAPIHono<ApiEnv>) {
       request: { query: ForecastQuery },
       responses: { 200: json(ForecastSchema, 'The forecast'), ...problemResponses(401, 403, 404, 422, 429) },
     }),
-    async (c) => c.json(await forecast(c.var.ctx, { ...c.req.valid('query'), ratePerSecond: c.var.ctx.config.mail.ratePerSecond }), 200),
+    async (c) => c.json(await forecast(c.var.ctx, { ...c.req.valid('query'), ratePerSecond: mailEmailsPerSecond(c.var.ctx.config.mail) }), 200),
   );
 }
