@@ -109,6 +109,20 @@ describe('a herd of reminders through the batch endpoint', () => {
     expect(batches.map((b) => b.idempotencyKey).sort()).toEqual(requests.map((r) => r.headers['idempotency-key']).sort());
   }, 300_000);
 
+  it(`paces a herd as the engine schedules it: at most ${RATE} requests in any second, each message once`, async () => {
+    const before = standin.requests.length;
+    const { plans, keys } = await herd(150, 15_000);
+    await eventually(async () => {
+      const r = await ledger(plans);
+      return r.length === plans.length && r.every((m) => m.status === 'sent') ? r : undefined;
+    }, 'every reminder to be sent', 180_000);
+    const requests = batchRequestsWith(keys);
+    console.log(`150 reminders as scheduled: ${requests.length} requests (${requests.map((r) => r.emails!.length).join(', ')}), busiest second ${busiestSecond(standin.requests.slice(before))}`);
+    expect(busiestSecond(standin.requests.slice(before))).toBeLessThanOrEqual(RATE);
+    const sends = standin.deliveries.filter((d) => keys.includes(d.idempotencyKey));
+    expect(deliveriesPerKey(sends.map((d) => d.idempotencyKey))).toEqual(Object.fromEntries(keys.map((k) => [k, 1])));
+  }, 240_000);
+
   it('sends a message alone at once when nothing else is waiting', async () => {
     const { plans, keys } = await herd(1, 4_000);
     await eventually(async () => ((await ledger(plans))[0]?.status === 'sent' ? true : undefined), 'the reminder to be sent', 30_000);
@@ -119,7 +133,7 @@ describe('a herd of reminders through the batch endpoint', () => {
 
 describe('a batch the provider answers with an error', () => {
   it('retries the same batch under the same key after a 429, honouring retry-after, and sends each message once', async () => {
-    standin.respond({ status: 429, body: { name: 'rate_limit_exceeded', message: 'Too many requests', statusCode: 429 }, headers: { 'retry-after': '2' } });
+    standin.respond({ status: 429, body: { name: 'rate_limit_exceeded', message: 'Too many requests', statusCode: 429 }, headers: { 'retry-after': '5' } });
     const { plans, keys } = await herd(5, 4_000);
     await eventually(async () => {
       const r = await ledger(plans);
@@ -130,7 +144,8 @@ describe('a batch the provider answers with an error', () => {
     const again = requests.filter((r) => r.headers['idempotency-key'] === refusedOnce.headers['idempotency-key']);
     expect(again).toHaveLength(2);
     expect(again[1]!.emails).toEqual(refusedOnce.emails);
-    expect(again[1]!.at - refusedOnce.at).toBeGreaterThanOrEqual(2_000);
+    // Retry-After, not the retry policy's first interval (2 s), sets when the batch goes again.
+    expect(again[1]!.at - refusedOnce.at).toBeGreaterThanOrEqual(5_000);
     const sends = standin.deliveries.filter((d) => keys.includes(d.idempotencyKey));
     expect(deliveriesPerKey(sends.map((d) => d.idempotencyKey))).toEqual(Object.fromEntries(keys.map((k) => [k, 1])));
   }, 90_000);
