@@ -15,7 +15,7 @@ import { failureTypes } from '../workflows/domain/failures';
 import { metricHelp, metricNames, type MailRequestOutcome } from '../workflows/domain/metrics';
 import type { ActivityDeps } from './deps';
 import type { BatchItemResult, BatchMailer, Mailer, OutgoingEmail, SentEmail } from './mail';
-import { takeSendSlot } from './mail-rate';
+import { sendInSlot } from './mail-rate';
 
 /** A message for the next batch, with the bare address the ledger keeps. */
 export interface BatchedEmail {
@@ -79,8 +79,14 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
         if (set?.size === 0) waiters.delete(key);
       };
       const waiter: Waiter = {
-        resolve: (sent) => (done(), resolve(sent)),
-        reject: (err) => (done(), reject(err)),
+        resolve(sent) {
+          done();
+          resolve(sent);
+        },
+        reject(err) {
+          done();
+          reject(err);
+        },
       };
       // An activity cancelled (timed out) before its message was batched takes the message
       // with it; its retry brings it again. Once batched, the batch goes on without it.
@@ -129,27 +135,22 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
 
   const slot = { provider: provider.rateKey, ratePerSecond: deps.config.mail.ratePerSecond };
 
-  /** The next batch of new messages, recorded at the end of the wait for its slot. */
+  /**
+   * The next batch of new messages, recorded (committed) before its request can leave; what
+   * arrives while it waits for its slot rides in the one after.
+   */
   async function sendFresh(): Promise<void> {
-    let exposed: string[] = [];
-    let recorded: RecordedBatch | undefined;
+    const taken = takeFresh();
+    let exposed = taken.map((m) => m.email.idempotencyKey);
     await orFail(
       () => exposed,
       async () => {
-        const job = await takeSendSlot(db, {
-          ...slot,
-          prepare: async (tx) => {
-            const taken = takeFresh();
-            exposed = taken.map((m) => m.email.idempotencyKey);
-            recorded = await recordBatch(tx, taken);
-            return recorded.job;
-          },
-        });
-        // Committed: the batch's members hear through dispatch, the others from where they are.
-        exposed = recorded?.answeredByLedger ?? [];
-        for (const [batchId, key] of recorded?.inOtherBatches ?? []) queueResend(batchId, key);
-        if (job) void dispatch(job);
-        await settleFromLedger(exposed);
+        const recorded = await db.transaction((tx) => recordBatch(tx, taken));
+        // Committed: the batch's members hear through its request, the others from where they are.
+        exposed = recorded.answeredByLedger;
+        for (const [batchId, key] of recorded.inOtherBatches) queueResend(batchId, key);
+        await settleFromLedger(recorded.answeredByLedger);
+        if (recorded.job) await sendJob(recorded.job);
       },
     );
   }
@@ -159,11 +160,29 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
     await orFail(
       () => keys,
       async () => {
-        const job = (await batchSent(db, batchId)) ? undefined : await takeSendSlot(db, { ...slot, prepare: (tx) => unsentBatch(tx, batchId) });
-        if (job) void dispatch(job);
+        const job = await unsentBatch(db, batchId);
+        if (job) await sendJob(job);
         else await settleFromLedger(keys);
       },
     );
+  }
+
+  /** A job's request in the provider's next slot; its members hear through dispatch, or of a fault here. */
+  async function sendJob(job: Job): Promise<void> {
+    let dispatched = false;
+    try {
+      await sendInSlot(db, {
+        ...slot,
+        send: () => {
+          dispatched = true;
+          return dispatch(job);
+        },
+      });
+    } catch (err) {
+      // The slot failed (the database): a request that never left fails its members, who retry.
+      if (!dispatched) for (const m of job.members) settle(m.key, { error: err });
+      throw err;
+    }
   }
 
   /** A step of the pump; on a fault the keys' activities fail (and retry) and the pump pauses. */
@@ -195,30 +214,40 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
     }
   }
 
-  /** Sends a job's request and records what became of each message; never rejects. */
-  async function dispatch(job: Job): Promise<void> {
-    const started = Date.now();
-    let outcome: MailRequestOutcome = 'error';
-    try {
-      let results: BatchItemResult[];
+  /**
+   * Sends a job's request, then records what became of each message and tells its waiters.
+   * Resolves once the request has left (or failed to); the rest goes on after.
+   */
+  function dispatch(job: Job): Promise<void> {
+    let markLeft!: () => void;
+    const left = new Promise<void>((resolve) => (markLeft = resolve));
+    void (async () => {
+      const started = Date.now();
+      let outcome: MailRequestOutcome = 'error';
       try {
-        results = await provider.send({ idempotencyKey: job.idempotencyKey, emails: job.members.map((m) => m.email) });
-        outcome = 'sent';
+        let results: BatchItemResult[];
+        try {
+          results = await provider.send({ idempotencyKey: job.idempotencyKey, emails: job.members.map((m) => m.email) }, markLeft);
+          outcome = 'sent';
+        } catch (err) {
+          // Refused as a whole for good: every message of it is refused.
+          if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
+          results = job.members.map(() => ({ rejected: err.message }));
+          outcome = 'rejected';
+        } finally {
+          markLeft();
+        }
+        await markSent(db, deps.clock.now(), job, results);
+        report(job, outcome, started, results.filter((r) => 'rejected' in r).length);
+        job.members.forEach((m, i) => settleResult(m.key, results[i]!));
       } catch (err) {
-        // Refused as a whole for good: every message of it is refused.
-        if (!(err instanceof ApplicationFailure && err.nonRetryable)) throw err;
-        results = job.members.map(() => ({ rejected: err.message }));
-        outcome = 'rejected';
+        // 429, 5xx, the network, or the ledger: every activity waiting on the batch retries, and
+        // each retry re-sends this recorded batch.
+        report(job, 'error', started, 0, err);
+        for (const m of job.members) settle(m.key, { error: err });
       }
-      await markSent(db, deps.clock.now(), job, results);
-      report(job, outcome, started, results.filter((r) => 'rejected' in r).length);
-      job.members.forEach((m, i) => settleResult(m.key, results[i]!));
-    } catch (err) {
-      // 429, 5xx, the network, or the ledger: every activity waiting on the batch retries, and
-      // each retry re-sends this recorded batch.
-      report(job, 'error', started, 0, err);
-      for (const m of job.members) settle(m.key, { error: err });
-    }
+    })();
+    return left;
   }
 
   function report(job: Job, outcome: MailRequestOutcome, started: number, refused: number, err?: unknown): void {
@@ -236,12 +265,14 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
     send(message, signal) {
       const key = message.email.idempotencyKey;
       const outcome = wait(key, signal);
+      if (signal?.aborted) return outcome;
       fresh.set(key, message);
       void pump();
       return outcome;
     },
     resend(batchId, key, signal) {
       const outcome = wait(key, signal);
+      if (signal?.aborted) return outcome;
       queueResend(batchId, key);
       void pump();
       return outcome;
@@ -259,11 +290,6 @@ export function batchIdempotencyKey(memberKeys: string[]): string {
 }
 
 const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-
-async function batchSent(db: Database, batchId: string): Promise<boolean> {
-  const [batch] = await db.select({ sentAt: emailBatches.sentAt }).from(emailBatches).where(eq(emailBatches.id, batchId));
-  return batch?.sentAt != null;
-}
 
 /**
  * Records a batch of the messages whose rows are still queued and in no batch (locked, so no
@@ -310,11 +336,11 @@ async function recordBatch(tx: Transaction, taken: BatchedEmail[]): Promise<Reco
 }
 
 /** A recorded batch exactly as it was first sent (members, payloads, key); undefined once sent. */
-async function unsentBatch(tx: Transaction, batchId: string): Promise<Job | undefined> {
-  const [batch] = await tx.select().from(emailBatches).where(eq(emailBatches.id, batchId));
+async function unsentBatch(db: Database, batchId: string): Promise<Job | undefined> {
+  const [batch] = await db.select().from(emailBatches).where(eq(emailBatches.id, batchId));
   if (!batch) throw new Error(`Mail batch ${batchId} is not in the ledger.`);
   if (batch.sentAt) return undefined;
-  const rows = await tx
+  const rows = await db
     .select({ key: emailMessages.idempotencyKey, payload: emailMessages.payload })
     .from(emailMessages)
     .where(and(eq(emailMessages.batchId, batchId), isNotNull(emailMessages.payload)));

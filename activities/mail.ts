@@ -36,8 +36,9 @@ export interface BatchMailer {
    * Sends the messages in one request; a result per message, in order. Throws a typed failure
    * when the request as a whole failed (retryable unless the provider refused it for good).
    * The same key with the same messages must answer the first result and send nothing again.
+   * Calls `left` once the request has left for the provider (the rate counts it from there).
    */
-  send(batch: { idempotencyKey: string; emails: OutgoingEmail[] }): Promise<BatchItemResult[]>;
+  send(batch: { idempotencyKey: string; emails: OutgoingEmail[] }, left?: () => void): Promise<BatchItemResult[]>;
 }
 
 export interface Mailer {
@@ -138,7 +139,8 @@ export function createOutboxMailer(dir: string, clock: Clock = systemClock): Mai
       rateKey: `outbox:${createHash('sha256').update(path.resolve(dir)).digest('hex').slice(0, 16)}`,
       // Like Resend: a batch key already answered answers the same again and writes nothing, so
       // a retried batch adds no second journal line for its messages.
-      async send({ idempotencyKey, emails }) {
+      async send({ idempotencyKey, emails }, left) {
+        left?.();
         const answered = path.join(dir, 'batches', `${idempotencyKey.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
         const earlier = await readFile(answered, 'utf8').catch(() => undefined);
         if (earlier !== undefined) return JSON.parse(earlier) as BatchItemResult[];

@@ -1,6 +1,7 @@
 // Resend delivery. Resend returns errors instead of throwing; we map them to typed failures:
 // rate limits, 5xx and network faults retry (honouring retry-after), a rejected message does not.
 import { createHash } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { ApplicationFailure } from '@temporalio/activity';
 import { Resend, type ErrorResponse } from 'resend';
 import { failureTypes } from '../workflows/domain/failures';
@@ -26,18 +27,37 @@ export function createResendMailer(opts: { apiKey: string; baseUrl?: string }): 
       provider: 'resend',
       // Resend limits requests per team; one API key is one team as far as we can tell.
       rateKey: `resend:${createHash('sha256').update(opts.apiKey).digest('hex').slice(0, 16)}`,
-      async send({ idempotencyKey, emails }) {
-        // Permissive: one bad address refuses that message only, not the 99 others with it.
-        const { data, error, headers } = await resend.batch.send(emails.map(batchEmail), {
-          idempotencyKey,
-          batchValidation: 'permissive',
-          signal: AbortSignal.timeout(batchTimeoutMs),
-        });
-        if (error) throw resendFailure(error, headers, 'batch');
-        return batchResults(emails.length, data);
+      async send({ idempotencyKey, emails }, left) {
+        const stopWatching = left ? whenHeadersLeave(idempotencyKey, left) : () => {};
+        try {
+          // Permissive: one bad address refuses that message only, not the 99 others with it.
+          const { data, error, headers } = await resend.batch.send(emails.map(batchEmail), {
+            idempotencyKey,
+            batchValidation: 'permissive',
+            signal: AbortSignal.timeout(batchTimeoutMs),
+          });
+          if (error) throw resendFailure(error, headers, 'batch');
+          return batchResults(emails.length, data);
+        } finally {
+          stopWatching();
+        }
       },
     },
   };
+}
+
+/**
+ * Calls `left` when fetch (undici) has written the headers of the request carrying this
+ * Idempotency-Key to its socket; returns the unsubscribe. Should the client stop using fetch,
+ * `left` never comes and the caller waits for the answer instead: slower, never faster.
+ */
+function whenHeadersLeave(idempotencyKey: string, left: () => void): () => void {
+  const channel = diagnostics.channel('undici:client:sendHeaders');
+  const onHeaders = (message: unknown) => {
+    if (String((message as { request?: { headers?: unknown } }).request?.headers).includes(idempotencyKey)) left();
+  };
+  channel.subscribe(onHeaders);
+  return () => channel.unsubscribe(onHeaders);
 }
 
 /**
