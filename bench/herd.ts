@@ -310,7 +310,7 @@ async function main(): Promise<Record<string, number | string>> {
     drainSec: +drainSec.toFixed(1),
     emailsPerSec: +(plans / drainSec).toFixed(1),
     providerRequests: arrivals.length,
-    providerRequestsPerSecMean: +(arrivals.length / drainSec).toFixed(2),
+    providerRequestsPerSecMean: +((arrivals.length - 1) / drainSec).toFixed(2),
     providerRequestsBusiestSecond: busiestSecond(arrivals),
     providerLimited429: stats.limited,
     providerReplays: stats.replayed,
