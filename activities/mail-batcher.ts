@@ -136,21 +136,25 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
   const slot = { provider: provider.rateKey, ratePerSecond: deps.config.mail.ratePerSecond };
 
   /**
-   * The next batch of new messages, recorded (committed) before its request can leave; what
-   * arrives while it waits for its slot rides in the one after.
+   * The next batch of new messages: recorded (committed) just before its slot, so what arrives
+   * while it waits rides in it, and before its request leaves, so a retry finds it.
    */
   async function sendFresh(): Promise<void> {
-    const taken = takeFresh();
-    let exposed = taken.map((m) => m.email.idempotencyKey);
+    let exposed: string[] = [];
+    let recorded: RecordedBatch | undefined;
     await orFail(
       () => exposed,
       async () => {
-        const recorded = await db.transaction((tx) => recordBatch(tx, taken));
-        // Committed: the batch's members hear through its request, the others from where they are.
-        exposed = recorded.answeredByLedger;
-        for (const [batchId, key] of recorded.inOtherBatches) queueResend(batchId, key);
-        await settleFromLedger(recorded.answeredByLedger);
-        if (recorded.job) await sendJob(recorded.job);
+        await sendJob(async () => {
+          const taken = takeFresh();
+          exposed = taken.map((m) => m.email.idempotencyKey);
+          recorded = await db.transaction((tx) => recordBatch(tx, taken));
+          // Committed: the batch's members hear through its request, the others from where they are.
+          exposed = recorded.answeredByLedger;
+          for (const [batchId, key] of recorded.inOtherBatches) queueResend(batchId, key);
+          return recorded.job;
+        });
+        await settleFromLedger(recorded?.answeredByLedger ?? []);
       },
     );
   }
@@ -160,27 +164,28 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
     await orFail(
       () => keys,
       async () => {
-        const job = await unsentBatch(db, batchId);
-        if (job) await sendJob(job);
-        else await settleFromLedger(keys);
+        const job = (await unsentBatch(db, batchId)) && (await sendJob(() => unsentBatch(db, batchId)));
+        if (!job) await settleFromLedger(keys);
       },
     );
   }
 
   /** A job's request in the provider's next slot; its members hear through dispatch, or of a fault here. */
-  async function sendJob(job: Job): Promise<void> {
+  async function sendJob(prepare: () => Promise<Job | undefined>): Promise<Job | undefined> {
+    let job: Job | undefined;
     let dispatched = false;
     try {
-      await sendInSlot(db, {
+      return await sendInSlot(db, {
         ...slot,
-        send: () => {
+        prepare: async () => (job = await prepare()),
+        send: (j) => {
           dispatched = true;
-          return dispatch(job);
+          return dispatch(j);
         },
       });
     } catch (err) {
       // The slot failed (the database): a request that never left fails its members, who retry.
-      if (!dispatched) for (const m of job.members) settle(m.key, { error: err });
+      if (job && !dispatched) for (const m of job.members) settle(m.key, { error: err });
       throw err;
     }
   }

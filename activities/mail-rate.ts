@@ -18,13 +18,20 @@ export function slotSpacingMs(ratePerSecond: number): number {
 
 /** How close to its slot a taker locks the row; the rest of the wait is spent without a connection. */
 const nearMs = 25;
+/** A taker looks at the row again at least this often while it waits (a slot may come free sooner). */
+const peekMs = 1000;
 
-export interface SlotRequest {
+export interface SlotRequest<R> {
   /** The provider account (its row of mail_rate_slots). */
   provider: string;
   ratePerSecond: number;
+  /**
+   * Prepares the request, once, shortly before its slot: what arrived during the wait goes in
+   * it. Undefined → nothing to send.
+   */
+  prepare: () => Promise<R | undefined>;
   /** Makes the request; resolves once it has left (or failed to leave). */
-  send: () => Promise<void>;
+  send: (request: R) => Promise<void>;
 }
 
 /**
@@ -32,27 +39,40 @@ export interface SlotRequest {
  * sleeps to `next_at` by its own clock, the request goes, and only once it has left does
  * `next_at` move to one spacing later: however late this process is to send (a busy event
  * loop, a slow connection), the next request anywhere leaves a full spacing after this one.
- * Should another process take the slot first, it waits for the next one.
+ * Should another process take the slot first, the request waits for the next one. Resolves
+ * with what was sent, or undefined when `prepare` found nothing to send.
  */
-export async function sendInSlot(db: Database, opts: SlotRequest): Promise<void> {
+export async function sendInSlot<R>(db: Database, opts: SlotRequest<R>): Promise<R | undefined> {
   const spacingMs = slotSpacingMs(opts.ratePerSecond);
+  // Preparing (recording a batch) takes a moment: begun this long before the slot, it rarely delays it.
+  const prepareMs = Math.max(nearMs, Math.min(150, spacingMs / 4));
+  let request: R | undefined;
   for (;;) {
     const waitMs = await untilSlot(db, opts.provider);
-    if (waitMs > nearMs) await new Promise((r) => setTimeout(r, waitMs - nearMs));
+    const aheadMs = request === undefined ? prepareMs : nearMs;
+    if (waitMs > aheadMs) {
+      await new Promise((r) => setTimeout(r, Math.min(waitMs - aheadMs, peekMs)));
+      continue;
+    }
+    if (request === undefined) {
+      request = await opts.prepare();
+      if (request === undefined) return undefined;
+    }
+    const prepared = request;
     const sent = await db.transaction(async (tx) => {
       // A no-op update on conflict: it creates the row the first time and locks it every time.
       const [row] = await tx.execute<{ nextAt: string; waitMs: number }>(sql`
         insert into mail_rate_slots as s (provider, next_at) values (${opts.provider}, clock_timestamp())
         on conflict (provider) do update set next_at = s.next_at
         returning next_at::text as "nextAt", extract(epoch from (next_at - clock_timestamp())) * 1000 as "waitMs"`);
-      // Another process took the slot while this one slept (timers wake a little early, hence the slack).
+      // Another process took the slot meanwhile (timers wake a little early, hence the slack).
       if (Number(row!.waitMs) > nearMs + 50) return false;
       await tx.execute(sql`select pg_sleep(greatest(0, extract(epoch from (${row!.nextAt}::timestamptz - clock_timestamp()))))`);
-      await opts.send();
+      await opts.send(prepared);
       await tx.execute(sql`update mail_rate_slots set next_at = clock_timestamp() + ${spacingMs}::float8 * interval '1 millisecond' where provider = ${opts.provider}`);
       return true;
     });
-    if (sent) return;
+    if (sent) return prepared;
   }
 }
 

@@ -64,7 +64,9 @@ describe('the worker log', () => {
     // Each event is one line of JSON: nothing on stderr between them that is not.
     expect(stderr.split('\n').filter((l) => l.startsWith(' ') || l.startsWith('}'))).toEqual([]);
     // The SDK logs "Worker state changed" at INFO as each worker starts: kept out.
-    expect(lines().filter((l) => l.level === 'info' && l.sdkComponent !== 'activity')).toEqual([]);
+    expect(lines().filter((l) => l.level === 'info' && (l.sdkComponent === 'worker' || l.sdkComponent === 'core'))).toEqual([]);
+    // The mail batcher's line per provider request, outside any one activity (no plan of its own).
+    expect(lines().find((l) => l.msg === 'mail batch sent')).toMatchObject({ level: 'info', provider: 'outbox', messages: 1, refused: 0 });
     // The mail worker runs activities only, on purpose: the SDK's WARN about it is kept out too.
     expect(stderr).not.toContain('No workflows registered');
   });

@@ -173,3 +173,11 @@ export function busiestSecond(requests: Array<Pick<RecordedRequest, 'at'>>): num
   }
   return most;
 }
+
+/** The shortest time (ms) spanning `n` consecutive arrivals: under 1000 for n = rate + 1 means the rate was exceeded. */
+export function tightestSpan(requests: Array<Pick<RecordedRequest, 'at'>>, n: number): number {
+  const at = requests.map((r) => r.at).sort((a, b) => a - b);
+  let tightest = Infinity;
+  for (let i = 0; i + n - 1 < at.length; i++) tightest = Math.min(tightest, at[i + n - 1]! - at[i]!);
+  return tightest;
+}
