@@ -226,13 +226,19 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
   function dispatch(job: Job): Promise<void> {
     let markLeft!: () => void;
     const left = new Promise<void>((resolve) => (markLeft = resolve));
+    /** When the provider's client saw the request leave (what the rate counts), for the log. */
+    let leftAt: Date | undefined;
+    const onLeft = () => {
+      leftAt ??= new Date();
+      markLeft();
+    };
     void (async () => {
       const started = Date.now();
       let outcome: MailRequestOutcome = 'error';
       try {
         let results: BatchItemResult[];
         try {
-          results = await provider.send({ idempotencyKey: job.idempotencyKey, emails: job.members.map((m) => m.email) }, markLeft);
+          results = await provider.send({ idempotencyKey: job.idempotencyKey, emails: job.members.map((m) => m.email) }, onLeft);
           outcome = 'sent';
         } catch (err) {
           // Refused as a whole for good: every message of it is refused.
@@ -243,25 +249,25 @@ export function createMailBatcher(deps: Pick<ActivityDeps, 'db' | 'clock' | 'con
           markLeft();
         }
         await markSent(db, deps.clock.now(), job, results);
-        report(job, outcome, started, results.filter((r) => 'rejected' in r).length);
+        report(job, outcome, started, results.filter((r) => 'rejected' in r).length, leftAt);
         job.members.forEach((m, i) => settleResult(m.key, results[i]!));
       } catch (err) {
         // 429, 5xx, the network, or the ledger: every activity waiting on the batch retries, and
         // each retry re-sends this recorded batch.
-        report(job, 'error', started, 0, err);
+        report(job, 'error', started, 0, leftAt, err);
         for (const m of job.members) settle(m.key, { error: err });
       }
     })();
     return left;
   }
 
-  function report(job: Job, outcome: MailRequestOutcome, started: number, refused: number, err?: unknown): void {
+  function report(job: Job, outcome: MailRequestOutcome, started: number, refused: number, leftAt: Date | undefined, err?: unknown): void {
     const runtime = Runtime.instance();
     runtime.metricMeter.createCounter(metricNames.mailRequests, undefined, metricHelp.mailRequests).add(1, { provider: provider.provider, outcome });
     runtime.metricMeter
       .createHistogram(metricNames.mailBatchMessages, 'int', undefined, metricHelp.mailBatchMessages)
       .record(job.members.length, { provider: provider.provider });
-    const fields = { provider: provider.provider, batchId: job.batchId, messages: job.members.length, refused, ms: Date.now() - started };
+    const fields = { provider: provider.provider, batchId: job.batchId, messages: job.members.length, refused, ms: Date.now() - started, leftAt: leftAt?.toISOString() };
     if (err === undefined) runtime.logger.info('mail batch sent', fields);
     else runtime.logger.warn('mail batch not sent; its messages will retry', { ...fields, error: err instanceof Error ? err.message : String(err) });
   }
