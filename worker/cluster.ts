@@ -11,6 +11,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync, existsSync }
 import { connect } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import postgres from 'postgres';
 import { migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../db/embedded';
 import { Client, Connection } from '@temporalio/client';
@@ -41,7 +42,47 @@ export function serverPorts(frontend: number) {
   };
 }
 
-function serverYaml(db: Db, ports: ReturnType<typeof serverPorts>, service: TemporalService, dynamicConfig: string): string {
+/**
+ * History shards of a new cluster. A history service writes each shard's executions one
+ * transaction at a time, so shards bound how many plans' writes go on at once: with 4, a
+ * 10,000-plan herd's timers queued behind them until their persistence calls ran out of time
+ * ("context deadline exceeded", 80,000 of them in 9 minutes) and the herd stalled.
+ */
+const newClusterShards = 16;
+
+/** The shard count of the cluster in this database: kept from when it was made (Temporal refuses another), or a new cluster's. */
+async function historyShards(databaseUrl: string): Promise<number> {
+  const url = new URL(databaseUrl);
+  url.pathname = '/temporal';
+  const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<Array<{ n: number }>>`select count(*)::int as n from shards`;
+    return row!.n > 0 ? row!.n : newClusterShards;
+  } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * Temporal's development settings for SQL, with the history service's task schedulers sized to
+ * its 20 PostgreSQL connections. Their default of 512 workers each (timers, transfers,
+ * visibility) let a herd's thousands of due timers queue for connections past the 3 s a queue
+ * task may take: 45,000 "context deadline exceeded" in 3 minutes of a 5,000-plan herd, each
+ * cancelled call closing its connection, and mail left at 3 emails/s against 16 on the dev server.
+ */
+function dynamicConfigYaml(moduleDefaults: string): string {
+  return `${moduleDefaults.trimEnd()}
+# The dunning cluster: schedulers sized to the history service's connections (worker/cluster.ts).
+history.timerProcessorSchedulerWorkerCount:
+  - value: 16
+history.transferProcessorSchedulerWorkerCount:
+  - value: 16
+history.visibilityProcessorSchedulerWorkerCount:
+  - value: 8
+`;
+}
+
+function serverYaml(db: Db, ports: ReturnType<typeof serverPorts>, service: TemporalService, dynamicConfig: string, shards: number): string {
   const store = (name: string, maxConns: number) => `    ${name === 'temporal' ? 'postgres-default' : 'postgres-visibility'}:
       sql:
         pluginName: "postgres12"
@@ -64,7 +105,7 @@ function serverYaml(db: Db, ports: ReturnType<typeof serverPorts>, service: Temp
 persistence:
   defaultStore: postgres-default
   visibilityStore: postgres-visibility
-  numHistoryShards: 4
+  numHistoryShards: ${shards}
   datastores:
 ${store('temporal', 20)}
 ${store('temporal_visibility', 4)}
@@ -243,6 +284,7 @@ async function main() {
   let stopping = false;
   let pg: EmbeddedPostgresHandle | undefined;
   let databaseUrl = process.env.DATABASE_URL;
+  let shards: number | undefined;
   const stateFile = path.join(dir, 'cluster.json');
   const writeState = () =>
     writeFileSync(
@@ -252,6 +294,7 @@ async function main() {
           temporalAddress: address,
           uiUrl,
           databaseUrl,
+          historyShards: shards,
           processes: procs.map((p) => ({ name: p.name, pid: p.child?.pid, restarts: p.restarts, log: p.logFile, ...p.info })),
         },
         null,
@@ -344,12 +387,16 @@ async function main() {
   const db = { host: url.hostname, port: url.port || '5432', user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
   log(`PostgreSQL ${db.host}:${db.port}: Temporal's schemas`);
   await setUpSchemas(tools, db);
+  shards = await historyShards(databaseUrl);
+  log(`History shards: ${shards}`);
 
+  const dynamicConfig = path.join(dir, 'dynamicconfig.yaml');
+  writeFileSync(dynamicConfig, dynamicConfigYaml(readFileSync(tools.dynamicConfig, 'utf8')));
   // One process per Temporal service, each with its own config (only its metrics port differs).
   for (const service of temporalServices) {
     const configDir = `config-${service}`;
     mkdirSync(path.join(dir, configDir), { recursive: true });
-    writeFileSync(path.join(dir, configDir, 'development.yaml'), serverYaml(db, ports, service, tools.dynamicConfig));
+    writeFileSync(path.join(dir, configDir, 'development.yaml'), serverYaml(db, ports, service, dynamicConfig, shards));
     supervise(`temporal-${service}`, () =>
       spawn(tools.server, ['--root', dir, '--config', configDir, '--env', 'development', '--allow-no-auth', 'start', '--service', service], {
         cwd: dir,
