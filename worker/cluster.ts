@@ -43,10 +43,9 @@ export function serverPorts(frontend: number) {
 }
 
 /**
- * History shards of a new cluster. A history service writes each shard's executions one
- * transaction at a time, so shards bound how many plans' writes go on at once: with 4, a
- * 10,000-plan herd's timers queued behind them until their persistence calls ran out of time
- * ("context deadline exceeded", 80,000 of them in 9 minutes) and the herd stalled.
+ * History shards of a new cluster: each shard is owned by one history host and writes its
+ * executions one transaction at a time, so they bound how far history can spread over hosts
+ * and connections. Fixed when the cluster is made; 16 leaves room to grow past one host.
  */
 const newClusterShards = 16;
 
