@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
+import { inArray, sql } from 'drizzle-orm';
 import type { Database } from '../db/connection';
+import { emailMessages } from '../db/schema';
 import { stateQuery, workflowIdFor, type PlanState } from '../workflows/messages';
 import type { DunningPolicy, PolicyStep } from '../workflows/domain/policy';
 import { importRows, type ParsedRow } from '../client/import';
@@ -131,4 +133,23 @@ export function herdPolicy(name: string, at: Date): DunningPolicy {
   const seconds = Math.round((at.getTime() - startOfBusinessDay(herdPlan().dueOn, herdPlan().timezone).getTime()) / 1000);
   const policy = secondsPolicy(name, { first_reminder: 0 });
   return { ...policy, steps: policy.steps.map((s) => ({ ...s, at: `${seconds < 0 ? '-' : ''}PT${Math.abs(seconds)}S`, from: 'due' as const })) };
+}
+
+/**
+ * The plans' ledger rows, without the payloads themselves: a poll reading megabytes of them
+ * every 100 ms would keep busy the event loop that stamps the Resend stand-in's arrivals.
+ */
+export function ledgerRows(db: Database, plans: PlanFixture[]) {
+  return db
+    .select({
+      planId: emailMessages.planId,
+      idempotencyKey: emailMessages.idempotencyKey,
+      status: emailMessages.status,
+      batchId: emailMessages.batchId,
+      providerMessageId: emailMessages.providerMessageId,
+      error: emailMessages.error,
+      payloadKept: sql<boolean>`payload is not null`,
+    })
+    .from(emailMessages)
+    .where(inArray(emailMessages.planId, plans.map((p) => p.planId)));
 }

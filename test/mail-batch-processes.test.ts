@@ -11,9 +11,9 @@ import { initiateDunning } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
-import { emailBatches, emailMessages } from '../db/schema';
+import { emailBatches } from '../db/schema';
 import { sharedWorkerSetup, startEngine, type EngineProcess } from './engine-process';
-import { createPlan, eventually, herdPlan, herdPolicy, type PlanFixture } from './fixtures';
+import { createPlan, eventually, herdPlan, herdPolicy, ledgerRows, type PlanFixture } from './fixtures';
 import { busiestSecond, startResendStandin, tightestSpan, type ResendStandin } from './resend-standin';
 import { deliveriesPerKey, testConfig } from './support';
 
@@ -60,23 +60,7 @@ async function herd(ctx: Awaited<ReturnType<typeof deployment>>['ctx'], n: numbe
   return { plans, keys: plans.map((p) => `${p.planId}:first_reminder`) };
 }
 
-/**
- * The plans' ledger rows, without the payloads themselves: a poll reading megabytes of them
- * every 100 ms would keep busy the event loop that stamps the stand-in's arrivals.
- */
-const ledger = (plans: PlanFixture[]) =>
-  db.db
-    .select({
-      planId: emailMessages.planId,
-      idempotencyKey: emailMessages.idempotencyKey,
-      status: emailMessages.status,
-      batchId: emailMessages.batchId,
-      providerMessageId: emailMessages.providerMessageId,
-      error: emailMessages.error,
-      payloadKept: sql<boolean>`payload is not null`,
-    })
-    .from(emailMessages)
-    .where(inArray(emailMessages.planId, plans.map((p) => p.planId)));
+const ledger = (plans: PlanFixture[]) => ledgerRows(db.db, plans);
 const allSent = (plans: PlanFixture[], timeoutMs: number) =>
   eventually(async () => {
     const rows = await ledger(plans);

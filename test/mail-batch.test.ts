@@ -10,8 +10,8 @@ import { createResendMailer } from '../activities/resend-mailer';
 import { initiateDunning } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { setPolicy } from '../db/policies';
-import { emailBatches, emailMessages } from '../db/schema';
-import { createPlan, eventually, herdPlan, herdPolicy, type PlanFixture } from './fixtures';
+import { emailBatches } from '../db/schema';
+import { createPlan, eventually, herdPlan, herdPolicy, ledgerRows, type PlanFixture } from './fixtures';
 import { busiestSecond, startResendStandin, tightestSpan, type ResendStandin } from './resend-standin';
 import { startWorkers, type EngineWorkers } from '../worker/worker';
 import { workflowIdFor } from '../workflows/messages';
@@ -78,23 +78,7 @@ const batchRequestsWith = (keys: string[]) => {
   const mine = new Set(keys);
   return standin.requests.filter((r) => r.url === '/emails/batch' && r.emails?.some((e) => mine.has((e.headers as Record<string, string>)['X-Idempotency-Key']!)));
 };
-/**
- * The plans' ledger rows, without the payloads themselves: a poll reading megabytes of them
- * every 100 ms would keep busy the event loop that stamps the stand-in's arrivals.
- */
-const ledger = (plans: PlanFixture[]) =>
-  stack.db.db
-    .select({
-      planId: emailMessages.planId,
-      idempotencyKey: emailMessages.idempotencyKey,
-      status: emailMessages.status,
-      batchId: emailMessages.batchId,
-      providerMessageId: emailMessages.providerMessageId,
-      error: emailMessages.error,
-      payloadKept: sql<boolean>`payload is not null`,
-    })
-    .from(emailMessages)
-    .where(inArray(emailMessages.planId, plans.map((p) => p.planId)));
+const ledger = (plans: PlanFixture[]) => ledgerRows(stack.db.db, plans);
 
 describe('a herd of reminders through the batch endpoint', () => {
   it(`sends 300 waiting at once in full requests, at most ${RATE} in any second, each message once`, async () => {
