@@ -95,8 +95,8 @@ describe('npm run cluster', () => {
     // Both came back under the cluster's supervision, as new processes.
     expect(cluster.process('dunning-worker-1')).toMatchObject({ restarts: 1 });
     expect(cluster.process('dunning-worker-1').pid).not.toBe(worker.pid);
-    // On a loaded machine the new history process may fail its first start (it must join the
-    // membership ring within 30 s); the supervisor starts it again, as it is there to.
+    // On a loaded CI machine the new history process once needed a second start (why was not
+    // kept: the test's logs go with its directory); the supervisor starts it again, as it is there to.
     expect(cluster.process('temporal-history').restarts).toBeGreaterThanOrEqual(1);
     expect(cluster.output()).toContain('temporal-history exited (SIGKILL); starting it again');
 
