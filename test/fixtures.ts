@@ -153,3 +153,11 @@ export function ledgerRows(db: Database, plans: PlanFixture[]) {
     .from(emailMessages)
     .where(inArray(emailMessages.planId, plans.map((p) => p.planId)));
 }
+
+/** Waits until every plan's ledger row is sent; the rows, without payloads. */
+export function allLedgerRowsSent(db: Database, plans: PlanFixture[], timeoutMs: number) {
+  return eventually(async () => {
+    const rows = await ledgerRows(db, plans);
+    return rows.length === plans.length && rows.every((m) => m.status === 'sent') ? rows : undefined;
+  }, 'every reminder to be sent', timeoutMs);
+}

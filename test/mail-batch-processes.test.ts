@@ -13,7 +13,7 @@ import { connectDatabase, type DatabaseHandle } from '../db/connection';
 import { setPolicy } from '../db/policies';
 import { emailBatches } from '../db/schema';
 import { sharedWorkerSetup, startEngine, type EngineProcess } from './engine-process';
-import { createPlan, eventually, herdPlan, herdPolicy, ledgerRows, type PlanFixture } from './fixtures';
+import { createPlan, eventually, herdPlan, herdPolicy, allLedgerRowsSent, ledgerRows, type PlanFixture } from './fixtures';
 import { busiestSecond, startResendStandin, tightestSpan, type ResendStandin } from './resend-standin';
 import { deliveriesPerKey, testConfig } from './support';
 
@@ -61,11 +61,7 @@ async function herd(ctx: Awaited<ReturnType<typeof deployment>>['ctx'], n: numbe
 }
 
 const ledger = (plans: PlanFixture[]) => ledgerRows(db.db, plans);
-const allSent = (plans: PlanFixture[], timeoutMs: number) =>
-  eventually(async () => {
-    const rows = await ledger(plans);
-    return rows.length === plans.length && rows.every((m) => m.status === 'sent') ? rows : undefined;
-  }, 'every reminder to be sent', timeoutMs);
+const allSent = (plans: PlanFixture[], timeoutMs: number) => allLedgerRowsSent(db.db, plans, timeoutMs);
 const myRequests = (keys: string[]) => {
   const mine = new Set(keys);
   return standin.requests.filter((r) => r.emails?.some((e) => mine.has((e.headers as Record<string, string>)['X-Idempotency-Key']!)));

@@ -11,7 +11,7 @@ import { initiateDunning } from '../client/dunning';
 import { planStatus } from '../client/status';
 import { setPolicy } from '../db/policies';
 import { emailBatches } from '../db/schema';
-import { createPlan, eventually, herdPlan, herdPolicy, ledgerRows, type PlanFixture } from './fixtures';
+import { createPlan, eventually, herdPlan, herdPolicy, allLedgerRowsSent, ledgerRows, type PlanFixture } from './fixtures';
 import { busiestSecond, startResendStandin, tightestSpan, type ResendStandin } from './resend-standin';
 import { startWorkers, type EngineWorkers } from '../worker/worker';
 import { workflowIdFor } from '../workflows/messages';
@@ -100,10 +100,7 @@ describe('a herd of reminders through the batch endpoint', () => {
     // activities time out after 20 s, so the slot comes free after 15 s whatever.
     await eventually(async () => ((await ledger(plans)).length === plans.length ? true : undefined), 'every reminder to wait in the batcher', 15_000).catch(() => undefined);
     await holdSlot(new Date().toISOString());
-    const rows = await eventually(async () => {
-      const r = await ledger(plans);
-      return r.length === plans.length && r.every((m) => m.status === 'sent') ? r : undefined;
-    }, 'every reminder to be sent', 240_000);
+    const rows = await allLedgerRowsSent(stack.db.db, plans, 240_000);
 
     const sends = standin.deliveries.filter((d) => keys.includes(d.idempotencyKey));
     expect(deliveriesPerKey(sends.map((d) => d.idempotencyKey))).toEqual(Object.fromEntries(keys.map((k) => [k, 1])));
@@ -123,10 +120,7 @@ describe('a herd of reminders through the batch endpoint', () => {
   it(`paces a herd as the engine schedules it: at most ${RATE} requests in any second, each message once`, async () => {
     const before = standin.requests.length;
     const { plans, keys } = await herd(150, 15_000);
-    await eventually(async () => {
-      const r = await ledger(plans);
-      return r.length === plans.length && r.every((m) => m.status === 'sent') ? r : undefined;
-    }, 'every reminder to be sent', 180_000);
+    await allLedgerRowsSent(stack.db.db, plans, 180_000);
     const requests = batchRequestsWith(keys);
     console.log(`150 reminders as scheduled: ${requests.length} requests (${requests.map((r) => r.emails!.length).join(', ')}), busiest second ${busiestSecond(standin.requests.slice(before))}, ${RATE + 1} requests at the closest ${tightestSpan(standin.requests.slice(before), RATE + 1)} ms apart`);
     expect(busiestSecond(standin.requests.slice(before))).toBeLessThanOrEqual(RATE);
@@ -146,10 +140,7 @@ describe('a batch the provider answers with an error', () => {
   it('retries the same batch under the same key after a 429, honouring retry-after, and sends each message once', async () => {
     standin.respond({ status: 429, body: { name: 'rate_limit_exceeded', message: 'Too many requests', statusCode: 429 }, headers: { 'retry-after': '5' } });
     const { plans, keys } = await herd(5, 4_000);
-    await eventually(async () => {
-      const r = await ledger(plans);
-      return r.length === plans.length && r.every((m) => m.status === 'sent') ? r : undefined;
-    }, 'every reminder to be sent', 60_000);
+    await allLedgerRowsSent(stack.db.db, plans, 60_000);
     const requests = batchRequestsWith(keys);
     const refusedOnce = requests[0]!;
     const again = requests.filter((r) => r.headers['idempotency-key'] === refusedOnce.headers['idempotency-key']);
