@@ -278,7 +278,15 @@ async function main(): Promise<Record<string, number | string>> {
   log(`initiated in ${initiateSec.toFixed(0)} s (${(plans / initiateSec).toFixed(0)}/s), ${late} after the herd's moment`);
 
   const sent = sql`select count(*)::int as n from email_messages where plan_id like ${`${prefix}%`} and status = 'sent'`;
-  await until(async () => (await db.db.execute<{ n: number }>(sent))[0]!.n === plans, leadSec * 1000 + plans * 100 + 600_000, 'every reminder to be sent');
+  let lastProgress = Date.now();
+  await until(async () => {
+    const n = (await db.db.execute<{ n: number }>(sent))[0]!.n;
+    if (Date.now() - lastProgress >= 60_000) {
+      lastProgress = Date.now();
+      log(`${new Date().toISOString()}: ${n} of ${plans} reminders sent, worker RSS ${mb(workers.rss())} MB`);
+    }
+    return n === plans;
+  }, leadSec * 1000 + plans * 100 + 600_000, 'every reminder to be sent');
   clearInterval(sampler);
 
   const stats = await counter.stats(`${prefix}`);
