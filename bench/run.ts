@@ -201,23 +201,29 @@ try {
     let inFlight = 0;
     for (const n of sizes.initiation) {
       const planIds = await importPlans(n, `init${n}`);
-      let t = Date.now();
+      const oursFrom = Date.now();
+      let t = oursFrom;
       await withConcurrency(planIds, concurrency, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-later' }));
       const ours = n / ((Date.now() - t) / 1000);
+      // Started is not begun: a plan begins with its journey's first workflow task (beginPlan).
+      const [begun] = await db.db.execute<{ n: number }>(sql`select count(*)::int as n from collection_plans where id like ${`plan-init${n}-%`} and initiated_at is not null`);
       t = Date.now();
       await withConcurrency(planIds, concurrency, (planId) => startBare(`bare-init-${planId}`, bare));
       const bareRate = n / ((Date.now() - t) / 1000);
       // Let every plan reach its first timer before reading memory.
       await untilEveryPlanWaits(`init${n}`, n);
+      const allWaitingSec = (Date.now() - oursFrom) / 1000;
       inFlight += n;
       Object.assign(results, {
         [`initiation${n}PlansPerSec`]: Math.round(ours),
         [`initiation${n}BarePerSec`]: Math.round(bareRate),
         [`initiation${n}Ratio`]: +(ours / bareRate).toFixed(2),
+        [`initiation${n}BegunWhileStarting`]: begun!.n,
+        [`initiation${n}AllWaitingSec`]: +allWaitingSec.toFixed(1),
         [`rssMbWith${inFlight}PlansInFlight`]: rssMb(),
         [`liveHeapMbWith${inFlight}PlansInFlight`]: liveHeapMb(),
       });
-      log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bareRate.toFixed(0)} bare starts/s; ${inFlight} plans in flight, ${rssMb()} MB RSS, ${liveHeapMb()} MB live heap`);
+      log(`initiation ${n}: ${ours.toFixed(0)} plans/s vs ${bareRate.toFixed(0)} bare starts/s; ${begun!.n} begun by the last start, all waiting on their first step ${allWaitingSec.toFixed(0)} s after the first; ${inFlight} plans in flight, ${rssMb()} MB RSS, ${liveHeapMb()} MB live heap`);
     }
   }
 
