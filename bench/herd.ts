@@ -56,6 +56,14 @@ const ratePerSecond = Number(opts.rate);
 const batchSize = Number(opts.batch);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
+/** The commit measured, read as the run starts: one made while it runs is not the code it ran. */
+const commitAtStart = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
 const log = (line: string) => console.log(line);
 const runId = randomUUID().slice(0, 6);
 const loadBefore = os.loadavg().map((l) => +l.toFixed(2));
@@ -340,13 +348,6 @@ async function main(): Promise<Record<string, number | string>> {
   };
 }
 
-const git = (args: string[]) => {
-  try {
-    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-};
 
 let results: Record<string, number | string> | undefined;
 try {
@@ -357,7 +358,7 @@ try {
 }
 const record = {
   at: new Date().toISOString(),
-  commit: git(['rev-parse', '--short', 'HEAD']),
+  commit: commitAtStart,
   bench: 'herd',
   machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown', loadBefore },
   versions: {

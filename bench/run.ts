@@ -68,6 +68,14 @@ const sizes = quick
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
+/** The commit measured, read as the run starts: one made while it runs is not the code it ran. */
+const commitAtStart = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
 const log = (line: string) => console.log(line);
 
 const dayString = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
@@ -734,16 +742,9 @@ async function importInChildProcess(file: string, databaseUrl: string): Promise<
   return { elapsedMs: (JSON.parse(stdout) as { elapsedMs: number }).elapsedMs, peakRssMb: Math.round(peakKb / 1024) };
 }
 
-const git = (args: string[]) => {
-  try {
-    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-};
 const record = {
   at: new Date().toISOString(),
-  commit: git(['rev-parse', '--short', 'HEAD']),
+  commit: commitAtStart,
   quick,
   only,
   machine: { cores: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30), cpu: os.cpus()[0]?.model ?? 'unknown', loadBefore },
