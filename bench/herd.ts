@@ -348,7 +348,6 @@ async function main(): Promise<Record<string, number | string>> {
   };
 }
 
-
 let results: Record<string, number | string> | undefined;
 try {
   results = await main();
