@@ -36,6 +36,7 @@ import { workflowIdFor } from '../workflows/messages';
 import { dunningBin, groupMembers } from '../test/engine-process';
 import { herdPlan, herdPolicy } from '../test/fixtures';
 import type { CounterStats } from './resend-counter';
+import { commitAt } from './commit';
 
 const { values: opts } = parseArgs({
   options: {
@@ -56,14 +57,7 @@ const ratePerSecond = Number(opts.rate);
 const batchSize = Number(opts.batch);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-/** The commit measured, read as the run starts: one made while it runs is not the code it ran. */
-const commitAtStart = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const commitAtStart = commitAt(root);
 const log = (line: string) => console.log(line);
 const runId = randomUUID().slice(0, 6);
 const loadBefore = os.loadavg().map((l) => +l.toFixed(2));

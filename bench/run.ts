@@ -39,6 +39,7 @@ import { bundleWorkflows, installRuntime, startWorkers } from '../worker/worker'
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { apiCaller } from './api-caller';
+import { commitAt } from './commit';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
@@ -68,14 +69,7 @@ const sizes = quick
 const concurrency = 50; // what a billing system's "initiate dunning" batch would use
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-/** The commit measured, read as the run starts: one made while it runs is not the code it ran. */
-const commitAtStart = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
+const commitAtStart = commitAt(root);
 const log = (line: string) => console.log(line);
 
 const dayString = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
