@@ -24,7 +24,25 @@ interface Target {
   name: 'cluster' | 'devServer';
   temporalAddress: string;
   databaseUrl: string;
+  /** The matching service's Prometheus endpoint (the cluster's; the dev server exposes none here). */
+  matchingMetrics?: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Matching's workflow-task counters, summed over task queues and partitions: tasks handed to a
+ * poller, those handed straight to one already waiting (sync match), and tasks written to the
+ * persisted backlog because no poller was waiting (each a write to Temporal's database and a
+ * read back).
+ */
+async function matchingCounters(url: string): Promise<{ polled: number; syncMatched: number; persisted: number }> {
+  const text = await (await fetch(url)).text();
+  const sum = (metric: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${metric}{`) && l.includes('task_type="Workflow"'))
+      .reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { polled: sum('poll_success'), syncMatched: sum('poll_success_sync'), persisted: sum('task_write_latency_count') };
 }
 
 const offsets = { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 };
@@ -104,6 +122,7 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     }));
     const planIds = (await importRows(db.db, rows)).plans.map((p) => p.planId);
     const cpu0 = cpuByProcess();
+    const matching0 = target.matchingMetrics && (await matchingCounters(target.matchingMetrics));
     const started = Date.now();
     let next = 0;
     await Promise.all(
@@ -121,8 +140,18 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     const elapsed = (Date.now() - started) / 1000;
     const cpu = cpuDelta(cpu0, cpuByProcess());
     const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
-    log(`scaling ${target.name}, ${k} worker process${k === 1 ? '' : 'es'}: ${n} journeys in ${elapsed.toFixed(1)} s, ${stepsPerSec} steps/s; CPU s ${JSON.stringify(cpu)}`);
-    return { stepsPerSec, cpu, elapsed };
+    let matching: { syncMatchPct: number; persistedPerJourney: number } | undefined;
+    if (matching0) {
+      const m = await matchingCounters(target.matchingMetrics!);
+      const polled = m.polled - matching0.polled;
+      matching = {
+        syncMatchPct: Math.round((100 * (m.syncMatched - matching0.syncMatched)) / Math.max(1, polled)),
+        persistedPerJourney: +((m.persisted - matching0.persisted) / n).toFixed(2),
+      };
+    }
+    const matched = matching ? `; workflow tasks sync-matched ${matching.syncMatchPct} %, ${matching.persistedPerJourney} written to the backlog per journey` : '';
+    log(`scaling ${target.name}, ${k} worker process${k === 1 ? '' : 'es'}: ${n} journeys in ${elapsed.toFixed(1)} s, ${stepsPerSec} steps/s${matched}; CPU s ${JSON.stringify(cpu)}`);
+    return { stepsPerSec, cpu, elapsed, matching };
   } finally {
     await connection.close();
     await db.close();
@@ -138,6 +167,7 @@ async function clusterTarget(dir: string): Promise<Target> {
     name: 'cluster',
     temporalAddress: state.temporalAddress,
     databaseUrl: state.databaseUrl,
+    matchingMetrics: state.processes.find((p) => p.name === 'temporal-matching')?.metrics,
     stop: async () => {
       await cluster.stop();
     },
@@ -175,9 +205,13 @@ export async function scalingFigures(opts: { n: number; workerCounts: number[]; 
     const target = name === 'cluster' ? await clusterTarget(dir) : await devServerTarget(dir, opts.cliPath);
     try {
       for (const k of opts.workerCounts) {
-        const { stepsPerSec, cpu, elapsed } = await journeyThroughput(target, k, opts.n, dir, opts.log);
+        const { stepsPerSec, cpu, elapsed, matching } = await journeyThroughput(target, k, opts.n, dir, opts.log);
         const label = `scaling${name === 'cluster' ? 'Cluster' : 'DevServer'}W${k}`;
         results[`${label}StepsPerSec`] = stepsPerSec;
+        if (matching) {
+          results[`${label}SyncMatchPct`] = matching.syncMatchPct;
+          results[`${label}BacklogWritesPerJourney`] = matching.persistedPerJourney;
+        }
         // Where the 2 cores went: CPU seconds per second of the run, by process group.
         const busy = (group: (g: string) => boolean) => +(Object.entries(cpu).filter(([g]) => group(g)).reduce((s, [, v]) => s + v, 0) / elapsed).toFixed(2);
         results[`${label}CoresTemporal`] = busy((g) => g === 'server' || g === 'temporal');

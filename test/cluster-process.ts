@@ -12,7 +12,7 @@ export interface ClusterState {
   temporalAddress: string;
   uiUrl: string;
   databaseUrl: string;
-  processes: Array<{ name: string; pid: number; restarts: number; url?: string; log: string }>;
+  processes: Array<{ name: string; pid: number; restarts: number; url?: string; metrics?: string; log: string }>;
 }
 
 export interface ClusterProcess {
