@@ -122,7 +122,8 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     }));
     const planIds = (await importRows(db.db, rows)).plans.map((p) => p.planId);
     const cpu0 = cpuByProcess();
-    const matching0 = target.matchingMetrics && (await matchingCounters(target.matchingMetrics));
+    const metricsUrl = target.matchingMetrics;
+    const matching0 = metricsUrl ? await matchingCounters(metricsUrl) : undefined;
     const started = Date.now();
     let next = 0;
     await Promise.all(
@@ -141,8 +142,8 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     const cpu = cpuDelta(cpu0, cpuByProcess());
     const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
     let matching: { syncMatchPct: number; persistedPerJourney: number } | undefined;
-    if (matching0) {
-      const m = await matchingCounters(target.matchingMetrics!);
+    if (metricsUrl && matching0) {
+      const m = await matchingCounters(metricsUrl);
       const polled = m.polled - matching0.polled;
       matching = {
         syncMatchPct: Math.round((100 * (m.syncMatched - matching0.syncMatched)) / Math.max(1, polled)),
