@@ -40,6 +40,7 @@ import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { apiCaller } from './api-caller';
 import { commitAt } from './commit';
+import { counterDelta, sumCounters } from './prometheus';
 import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
@@ -115,8 +116,7 @@ const sdkMetricsPort = await freePort();
 installRuntime({ engineLevel: 'WARN', metrics: { host: '127.0.0.1', port: sdkMetricsPort } });
 /** The SDK's counters for one task queue's worker (sticky cache hits and misses, replays, tasks), summed over other labels. */
 async function workerCounters(taskQueue: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${sdkMetricsPort}/metrics`)).text();
-  const wanted: Record<string, RegExp> = {
+  return sumCounters(`http://127.0.0.1:${sdkMetricsPort}/metrics`, `task_queue="${taskQueue}"`, {
     cacheHits: /^temporal_sticky_cache_hit(_total)?\{/,
     cacheMisses: /^temporal_sticky_cache_miss(_total)?\{/,
     forcedEvictions: /^temporal_sticky_cache_total_forced_eviction(_total)?\{/,
@@ -124,15 +124,8 @@ async function workerCounters(taskQueue: string): Promise<Record<string, number>
     replays: /^temporal_workflow_task_replay_latency(_seconds)?_count\{/,
     activities: /^temporal_activity_execution_latency(_seconds)?_count\{/,
     localActivities: /^temporal_local_activity_execution_latency(_seconds)?_count\{/,
-  };
-  const out: Record<string, number> = Object.fromEntries(Object.keys(wanted).map((k) => [k, 0]));
-  for (const line of text.split('\n')) {
-    if (!line.includes(`task_queue="${taskQueue}"`)) continue;
-    for (const [k, re] of Object.entries(wanted)) if (re.test(line)) out[k]! += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return out;
+  });
 }
-const counterDelta = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
 const cli = await resolveTemporalCli(log);
 if (!cli) throw new Error('bench: no Temporal CLI (run `npm run toolchain`).');
 const [pgPort, tPort, uiPort] = [await freePort(), await freePort(), await freePort()];

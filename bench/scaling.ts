@@ -17,6 +17,7 @@ import { startClusterProcess } from '../test/cluster-process';
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { cpuByProcess, cpuDelta } from './history-profile';
+import { counterDelta, sumCounters } from './prometheus';
 
 type Log = (line: string) => void;
 
@@ -35,14 +36,12 @@ interface Target {
  * persisted backlog because no poller was waiting (each a write to Temporal's database and a
  * read back).
  */
-async function matchingCounters(url: string): Promise<{ polled: number; syncMatched: number; persisted: number }> {
-  const text = await (await fetch(url)).text();
-  const sum = (metric: string) =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith(`${metric}{`) && l.includes('task_type="Workflow"'))
-      .reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  return { polled: sum('poll_success'), syncMatched: sum('poll_success_sync'), persisted: sum('task_write_latency_count') };
+function matchingCounters(url: string) {
+  return sumCounters(url, 'task_type="Workflow"', {
+    polled: /^poll_success\{/,
+    syncMatched: /^poll_success_sync\{/,
+    persisted: /^task_write_latency_count\{/,
+  });
 }
 
 const offsets = { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 };
@@ -143,11 +142,10 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
     let matching: { syncMatchPct: number; persistedPerJourney: number } | undefined;
     if (metricsUrl && matching0) {
-      const m = await matchingCounters(metricsUrl);
-      const polled = m.polled - matching0.polled;
+      const m = counterDelta(matching0, await matchingCounters(metricsUrl));
       matching = {
-        syncMatchPct: Math.round((100 * (m.syncMatched - matching0.syncMatched)) / Math.max(1, polled)),
-        persistedPerJourney: +((m.persisted - matching0.persisted) / n).toFixed(2),
+        syncMatchPct: Math.round((100 * m.syncMatched) / Math.max(1, m.polled)),
+        persistedPerJourney: +(m.persisted / n).toFixed(2),
       };
     }
     const matched = matching ? `; workflow tasks sync-matched ${matching.syncMatchPct} %, ${matching.persistedPerJourney} written to the backlog per journey` : '';
