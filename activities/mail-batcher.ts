@@ -360,7 +360,7 @@ async function unsentBatch(db: Database, batchId: string): Promise<Job | undefin
   return { batchId, idempotencyKey: batch.idempotencyKey, members };
 }
 
-/** What became of each message, and the batch sent, in one transaction; payloads are dropped. */
+/** What became of each message, and the batch sent, in one statement; payloads are dropped. */
 async function markSent(db: Database, now: Date, job: Job, results: BatchItemResult[]): Promise<void> {
   const values = job.members.map((m, i) => {
     const r = results[i]!;
@@ -368,12 +368,12 @@ async function markSent(db: Database, now: Date, job: Job, results: BatchItemRes
       ? sql`(${m.key}, 'sent', ${r.sent.provider}, ${r.sent.messageId}, ${r.sent.emlPath ?? null}, ${null})`
       : sql`(${m.key}, 'failed', ${null}, ${null}, ${null}, ${r.rejected})`;
   });
-  await db.transaction(async (tx) => {
-    await tx.execute(sql`
+  await db.execute(sql`
+    with messages as (
       update email_messages m set status = v.status, provider = coalesce(v.provider, m.provider), provider_message_id = v.message_id,
         eml_path = v.eml_path, error = v.error, sent_at = case when v.status = 'sent' then ${now.toISOString()}::timestamptz end, payload = null
       from (values ${sql.join(values, sql`, `)}) as v(key, status, provider, message_id, eml_path, error)
-      where m.idempotency_key = v.key`);
-    await tx.update(emailBatches).set({ sentAt: now }).where(eq(emailBatches.id, job.batchId));
-  });
+      where m.idempotency_key = v.key
+    )
+    update email_batches set sent_at = ${now.toISOString()}::timestamptz where id = ${job.batchId}`);
 }

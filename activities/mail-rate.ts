@@ -60,14 +60,18 @@ export async function sendInSlot<R>(db: Database, opts: SlotRequest<R>): Promise
     }
     const prepared = request;
     const sent = await db.transaction(async (tx) => {
-      // A no-op update on conflict: it creates the row the first time and locks it every time.
-      const [row] = await tx.execute<{ nextAt: string; waitMs: number }>(sql`
-        insert into mail_rate_slots as s (provider, next_at) values (${opts.provider}, clock_timestamp())
-        on conflict (provider) do update set next_at = s.next_at
-        returning next_at::text as "nextAt", extract(epoch from (next_at - clock_timestamp())) * 1000 as "waitMs"`);
-      // Another process took the slot meanwhile (timers wake a little early, hence the slack).
+      // A no-op update on conflict creates the row the first time and locks it every time; the
+      // same statement then sleeps to the slot by the database's clock, unless another process
+      // took the slot meanwhile (timers wake a little early, hence the slack).
+      const [row] = await tx.execute<{ waitMs: number }>(sql`
+        with slot as (
+          insert into mail_rate_slots as s (provider, next_at) values (${opts.provider}, clock_timestamp())
+          on conflict (provider) do update set next_at = s.next_at
+          returning next_at, extract(epoch from (next_at - clock_timestamp())) * 1000 as wait_ms
+        )
+        select wait_ms as "waitMs", case when wait_ms <= ${nearMs + 50} then pg_sleep(greatest(0, extract(epoch from (next_at - clock_timestamp())))) end as slept
+        from slot`);
       if (Number(row!.waitMs) > nearMs + 50) return false;
-      await tx.execute(sql`select pg_sleep(greatest(0, extract(epoch from (${row!.nextAt}::timestamptz - clock_timestamp()))))`);
       await opts.send(prepared);
       await tx.execute(sql`update mail_rate_slots set next_at = clock_timestamp() + ${spacingMs}::float8 * interval '1 millisecond' where provider = ${opts.provider}`);
       return true;

@@ -123,10 +123,12 @@ async function sendOnce(
   const template = input.template;
   // The cap's count, the step's fee and the ledger row in one transaction, under a lock on the
   // address when a cap applies: two plans of one contact sending at once cannot both take the
-  // last place under the cap.
-  const prepared = await db.transaction(async (tx) => {
-    if (dunning && input.contactCap && !already) {
-      const capped = await contactCapReached(tx, contact.email, input.contactCap, now);
+  // last place under the cap. With no cap to count and no fee to add, the ledger row is one
+  // statement and needs no transaction of its own.
+  const cap = dunning && !already ? input.contactCap : undefined;
+  const prepare = async (tx: Queries) => {
+    if (cap) {
+      const capped = await contactCapReached(tx, contact.email, cap, now);
       if (capped) return { capped, plan: undefined };
     }
     const fee = dunning && input.fee ? await addLateFee(tx, { plan: ctx, stepKey: input.stepKey, fee: input.fee }) : undefined;
@@ -160,7 +162,8 @@ async function sendOnce(
         .onConflictDoNothing({ target: emailMessages.idempotencyKey });
     }
     return { plan, email, rendered, fee };
-  });
+  };
+  const prepared = cap || (dunning && input.fee) ? await db.transaction(prepare) : await prepare(db);
   if (prepared.plan === undefined) {
     const retryAt = prepared.capped.toISOString();
     log.info('dunning email held by the contact cap', { planId: input.planId, stepKey: input.stepKey, retryAt });
@@ -218,14 +221,15 @@ async function sendAlone({ db, mailer, clock }: ActivityDeps, { email, toAddress
   return sent;
 }
 
-type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+/** The database, or a transaction on it. */
+type Queries = Pick<Database, 'execute' | 'insert'>;
 
 /**
  * Whether the address has had `max` dunning messages within the rolling window ending now (any
  * plan, queued or sent): if so, the moment the oldest of them leaves the window, when the next
  * one may go. Takes a lock on the address for the rest of the transaction.
  */
-async function contactCapReached(tx: Tx, address: string, cap: ContactCap, now: Date): Promise<Date | undefined> {
+async function contactCapReached(tx: Queries, address: string, cap: ContactCap, now: Date): Promise<Date | undefined> {
   const key = address.trim().toLowerCase();
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`contact-cap:${key}`}, 0))`);
   const perMs = durationMs(cap.per);
@@ -245,7 +249,7 @@ async function contactCapReached(tx: Tx, address: string, cap: ContactCap, now: 
  * A percentage is of what the plan's invoices (not its fees) still owe. Dated like the earliest
  * open invoice, so paying that one does not move the steps ahead.
  */
-async function addLateFee(tx: Tx, input: { plan: NonNullable<Awaited<ReturnType<typeof loadPlanContext>>>; stepKey: string; fee: LateFee }) {
+async function addLateFee(tx: Queries, input: { plan: NonNullable<Awaited<ReturnType<typeof loadPlanContext>>>; stepKey: string; fee: LateFee }) {
   const { plan } = input;
   const owedOnInvoices = plan.invoices.filter((i) => i.kind !== 'late_fee').reduce((sum, i) => sum + i.openMinor, 0);
   const amountMinor = lateFeeMinor(input.fee, owedOnInvoices);

@@ -2,6 +2,7 @@
 // instead of hitting the provider all together, and each is sent exactly once.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendInSlot, slotSpacingMs } from '../activities/mail-rate';
 import { createResendMailer } from '../activities/resend-mailer';
 import { initiateDunning } from '../client/dunning';
 import { setPolicy } from '../db/policies';
@@ -49,5 +50,18 @@ describe('the mail rate limit', () => {
     console.log(`${PLANS} sends spread over ${spanMs} ms at a limit of ${RATE}/s`);
     // Unlimited, 12 sends leave within a few hundred ms; at 4/s they need about (12 - 1) / 4 s.
     expect(spanMs).toBeGreaterThanOrEqual(((PLANS - 1) / RATE) * 1000 * 0.7);
+  });
+
+  it('leaves a full slot between two requests of a batching provider, sleeping its last moments in the database', async () => {
+    // Timers wake the taker a little before its slot; the database sleeps the rest by its own
+    // clock, so a request never leaves early, however the process's timers fall.
+    const provider = `slots-${randomUUID().slice(0, 8)}`;
+    const leftAt: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      await sendInSlot(stack.db.db, { provider, ratePerSecond: RATE, prepare: async () => i, send: async () => void leftAt.push(performance.now()) });
+    }
+    const gaps = leftAt.slice(1).map((t, i) => t - leftAt[i]!);
+    console.log(`requests ${gaps.map((g) => g.toFixed(0)).join(', ')} ms apart; a slot is ${slotSpacingMs(RATE).toFixed(0)} ms`);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(slotSpacingMs(RATE) - 2);
   });
 });
