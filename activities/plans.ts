@@ -98,13 +98,14 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
       const promises = input.promises ?? [];
       const items = promises.flatMap((p) => p.items.map((i) => ({ ...i, scheduleId: p.id })));
       const syncedAt = input.syncedAt ?? null;
-      const sql = db.$client;
+      // postgres.js itself (not drizzle's sql): its fragments nest, so empty parts drop out.
+      const pg = db.$client;
       // Data-modifying CTEs run as one statement; foreign keys are checked at its end. Every
       // part writes only if the plan row took this sync (w_plan returned it). A part with
       // nothing to write is left out, and an upsert skips rows that are already as written:
       // the tables' statement triggers (worklist, payments' steps) then see only real changes.
-      const part = (rows: unknown[], fragment: ReturnType<typeof sql>) => (rows.length > 0 ? fragment : sql``);
-      await sql`
+      const part = (rows: unknown[], fragment: ReturnType<typeof pg>) => (rows.length > 0 ? fragment : pg``);
+      await pg`
         with w_plan as (
           update collection_plans
           set status = ${input.status}, updated_at = ${now}::timestamptz,
@@ -112,7 +113,7 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
             synced_at = coalesce(${syncedAt}::timestamptz, synced_at)
           where id = ${input.planId} and (${syncedAt}::timestamptz is null or synced_at is null or synced_at <= ${syncedAt}::timestamptz)
           returning id
-        )${part(steps, sql`, w_steps as (
+        )${part(steps, pg`, w_steps as (
           insert into orchestration_steps as s (plan_id, key, ordinal, action, status, scheduled_for, completed_at, reason, updated_at)
           select ${input.planId}, key, ordinal, action, status, "scheduledFor", "completedAt", reason, ${now}::timestamptz
           from json_to_recordset(${json(steps)}::json)
@@ -122,7 +123,7 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
             completed_at = excluded.completed_at, reason = excluded.reason, updated_at = excluded.updated_at
           where (s.status, s.scheduled_for, s.completed_at, s.reason)
             is distinct from (excluded.status, excluded.scheduled_for, excluded.completed_at, excluded.reason)
-        )`)}${part(input.tasks, sql`, w_tasks as (
+        )`)}${part(input.tasks, pg`, w_tasks as (
           insert into tasks as t (id, plan_id, kind, status, reason, outcome, closed_at)
           select id, ${input.planId}, kind, status, reason, outcome, case when status = 'open' then null else ${now}::timestamptz end
           from json_to_recordset(${json(input.tasks)}::json) as t(id text, kind text, status text, reason text, outcome text)
@@ -130,7 +131,7 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
           on conflict (id) do update set status = excluded.status, outcome = excluded.outcome,
             closed_at = coalesce(t.closed_at, excluded.closed_at)
           where (t.status, t.outcome, t.closed_at) is distinct from (excluded.status, excluded.outcome, coalesce(t.closed_at, excluded.closed_at))
-        )`)}${part(promises, sql`, w_promises as (
+        )`)}${part(promises, pg`, w_promises as (
           insert into payment_promises as pp (id, plan_id, amount_minor, due_on, status, paid_minor, rep, created_at, resolved_at)
           select id, ${input.planId}, "amountMinor", "dueOn", status, "paidMinor", rep, "createdAt",
             case when status = 'open' then null else ${now}::timestamptz end
@@ -146,20 +147,20 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
           select id, id, ${input.planId} from json_to_recordset(${json(promises)}::json) as p(id text)
           where exists (select 1 from w_plan)
           on conflict do nothing
-        )`)}${part(items, sql`, w_items as (
+        )`)}${part(items, pg`, w_items as (
           insert into payment_schedule_items as si (schedule_id, seq, amount_minor, due_on, status)
           select "scheduleId", seq, "amountMinor", "dueOn", status
           from json_to_recordset(${json(items)}::json) as i("scheduleId" text, seq int, "amountMinor" bigint, "dueOn" timestamptz, status text)
           where exists (select 1 from w_plan)
           on conflict (schedule_id, seq) do update set status = excluded.status
           where si.status is distinct from excluded.status
-        )`)}${part(input.events, sql`, w_events as (
+        )`)}${part(input.events, pg`, w_events as (
           insert into timeline_events (plan_id, event_key, seq, kind, summary, at)
           select ${input.planId}, key, seq, kind, summary, at
           from json_to_recordset(${json(input.events)}::json) as e(key text, seq int, kind text, summary text, at timestamptz)
           where exists (select 1 from w_plan)
           on conflict (plan_id, event_key) do nothing
-        )`)}${input.status === 'sent_to_agency' ? sql`, w_handoff as (
+        )`)}${input.status === 'sent_to_agency' ? pg`, w_handoff as (
           -- A plan the policy hands to an agency: what it owed, invoice by invoice, kept once.
           insert into agency_handoffs (plan_id, account_id, currency, owed_minor, items, handed_off_at)
           select p.id, p.account_id, p.currency, coalesce(sum(i.open_minor), 0),
@@ -172,7 +173,7 @@ export function createPlanActivities({ db, clock }: Pick<ActivityDeps, 'db' | 'c
           where p.id = ${input.planId} and exists (select 1 from w_plan)
           group by p.id
           on conflict (plan_id) do nothing
-        )` : sql``}
+        )` : pg``}
         select 1`;
     },
 
