@@ -63,15 +63,15 @@ export async function sendInSlot<R>(db: Database, opts: SlotRequest<R>): Promise
       // A no-op update on conflict creates the row the first time and locks it every time; the
       // same statement then sleeps to the slot by the database's clock, unless another process
       // took the slot meanwhile (timers wake a little early, hence the slack).
-      const [row] = await tx.execute<{ waitMs: number }>(sql`
+      const [row] = await tx.execute<{ taken: boolean }>(sql`
         with slot as (
           insert into mail_rate_slots as s (provider, next_at) values (${opts.provider}, clock_timestamp())
           on conflict (provider) do update set next_at = s.next_at
           returning next_at, extract(epoch from (next_at - clock_timestamp())) * 1000 as wait_ms
         )
-        select wait_ms as "waitMs", case when wait_ms <= ${nearMs + 50} then pg_sleep(greatest(0, extract(epoch from (next_at - clock_timestamp())))) end as slept
-        from slot`);
-      if (Number(row!.waitMs) > nearMs + 50) return false;
+        select taken, case when taken then pg_sleep(greatest(0, extract(epoch from (next_at - clock_timestamp())))) end as slept
+        from (select next_at, wait_ms <= ${nearMs + 50} as taken from slot) s`);
+      if (!row!.taken) return false;
       await opts.send(prepared);
       await tx.execute(sql`update mail_rate_slots set next_at = clock_timestamp() + ${spacingMs}::float8 * interval '1 millisecond' where provider = ${opts.provider}`);
       return true;

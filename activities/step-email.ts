@@ -126,12 +126,13 @@ async function sendOnce(
   // last place under the cap. With no cap to count and no fee to add, the ledger row is one
   // statement and needs no transaction of its own.
   const cap = dunning && !already ? input.contactCap : undefined;
+  const lateFee = dunning ? input.fee : undefined;
   const prepare = async (tx: Queries) => {
     if (cap) {
       const capped = await contactCapReached(tx, contact.email, cap, now);
       if (capped) return { capped, plan: undefined };
     }
-    const fee = dunning && input.fee ? await addLateFee(tx, { plan: ctx, stepKey: input.stepKey, fee: input.fee }) : undefined;
+    const fee = lateFee ? await addLateFee(tx, { plan: ctx, stepKey: input.stepKey, fee: lateFee }) : undefined;
     // With a fee added, the email shows it among the items and in the total.
     const plan = fee?.added ? ((await loadPlanContext(tx, input.planId)) ?? ctx) : ctx;
     // The pay link expires its ttl after `at`, the workflow's instant for this step, which every
@@ -163,7 +164,7 @@ async function sendOnce(
     }
     return { plan, email, rendered, fee };
   };
-  const prepared = cap || (dunning && input.fee) ? await db.transaction(prepare) : await prepare(db);
+  const prepared = cap || lateFee ? await db.transaction(prepare) : await prepare(db);
   if (prepared.plan === undefined) {
     const retryAt = prepared.capped.toISOString();
     log.info('dunning email held by the contact cap', { planId: input.planId, stepKey: input.stepKey, retryAt });
