@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
 import { createApiKey } from '../client/api-keys';
@@ -36,6 +37,7 @@ import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
 import { mailerFromConfig } from '../worker/mailer';
 import { bundleWorkflows, installRuntime, startWorkers } from '../worker/worker';
+import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { apiCaller } from './api-caller';
@@ -176,8 +178,20 @@ try {
     }));
     return (await importRows(db.db, rows)).plans.map((p) => p.planId);
   };
-  const startBare = (workflowId: string, journey: BareJourney) =>
-    client.workflow.start(bareJourneyWorkflow, { taskQueue: 'bench-bare', workflowId, args: [journey] });
+  /** Starts a bare run; one with the journey's search attributes starts as initiation starts a plan. */
+  const startBare = (workflowId: string, journey: BareJourney, attributes = false) =>
+    client.workflow.start(bareJourneyWorkflow, {
+      taskQueue: 'bench-bare',
+      workflowId,
+      args: [journey],
+      ...(attributes && {
+        typedSearchAttributes: new TypedSearchAttributes([
+          { key: AccountId, value: workflowId },
+          { key: DunningStatus, value: 'in_progress' },
+          { key: OutstandingAmount, value: 100 },
+        ]),
+      }),
+    });
   // Plans initiated under 'bench-later' sleep 30 days before their first step: only the
   // initiation (and the journey's first writes) is measured, no email.
   const laterOffsets = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
@@ -192,7 +206,7 @@ try {
   // --- initiation: plans started from the client, left sleeping until their first step -------
   if (runs('initiation')) {
     await setLaterPolicy();
-    const bare: BareJourney = { steps: Object.entries(laterOffsets).map(([k, d]) => ({ offsetMs: d * 86_400_000, email: k !== 'manual_escalation' })) };
+    const bare: BareJourney = { steps: Object.entries(laterOffsets).map(([key, d]) => ({ key, offsetMs: d * 86_400_000, email: key !== 'manual_escalation' })) };
     let inFlight = 0;
     for (const n of sizes.initiation) {
       const planIds = await importPlans(n, `init${n}`);
@@ -273,29 +287,39 @@ try {
       await db.db.execute<{ id: string; at: string }>(sql`select id, initiated_at::text as at from collection_plans where id like 'plan-journey-%'`)
     ).map((r) => Date.parse(r.at) - calledAt.get(r.id)!);
 
-    const bare: BareJourney = { steps: Object.entries(offsets).map(([k, s]) => ({ offsetMs: s * 1000, email: k !== 'manual_escalation' })) };
-    const bareCpu0 = cpuByProcess();
-    const bareCounters0 = await workerCounters('bench-bare');
-    t = Date.now();
-    const bareIds = planIds.map((id) => `bare-journey-${id}`);
-    const bareRuns: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
-    await withConcurrency(bareIds, concurrency, async (workflowId) => {
-      const calledAt = Date.now();
-      const h = await startBare(workflowId, bare);
-      // The bare workflow waits for this only after its last step.
-      await h.signal(barePaymentSignal, { amountMinor: 10_000 });
-      bareRuns.push({ calledAt, result: h.result() });
-    });
-    const bareResults = await Promise.all(bareRuns.map((r) => r.result));
-    const bareElapsed = (Math.max(...bareResults.map((r) => r.lastStepAt)) - t) / 1000;
-    const bareLags = bareResults.flatMap((r) => r.lags);
-    const bareStartDelays = bareResults.map((r, i) => r.startedAt - bareRuns[i]!.calledAt);
-    const bareHistory = (await client.workflow.getHandle(bareIds[0]!).describe()).historyLength;
-    const bareCpu = cpuDelta(bareCpu0, cpuByProcess());
-    const bareCounters = counterDelta(bareCounters0, await workerCounters('bench-bare'));
+    /** The bare workflow through the same journey, 1,000 at once as ours were; with the journey's search attributes if asked. */
+    const runBare = async (prefix: string, attributes: boolean) => {
+      const steps = Object.entries(offsets).map(([key, s]) => ({ key, offsetMs: s * 1000, email: key !== 'manual_escalation' }));
+      const cpu0 = cpuByProcess();
+      const counters0 = await workerCounters('bench-bare');
+      const from = Date.now();
+      const ids = planIds.map((id) => `${prefix}-${id}`);
+      const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
+      await withConcurrency(ids, concurrency, async (workflowId) => {
+        const calledAt = Date.now();
+        const h = await startBare(workflowId, { steps, ...(attributes && { attributes: { accountId: workflowId } }) }, attributes);
+        // The bare workflow waits for this only after its last step.
+        await h.signal(barePaymentSignal, { amountMinor: 10_000 });
+        runs.push({ calledAt, result: h.result() });
+      });
+      const results = await Promise.all(runs.map((r) => r.result));
+      return {
+        ids,
+        elapsed: (Math.max(...results.map((r) => r.lastStepAt)) - from) / 1000,
+        lags: results.flatMap((r) => r.lags),
+        startDelays: results.map((r, i) => r.startedAt - runs[i]!.calledAt),
+        history: (await client.workflow.getHandle(ids[0]!).describe()).historyLength,
+        cpu: cpuDelta(cpu0, cpuByProcess()),
+        counters: counterDelta(counters0, await workerCounters('bench-bare')),
+      };
+    };
+    const bareRun = await runBare('bare-journey', false);
+    // Last, so that the headline pair (ours, then bare) runs as it always has.
+    const attributed = await runBare('bare-attributes', true);
+    const { elapsed: bareElapsed, lags: bareLags, startDelays: bareStartDelays, history: bareHistory, cpu: bareCpu, counters: bareCounters, ids: bareIds } = bareRun;
     log(`\nWorker counters during the journey (per plan): ours ${JSON.stringify(perPlan(oursCounters[0]!, n))} + mail ${JSON.stringify(perPlan(oursCounters[1]!, n))}; bare ${JSON.stringify(perPlan(bareCounters, n))}`);
 
-    log(`\nCPU seconds during the journey: ours ${JSON.stringify(oursCpu)}; bare ${JSON.stringify(bareCpu)}`);
+    log(`\nCPU seconds during the journey: ours ${JSON.stringify(oursCpu)}; bare ${JSON.stringify(bareCpu)}; bare with the search attributes ${JSON.stringify(attributed.cpu)}`);
     const sample = (ids: string[]) => ids.filter((_, i) => i % Math.ceil(ids.length / 20) === 0);
     printProfile('Where a journey spends its time (20 plans)', await profileHistories(client, sample(planIds.map((id) => `dunning-${id}`))), log);
     printProfile('The bare workflow (20 runs)', await profileHistories(client, sample(bareIds)), log);
@@ -304,11 +328,14 @@ try {
       journeyStepsPerSec: +((n * steps) / oursElapsed).toFixed(1),
       journeyBareStepsPerSec: +((n * steps) / bareElapsed).toFixed(1),
       journeyRatio: +(oursElapsed / bareElapsed).toFixed(2),
+      journeyBareWithAttributesStepsPerSec: +((n * steps) / attributed.elapsed).toFixed(1),
+      journeyRatioToBareWithAttributes: +(oursElapsed / attributed.elapsed).toFixed(2),
       journeyInitiationSec: +initiatedIn.toFixed(1),
       startDelayP50Ms: Math.round(percentile(startDelays, 50)),
       startDelayP95Ms: Math.round(percentile(startDelays, 95)),
       bareStartDelayP50Ms: Math.round(percentile(bareStartDelays, 50)),
       bareStartDelayP95Ms: Math.round(percentile(bareStartDelays, 95)),
+      bareWithAttributesStartDelayP50Ms: Math.round(percentile(attributed.startDelays, 50)),
       lagP50Ms: Math.round(percentile(lags, 50)),
       lagP95Ms: Math.round(percentile(lags, 95)),
       bareLagP50Ms: Math.round(percentile(bareLags, 50)),
@@ -316,12 +343,14 @@ try {
       workerCpuSecPer1000Plans: +(((cpu.user + cpu.system) / 1e6) * (1000 / n)).toFixed(1),
       temporalCpuSecPer1000Plans: +((oursCpu.temporal ?? 0) * (1000 / n)).toFixed(1),
       temporalCpuSecPer1000BarePlans: +((bareCpu.temporal ?? 0) * (1000 / n)).toFixed(1),
+      temporalCpuSecPer1000BareWithAttributesPlans: +((attributed.cpu.temporal ?? 0) * (1000 / n)).toFixed(1),
       postgresCpuSecPer1000Plans: +((oursCpu.postgres ?? 0) * (1000 / n)).toFixed(1),
       workerPeakRssMb: Math.round(Math.max(...rss) / 1e6),
       dbTransactionsPerPlan: +((Number(xact1!.n) - Number(xact0!.n)) / n).toFixed(1),
       dbRowsPerPlan: +(Object.values(rows!).reduce((a, b) => a + b, 0) / n + 4).toFixed(1), // + account, contact, invoice, plan
       historyEvents: history ?? 0,
       bareHistoryEvents: bareHistory ?? 0,
+      bareWithAttributesHistoryEvents: attributed.history ?? 0,
       cacheMissesPerPlan: +(oursCounters[0]!.cacheMisses! / n).toFixed(2),
       bareCacheMissesPerPlan: +(bareCounters.cacheMisses! / n).toFixed(2),
       replaysPerPlan: +(oursCounters[0]!.replays! / n).toFixed(2),
