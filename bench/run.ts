@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks,scaling]`: how fast the
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks,scaling] [-- --pollers=autoscaling]`: how fast the
 // engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
 // shape whose activities do nothing) measured in the same run; how long a `dunning` command
 // takes to start, against node doing nothing; the HTTP API against the typed client, and its
@@ -52,6 +52,10 @@ import { worklistBaseline } from './worklist-baseline';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+// The scaling section's worker processes poll as their config's `temporal.pollers` says.
+const pollersArg = process.argv.find((a) => a.startsWith('--pollers='))?.slice('--pollers='.length) ?? 'default';
+if (pollersArg !== 'default' && pollersArg !== 'autoscaling') throw new Error(`bench: --pollers must be default or autoscaling, not "${pollersArg}".`);
+const pollers: 'default' | 'autoscaling' = pollersArg;
 const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports' | 'webhooks' | 'scaling') => !only || only.includes(section);
 const sizes = quick
   ? {
@@ -717,12 +721,12 @@ webhooks: ${bodies.length} events to a local receiver, one endpoint
   // --- scaling: the journey with 1, 2 and 4 worker processes, cluster and dev server --------
   // After this process's own workers have stopped: only the measured processes run.
   if (runs('scaling')) {
-    const scaling = await scalingFigures({ n: sizes.scaling, workerCounts: [1, 2, 4], tmp, cliPath: cli.path, log });
-    Object.assign(results, scaling);
+    const scaling = await scalingFigures({ n: sizes.scaling, workerCounts: [1, 2, 4], tmp, cliPath: cli.path, pollers, log });
+    Object.assign(results, scaling, { scalingPollers: pollers });
     const row = (name: string, label: string) =>
       `| ${label} | ${[1, 2, 4].map((k) => `${scaling[`scaling${name}W${k}StepsPerSec`]} (${scaling[`scaling${name}W${k}CoresTemporal`]} / ${scaling[`scaling${name}W${k}CoresPostgres`]} / ${scaling[`scaling${name}W${k}CoresWorkers`]})`).join(' | ')} |`;
     log(`
-scaling: ${sizes.scaling} journeys, steps/s (cores busy: Temporal / PostgreSQL / workers)
+scaling: ${sizes.scaling} journeys, ${pollers} pollers, steps/s (cores busy: Temporal / PostgreSQL / workers)
 | | 1 worker process | 2 | 4 |
 |---|---|---|---|
 ${row('Cluster', 'cluster (4 service processes, PostgreSQL)')}

@@ -20,6 +20,8 @@ import { cpuByProcess, cpuDelta } from './history-profile';
 import { counterDelta, sumCounters } from './prometheus';
 
 type Log = (line: string) => void;
+/** How the worker processes poll (their config's `temporal.pollers`). */
+type Pollers = 'default' | 'autoscaling';
 
 interface Target {
   name: 'cluster' | 'devServer';
@@ -48,12 +50,12 @@ const offsets = { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, ma
 const steps = Object.keys(offsets).length;
 
 /** K `dunning worker` processes against the target, each with its own metrics port, once all say they run. */
-async function startWorkerProcesses(target: Target, k: number, dir: string): Promise<ChildProcess[]> {
+async function startWorkerProcesses(target: Target, k: number, dir: string, pollers: Pollers): Promise<ChildProcess[]> {
   const children: ChildProcess[] = [];
   for (let i = 0; i < k; i++) {
     const configFile = path.join(dir, `worker-${k}-${i}.config.json`);
     // The engine, not Resend's 2 requests/s, is what is measured.
-    writeFileSync(configFile, JSON.stringify({ metrics: { port: await freePort() }, mail: { ratePerSecond: 1_000 } }));
+    writeFileSync(configFile, JSON.stringify({ temporal: { pollers }, metrics: { port: await freePort() }, mail: { ratePerSecond: 1_000 } }));
     const child = spawn(process.execPath, [dunningBin, 'worker'], {
       cwd: projectRoot,
       env: { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: dir, TEMPORAL_ADDRESS: target.temporalAddress, DATABASE_URL: target.databaseUrl },
@@ -97,8 +99,8 @@ async function stopProcesses(children: ChildProcess[]): Promise<void> {
 }
 
 /** n plans through the seconds-long journey with k worker processes: steps per second, and CPU seconds per process group. */
-async function journeyThroughput(target: Target, k: number, n: number, dir: string, log: Log) {
-  const workers = await startWorkerProcesses(target, k, dir);
+async function journeyThroughput(target: Target, k: number, n: number, dir: string, pollers: Pollers, log: Log) {
+  const workers = await startWorkerProcesses(target, k, dir, pollers);
   const db = connectDatabase(target.databaseUrl, { max: 10 });
   const connection = await Connection.connect({ address: target.temporalAddress });
   try {
@@ -196,7 +198,7 @@ async function devServerTarget(dir: string, cliPath: string): Promise<Target> {
  * The curve on each target: `n` journeys with each of `workerCounts` worker processes. Figures
  * are keyed scaling<Target>W<k>StepsPerSec, plus each target's ratio of its best to one worker.
  */
-export async function scalingFigures(opts: { n: number; workerCounts: number[]; tmp: string; cliPath: string; log: Log }): Promise<Record<string, number>> {
+export async function scalingFigures(opts: { n: number; workerCounts: number[]; tmp: string; cliPath: string; pollers: Pollers; log: Log }): Promise<Record<string, number>> {
   const results: Record<string, number> = {};
   for (const name of ['cluster', 'devServer'] as const) {
     const dir = path.join(opts.tmp, `scaling-${name}`);
@@ -204,7 +206,7 @@ export async function scalingFigures(opts: { n: number; workerCounts: number[]; 
     const target = name === 'cluster' ? await clusterTarget(dir) : await devServerTarget(dir, opts.cliPath);
     try {
       for (const k of opts.workerCounts) {
-        const { stepsPerSec, cpu, elapsed, matching } = await journeyThroughput(target, k, opts.n, dir, opts.log);
+        const { stepsPerSec, cpu, elapsed, matching } = await journeyThroughput(target, k, opts.n, dir, opts.pollers, opts.log);
         const label = `scaling${name === 'cluster' ? 'Cluster' : 'DevServer'}W${k}`;
         results[`${label}StepsPerSec`] = stepsPerSec;
         if (matching) {

@@ -20,6 +20,7 @@ describe('configuration', () => {
     expect(config.devServer).toEqual({ ip: '127.0.0.1', port: 7233, uiPort: 8233 });
     expect(config.temporal.taskQueues.dunning).toBe('dunning');
     expect(config.temporal.maxCachedWorkflows).toBe(1000); // memory stays bounded however many plans are open
+    expect(config.temporal.pollers).toBe('default'); // the SDK's pollers, measured better on 2 cores than autoscaling
     expect(config.searchAttributes).toMatchObject({
       DunningStatus: 'Keyword',
       DunningStep: 'Keyword',
@@ -52,6 +53,7 @@ describe('configuration', () => {
     [withConfigFile({ devServer: { port: 70000 } }), /field "devServer\.port"/],
     [withConfigFile({ temporal: { nameSpace: 'x' } }), /field "temporal"/],
     [withConfigFile({ temporal: { maxCachedWorkflows: 0 } }), /field "temporal\.maxCachedWorkflows": Too small/],
+    [withConfigFile({ temporal: { pollers: 'many' } }), /field "temporal\.pollers"/],
     [withConfigFile({ searchAttributes: { DunningStatus: 'Int' } }), /field "searchAttributes\.DunningStatus": the workflow writes it as Keyword/],
     [withConfigFile('{ not json'), /is not valid JSON/],
     [{ DUNNING_CONFIG: '/nonexistent/dunning.json' }, /does not exist/],

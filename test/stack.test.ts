@@ -7,7 +7,7 @@ import { initiateDunning } from '../client/dunning';
 import { setPolicy } from '../db/policies';
 import { workflowIdFor } from '../workflows/messages';
 import { stackCheckWorkflow } from '../workflows/stack-check';
-import { createPlan, dateOffset, eventually, secondsPolicy } from './fixtures';
+import { createPlan, dateOffset, eventually, outboxFor, secondsPolicy } from './fixtures';
 import { startTestStack, type TestStack } from './support';
 
 const { EventType } = proto.temporal.api.enums.v1;
@@ -61,5 +61,22 @@ describe('the embedded stack', () => {
     expect(await found('DunningStatus = "escalated"')).toEqual([workflowId]);
     expect(await count('DunningStatus = "in_progress"')).toBe(0);
     expect(await count('DunningStep = "manual_escalation"')).toBe(0);
+  });
+
+  it('polls with the SDK default unless the config asks for autoscaling, and plans move either way', async () => {
+    const pollers = (s: TestStack) => [s.workers.dunning!.options.workflowTaskPollerBehavior.type, s.workers.mail!.options.activityTaskPollerBehavior.type];
+    expect(pollers(stack)).toEqual(['simple-maximum', 'simple-maximum']);
+    const scaling = await startTestStack('stack-autoscaling', { pollers: 'autoscaling' });
+    try {
+      expect(pollers(scaling)).toEqual(['autoscaling', 'autoscaling']);
+      const policy = secondsPolicy(`pollers-${randomUUID().slice(0, 6)}`, { upcoming_notice: 0, manual_escalation: 3600 });
+      await setPolicy(scaling.db.db, policy);
+      const { planId } = await createPlan(scaling.db.db, { invoices: [{ amountMinor: 1_000, dueOn: dateOffset(5) }] });
+      await initiateDunning({ client: scaling.client, db: scaling.db.db, config: scaling.config }, { planId, policyName: policy.name });
+      // Its first step (a workflow task, then an email on the mail queue) goes out through the autoscaling pollers.
+      expect(await eventually(async () => (outboxFor(scaling.outboxDir, planId).length > 0 ? outboxFor(scaling.outboxDir, planId) : undefined), 'the upcoming notice in the outbox')).toHaveLength(1);
+    } finally {
+      await scaling.close();
+    }
   });
 });

@@ -88,12 +88,14 @@ export async function startTestStack(
     mailBatchSize?: number;
     /** One worker only (a test that starts and stops the mail worker itself); default both. */
     only?: 'dunning' | 'mail';
+    pollers?: DunningConfig['temporal']['pollers'];
   } = {},
 ): Promise<TestStack> {
   installTestRuntime();
   const config = testConfig(label);
   if (opts.mailRatePerSecond) config.mail.ratePerSecond = opts.mailRatePerSecond;
   if (opts.mailBatchSize) config.mail.batchSize = opts.mailBatchSize;
+  if (opts.pollers) config.temporal.pollers = opts.pollers;
   const db = connectDatabase(inject('databaseUrl'), { max: 4 });
   const connection = await Connection.connect({ address: inject('temporalAddress') });
   const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });

@@ -34,6 +34,11 @@ const fileSchema = z
          * when their next step comes. Bounds the worker's memory however many plans are open.
          */
         maxCachedWorkflows: z.number().int().min(2).max(100_000).default(1000),
+        /**
+         * How a worker polls its task queues: the SDK's fixed pollers, or Temporal's poller
+         * autoscaling (servers 1.28 and later), which opens more polls while tasks wait.
+         */
+        pollers: z.enum(['default', 'autoscaling']).default('default'),
       })
       .strict()
       .prefault({}),
@@ -215,6 +220,7 @@ export interface DunningConfig {
     tls: boolean | TemporalTls;
     apiKey?: string;
     maxCachedWorkflows: number;
+    pollers: 'default' | 'autoscaling';
     uiUrl?: string;
   };
   devServer: { ip: string; port: number; uiPort: number };
@@ -317,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): DunningConfig 
       tls,
       apiKey: e.TEMPORAL_API_KEY,
       maxCachedWorkflows: file.temporal.maxCachedWorkflows,
+      pollers: file.temporal.pollers,
       uiUrl: e.TEMPORAL_UI_URL ?? file.temporal.uiUrl,
     },
     devServer: file.devServer,

@@ -125,6 +125,10 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWor
     connection,
     namespace: config.temporal.namespace,
     activities,
+    ...(config.temporal.pollers === 'autoscaling' && {
+      workflowTaskPollerBehavior: { type: 'autoscaling' } as const,
+      activityTaskPollerBehavior: { type: 'autoscaling' } as const,
+    }),
     ...(opts.identity !== undefined && { identity: opts.identity }),
   };
   const dunning =
