@@ -20,7 +20,7 @@ describe('configuration', () => {
     expect(config.devServer).toEqual({ ip: '127.0.0.1', port: 7233, uiPort: 8233 });
     expect(config.temporal.taskQueues.dunning).toBe('dunning');
     expect(config.temporal.maxCachedWorkflows).toBe(1000); // memory stays bounded however many plans are open
-    expect(config.temporal.pollers).toBe('default'); // the SDK's pollers, measured better on 2 cores than autoscaling
+    expect(config.temporal.pollers).toBe('default'); // the SDK's pollers: autoscaling measured better only on a cluster
     expect(config.searchAttributes).toMatchObject({
       DunningStatus: 'Keyword',
       DunningStep: 'Keyword',
