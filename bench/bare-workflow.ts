@@ -24,7 +24,7 @@ export interface BareJourney {
    * next step and its time after each step, the status and amount once paid. The client starts
    * such a run with the account, status and amount, as initiation does.
    */
-  attributes?: { accountId: string };
+  attributes?: { accountId: string; outstandingAmount: number };
 }
 
 /** When the workflow first ran, each step's lag behind its scheduled time, and when the last step ended. */
@@ -48,7 +48,7 @@ export async function bareJourneyWorkflow(input: BareJourney): Promise<{ started
   upsert([
     { key: DunningStatus, value: 'in_progress' },
     { key: AccountId, value: input.attributes?.accountId ?? '' },
-    { key: OutstandingAmount, value: 100 },
+    { key: OutstandingAmount, value: input.attributes?.outstandingAmount ?? 0 },
     ...next(0),
   ]);
   const lags: number[] = [];

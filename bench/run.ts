@@ -32,7 +32,7 @@ import { addWebhook, disableWebhook } from '../client/webhooks';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
-import { loadConfig } from '../worker/config';
+import { loadConfig, type DunningConfig } from '../worker/config';
 import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
 import { mailerFromConfig } from '../worker/mailer';
@@ -55,7 +55,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 // The scaling section's worker processes poll as their config's `temporal.pollers` says.
 const pollersArg = process.argv.find((a) => a.startsWith('--pollers='))?.slice('--pollers='.length) ?? 'default';
 if (pollersArg !== 'default' && pollersArg !== 'autoscaling') throw new Error(`bench: --pollers must be default or autoscaling, not "${pollersArg}".`);
-const pollers: 'default' | 'autoscaling' = pollersArg;
+const pollers: DunningConfig['temporal']['pollers'] = pollersArg;
 const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports' | 'webhooks' | 'scaling') => !only || only.includes(section);
 const sizes = quick
   ? {
@@ -182,17 +182,17 @@ try {
     }));
     return (await importRows(db.db, rows)).plans.map((p) => p.planId);
   };
-  /** Starts a bare run; one with the journey's search attributes starts as initiation starts a plan. */
-  const startBare = (workflowId: string, journey: BareJourney, attributes = false) =>
+  /** Starts a bare run; one with the journey's search attributes starts with three of them, as initiation starts a plan. */
+  const startBare = (workflowId: string, journey: BareJourney) =>
     client.workflow.start(bareJourneyWorkflow, {
       taskQueue: 'bench-bare',
       workflowId,
       args: [journey],
-      ...(attributes && {
+      ...(journey.attributes && {
         typedSearchAttributes: new TypedSearchAttributes([
-          { key: AccountId, value: workflowId },
+          { key: AccountId, value: journey.attributes.accountId },
           { key: DunningStatus, value: 'in_progress' },
-          { key: OutstandingAmount, value: 100 },
+          { key: OutstandingAmount, value: journey.attributes.outstandingAmount },
         ]),
       }),
     });
@@ -301,7 +301,7 @@ try {
       const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
       await withConcurrency(ids, concurrency, async (workflowId) => {
         const calledAt = Date.now();
-        const h = await startBare(workflowId, { steps, ...(attributes && { attributes: { accountId: workflowId } }) }, attributes);
+        const h = await startBare(workflowId, { steps, ...(attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }) });
         // The bare workflow waits for this only after its last step.
         await h.signal(barePaymentSignal, { amountMinor: 10_000 });
         runs.push({ calledAt, result: h.result() });

@@ -11,7 +11,7 @@ import { importRows, type ParsedRow } from '../client/import';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
-import { loadConfig, projectRoot } from '../worker/config';
+import { loadConfig, projectRoot, type DunningConfig } from '../worker/config';
 import { freePort, startDevServer } from '../worker/dev-server';
 import { startClusterProcess } from '../test/cluster-process';
 import { dunningBin } from '../test/engine-process';
@@ -21,7 +21,7 @@ import { counterDelta, sumCounters } from './prometheus';
 
 type Log = (line: string) => void;
 /** How the worker processes poll (their config's `temporal.pollers`). */
-type Pollers = 'default' | 'autoscaling';
+type Pollers = DunningConfig['temporal']['pollers'];
 
 interface Target {
   name: 'cluster' | 'devServer';
