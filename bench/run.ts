@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks,scaling] [-- --pollers=autoscaling]`: how fast the
+// `npm run bench [-- --quick] [-- --only=initiation,journey,import,cli,http,console,reports,webhooks,scaling] [-- --pollers=autoscaling] [-- --workers=1,2,4] [-- --in-flight=N]`: how fast the
 // engine initiates and moves plans, against bare Temporal (same server, a workflow of the same
 // shape whose activities do nothing) measured in the same run; how long a `dunning` command
 // takes to start, against node doing nothing; the HTTP API against the typed client, and its
@@ -14,8 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
 import { createApiKey } from '../client/api-keys';
 import { initiateDunning, reportPayment } from '../client/dunning';
@@ -37,13 +36,13 @@ import { freePort, startDevServer } from '../worker/dev-server';
 import { resolveTemporalCli } from '../worker/toolchain';
 import { mailerFromConfig } from '../worker/mailer';
 import { bundleWorkflows, installRuntime, startWorkers } from '../worker/worker';
-import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { apiCaller } from './api-caller';
 import { commitAt } from './commit';
 import { counterDelta, sumCounters } from './prometheus';
-import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
+import { bareSteps, bareTaskQueue, createBareWorker, runBareJourneys, startBare } from './bare';
+import type { BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
 import { seededPlanId, seedPlans, seedReportHistory, seedWorklist } from './seed-plans';
@@ -56,6 +55,17 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 const pollersArg = process.argv.find((a) => a.startsWith('--pollers='))?.slice('--pollers='.length) ?? 'default';
 if (pollersArg !== 'default' && pollersArg !== 'autoscaling') throw new Error(`bench: --pollers must be default or autoscaling, not "${pollersArg}".`);
 const pollers: DunningConfig['temporal']['pollers'] = pollersArg;
+/** A flag's value as a list of whole numbers, each at least `min`; `fallback` when absent. */
+const numbersArg = (flag: string, min: number, fallback: number[]) => {
+  const text = process.argv.find((a) => a.startsWith(`--${flag}=`))?.slice(flag.length + 3);
+  if (text === undefined) return fallback;
+  const values = text.split(',').map(Number);
+  if (!values.every((v) => Number.isInteger(v) && v >= min)) throw new Error(`bench: --${flag} must be whole numbers of at least ${min}, separated by commas, not "${text}".`);
+  return values;
+};
+// The scaling section: how many worker processes in each run, and how many sleeping plans are in flight meanwhile.
+const workerCounts = numbersArg('workers', 1, [1, 2, 4]);
+const [inFlight] = numbersArg('in-flight', 0, [0]);
 const runs = (section: 'initiation' | 'journey' | 'import' | 'cli' | 'http' | 'console' | 'reports' | 'webhooks' | 'scaling') => !only || only.includes(section);
 const sizes = quick
   ? {
@@ -153,16 +163,8 @@ try {
   const bundleStarted = Date.now();
   const workflowBundle = await bundleWorkflows();
   results.bundleMs = Date.now() - bundleStarted;
-  const bareBundle = await bundleWorkflowCode({ workflowsPath: path.join(here, 'bare-workflow.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: log } });
   const workers = await startWorkers({ connection: native, config, db: db.db, mailer: mailerFromConfig(config).mailer, workflowBundle });
-  // Bare Temporal, for comparison: not the engine's wiring, so not started through it.
-  const bareWorker = await Worker.create({
-    connection: native,
-    taskQueue: 'bench-bare',
-    workflowBundle: { code: bareBundle.code },
-    activities: { noop: async ({ n }: { n: number }) => n },
-    maxCachedWorkflows: config.temporal.maxCachedWorkflows,
-  });
+  const bareWorker = await createBareWorker(native, { maxCachedWorkflows: config.temporal.maxCachedWorkflows }, log);
   const bareRunning = bareWorker.run();
   const ctx = { client, db: clientDb.db, config };
   let accountSeq = 0;
@@ -182,20 +184,6 @@ try {
     }));
     return (await importRows(db.db, rows)).plans.map((p) => p.planId);
   };
-  /** Starts a bare run; one with the journey's search attributes starts with three of them, as initiation starts a plan. */
-  const startBare = (workflowId: string, journey: BareJourney) =>
-    client.workflow.start(bareJourneyWorkflow, {
-      taskQueue: 'bench-bare',
-      workflowId,
-      args: [journey],
-      ...(journey.attributes && {
-        typedSearchAttributes: new TypedSearchAttributes([
-          { key: AccountId, value: journey.attributes.accountId },
-          { key: DunningStatus, value: 'in_progress' },
-          { key: OutstandingAmount, value: journey.attributes.outstandingAmount },
-        ]),
-      }),
-    });
   // Plans initiated under 'bench-later' sleep 30 days before their first step: only the
   // initiation (and the journey's first writes) is measured, no email.
   const laterOffsets = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
@@ -210,7 +198,7 @@ try {
   // --- initiation: plans started from the client, left sleeping until their first step -------
   if (runs('initiation')) {
     await setLaterPolicy();
-    const bare: BareJourney = { steps: Object.entries(laterOffsets).map(([key, d]) => ({ key, offsetMs: d * 86_400_000, email: key !== 'manual_escalation' })) };
+    const bare: BareJourney = { steps: bareSteps(laterOffsets, 86_400_000) };
     let inFlight = 0;
     for (const n of sizes.initiation) {
       const planIds = await importPlans(n, `init${n}`);
@@ -221,7 +209,7 @@ try {
       // Started is not begun: a plan begins with its journey's first workflow task (beginPlan).
       const [begun] = await db.db.execute<{ n: number }>(sql`select count(*)::int as n from collection_plans where id like ${`plan-init${n}-%`} and initiated_at is not null`);
       t = Date.now();
-      await withConcurrency(planIds, concurrency, (planId) => startBare(`bare-init-${planId}`, bare));
+      await withConcurrency(planIds, concurrency, (planId) => startBare(client, `bare-init-${planId}`, bare));
       const bareRate = n / ((Date.now() - t) / 1000);
       // Let every plan reach its first timer before reading memory.
       await untilEveryPlanWaits(`init${n}`, n);
@@ -293,28 +281,18 @@ try {
 
     /** The bare workflow through the same journey, 1,000 at once as ours were; with the journey's search attributes if asked. */
     const runBare = async (prefix: string, attributes: boolean) => {
-      const steps = Object.entries(offsets).map(([key, s]) => ({ key, offsetMs: s * 1000, email: key !== 'manual_escalation' }));
       const cpu0 = cpuByProcess();
-      const counters0 = await workerCounters('bench-bare');
-      const from = Date.now();
+      const counters0 = await workerCounters(bareTaskQueue);
       const ids = planIds.map((id) => `${prefix}-${id}`);
-      const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
-      await withConcurrency(ids, concurrency, async (workflowId) => {
-        const calledAt = Date.now();
-        const h = await startBare(workflowId, { steps, ...(attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }) });
-        // The bare workflow waits for this only after its last step.
-        await h.signal(barePaymentSignal, { amountMinor: 10_000 });
-        runs.push({ calledAt, result: h.result() });
-      });
-      const results = await Promise.all(runs.map((r) => r.result));
+      const { elapsed, lags, startDelays } = await runBareJourneys(client, ids, bareSteps(offsets, 1000), { attributes, concurrency });
       return {
         ids,
-        elapsed: (Math.max(...results.map((r) => r.lastStepAt)) - from) / 1000,
-        lags: results.flatMap((r) => r.lags),
-        startDelays: results.map((r, i) => r.startedAt - runs[i]!.calledAt),
+        elapsed,
+        lags,
+        startDelays,
         history: (await client.workflow.getHandle(ids[0]!).describe()).historyLength,
         cpu: cpuDelta(cpu0, cpuByProcess()),
-        counters: counterDelta(counters0, await workerCounters('bench-bare')),
+        counters: counterDelta(counters0, await workerCounters(bareTaskQueue)),
       };
     };
     const bareRun = await runBare('bare-journey', false);
@@ -721,16 +699,26 @@ webhooks: ${bodies.length} events to a local receiver, one endpoint
   // --- scaling: the journey with 1, 2 and 4 worker processes, cluster and dev server --------
   // After this process's own workers have stopped: only the measured processes run.
   if (runs('scaling')) {
-    const scaling = await scalingFigures({ n: sizes.scaling, workerCounts: [1, 2, 4], tmp, cliPath: cli.path, pollers, log });
-    Object.assign(results, scaling, { scalingPollers: pollers });
+    const scaling = await scalingFigures({ n: sizes.scaling, workerCounts, inFlight: inFlight!, tmp, cliPath: cli.path, pollers, log });
+    Object.assign(results, scaling, { scalingPollers: pollers, scalingPlansInFlight: inFlight! });
     const row = (name: string, label: string) =>
-      `| ${label} | ${[1, 2, 4].map((k) => `${scaling[`scaling${name}W${k}StepsPerSec`]} (${scaling[`scaling${name}W${k}CoresTemporal`]} / ${scaling[`scaling${name}W${k}CoresPostgres`]} / ${scaling[`scaling${name}W${k}CoresWorkers`]})`).join(' | ')} |`;
+      `| ${label} | ${workerCounts.map((k) => `${scaling[`scaling${name}W${k}StepsPerSec`]} (${scaling[`scaling${name}W${k}CoresTemporal`]} / ${scaling[`scaling${name}W${k}CoresPostgres`]} / ${scaling[`scaling${name}W${k}CoresWorkers`]})`).join(' | ')} |`;
+    const bareRow = (name: string, label: string) =>
+      `| ${label} | ${scaling[`scaling${name}W1StepsPerSec`]} / ${scaling[`scaling${name}BareStepsPerSec`]} / ${scaling[`scaling${name}BareWithAttributesStepsPerSec`]} | ${scaling[`scaling${name}W1RatioToBare`]} | ${scaling[`scaling${name}W1RatioToBareWithAttributes`]} |`;
     log(`
-scaling: ${sizes.scaling} journeys, ${pollers} pollers, steps/s (cores busy: Temporal / PostgreSQL / workers)
-| | 1 worker process | 2 | 4 |
-|---|---|---|---|
+scaling: ${sizes.scaling} journeys, ${pollers} pollers, ${inFlight} other plans in flight, steps/s (cores busy: Temporal / PostgreSQL / workers)
+| | ${workerCounts.map((k) => `${k} worker process${k === 1 ? '' : 'es'}`).join(' | ')} |
+|---|${workerCounts.map(() => '---|').join('')}
 ${row('Cluster', 'cluster (4 service processes, PostgreSQL)')}
 ${row('DevServer', 'dev server (SQLite)')}`);
+    if (workerCounts.includes(1)) {
+      log(`
+one worker process against bare Temporal on the same server, steps/s
+| | engine / bare / bare with the search attributes | ratio to bare | ratio to bare with the attributes |
+|---|---|---|---|
+${bareRow('Cluster', 'cluster')}
+${bareRow('DevServer', 'dev server')}`);
+    }
   }
 } finally {
   await server.stop();

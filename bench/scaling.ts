@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
 import { initiateDunning } from '../client/dunning';
 import { importRows, type ParsedRow } from '../client/import';
@@ -18,6 +19,7 @@ import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { cpuByProcess, cpuDelta } from './history-profile';
 import { counterDelta, sumCounters } from './prometheus';
+import { bareSteps, createBareWorker, runBareJourneys } from './bare';
 
 type Log = (line: string) => void;
 /** How the worker processes poll (their config's `temporal.pollers`). */
@@ -108,20 +110,7 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     const ctx = { client: new Client({ connection }), db: db.db, config };
     await setPolicy(db.db, secondsPolicy('bench-scaling', offsets));
     const prefix = `scale-${target.name}-${k}`;
-    const rows: ParsedRow[] = Array.from({ length: n }, (_, i) => ({
-      line: i + 2,
-      accountId: `${prefix}-${i}`,
-      accountName: `Bench ${i}`,
-      contactName: 'Bench Contact',
-      contactEmail: `bench${i}@bench.example`,
-      timezone: 'Etc/UTC',
-      currency: 'USD',
-      invoiceNumber: `${prefix}-INV-${i}`,
-      amountMinor: 10_000,
-      issuedOn: new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10),
-      dueOn: new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10),
-    }));
-    const planIds = (await importRows(db.db, rows)).plans.map((p) => p.planId);
+    const planIds = await importBenchPlans(db, prefix, n);
     const cpu0 = cpuByProcess();
     const metricsUrl = target.matchingMetrics;
     const matching0 = metricsUrl ? await matchingCounters(metricsUrl) : undefined;
@@ -133,12 +122,7 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
       }),
     );
     const done = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-${prefix}-%`} and status = 'completed'`;
-    for (;;) {
-      const [row] = await db.db.execute<{ n: number }>(done);
-      if (row!.n === n * steps) break;
-      if (Date.now() - started > 1_200_000) throw new Error(`bench: the ${target.name} journey with ${k} workers did not finish in 20 minutes`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await untilCount(db, done, n * steps, 1_200_000, `the ${target.name} journey with ${k} workers`);
     const elapsed = (Date.now() - started) / 1000;
     const cpu = cpuDelta(cpu0, cpuByProcess());
     const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
@@ -157,6 +141,97 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     await connection.close();
     await db.close();
     await stopProcesses(workers);
+  }
+}
+
+/**
+ * The yardstick on the same target: n bare runs through the same steps (bare-workflow.ts, its
+ * worker in this process polling as the engine's do), without and then with the journey's
+ * search attributes. Steps per second and CPU seconds per process group, for each.
+ */
+async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkflows: number; pollers: Pollers }, log: Log) {
+  const native = await NativeConnection.connect({ address: target.temporalAddress });
+  const connection = await Connection.connect({ address: target.temporalAddress });
+  const worker = await createBareWorker(native, opts, log);
+  const running = worker.run();
+  try {
+    const client = new Client({ connection });
+    const figures: Array<{ stepsPerSec: number; cpu: Record<string, number>; elapsed: number }> = [];
+    for (const attributes of [false, true]) {
+      const ids = Array.from({ length: n }, (_, i) => `bare-${target.name}-${attributes ? 'attributes' : 'plain'}-${i}`);
+      const cpu0 = cpuByProcess();
+      const { elapsed } = await runBareJourneys(client, ids, bareSteps(offsets, 1000), { attributes, concurrency: 50 });
+      const cpu = cpuDelta(cpu0, cpuByProcess());
+      const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
+      log(`scaling ${target.name}, bare Temporal${attributes ? ' with the search attributes' : ''}: ${n} runs in ${elapsed.toFixed(1)} s, ${stepsPerSec} steps/s; CPU s ${JSON.stringify(cpu)}`);
+      figures.push({ stepsPerSec, cpu, elapsed });
+    }
+    return { bare: figures[0]!, withAttributes: figures[1]! };
+  } finally {
+    worker.shutdown();
+    await running;
+    await native.close();
+    await connection.close();
+  }
+}
+
+/**
+ * n plans initiated on the target under a policy whose first step is 30 days away, begun by one
+ * worker process and left asleep: the plans a running engine has in flight while the journeys run.
+ */
+async function initiateAsleep(target: Target, n: number, dir: string, pollers: Pollers, log: Log) {
+  const workers = await startWorkerProcesses(target, 1, dir, pollers);
+  const db = connectDatabase(target.databaseUrl, { max: 10 });
+  const connection = await Connection.connect({ address: target.temporalAddress });
+  try {
+    const config = loadConfig({ PATH: process.env.PATH, DUNNING_DATA_DIR: dir, TEMPORAL_ADDRESS: target.temporalAddress, DATABASE_URL: target.databaseUrl });
+    const ctx = { client: new Client({ connection }), db: db.db, config };
+    const days = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
+    await setPolicy(db.db, secondsPolicy('bench-asleep', Object.fromEntries(Object.entries(days).map(([k, d]) => [k, d * 86_400]))));
+    const planIds = await importBenchPlans(db, `asleep-${target.name}`, n);
+    const started = Date.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < planIds.length) await initiateDunning(ctx, { planId: planIds[next++]!, policyName: 'bench-asleep' });
+      }),
+    );
+    const waiting = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-asleep-${target.name}-%`} and status = 'waiting'`;
+    await untilCount(db, waiting, n, 1_200_000, `the ${target.name}'s ${n} sleeping plans to begin`);
+    log(`scaling ${target.name}: ${n} plans initiated and asleep until their first step in 30 days (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  } finally {
+    await connection.close();
+    await db.close();
+    await stopProcesses(workers);
+  }
+}
+
+/** Imports n one-invoice accounts named `${prefix}-i`; their plans' ids. */
+async function importBenchPlans(db: ReturnType<typeof connectDatabase>, prefix: string, n: number): Promise<string[]> {
+  const rows: ParsedRow[] = Array.from({ length: n }, (_, i) => ({
+    line: i + 2,
+    accountId: `${prefix}-${i}`,
+    accountName: `Bench ${i}`,
+    contactName: 'Bench Contact',
+    contactEmail: `bench${i}@bench.example`,
+    timezone: 'Etc/UTC',
+    currency: 'USD',
+    invoiceNumber: `${prefix}-INV-${i}`,
+    amountMinor: 10_000,
+    issuedOn: new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10),
+    dueOn: new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10),
+  }));
+  return (await importRows(db.db, rows)).plans.map((p) => p.planId);
+}
+
+/** Polls `query` (a count) until it reaches `n`. */
+async function untilCount(db: ReturnType<typeof connectDatabase>, query: ReturnType<typeof sql>, n: number, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await db.db.execute<{ n: number }>(query);
+    if (row!.n === n) return;
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -198,13 +273,15 @@ async function devServerTarget(dir: string, cliPath: string): Promise<Target> {
  * The curve on each target: `n` journeys with each of `workerCounts` worker processes. Figures
  * are keyed scaling<Target>W<k>StepsPerSec, plus each target's ratio of its best to one worker.
  */
-export async function scalingFigures(opts: { n: number; workerCounts: number[]; tmp: string; cliPath: string; pollers: Pollers; log: Log }): Promise<Record<string, number>> {
+export async function scalingFigures(opts: { n: number; workerCounts: number[]; inFlight: number; tmp: string; cliPath: string; pollers: Pollers; log: Log }): Promise<Record<string, number>> {
   const results: Record<string, number> = {};
+  const config = loadConfig({ PATH: process.env.PATH, DUNNING_DATA_DIR: opts.tmp });
   for (const name of ['cluster', 'devServer'] as const) {
     const dir = path.join(opts.tmp, `scaling-${name}`);
     mkdirSync(dir, { recursive: true });
     const target = name === 'cluster' ? await clusterTarget(dir) : await devServerTarget(dir, opts.cliPath);
     try {
+      if (opts.inFlight > 0) await initiateAsleep(target, opts.inFlight, dir, opts.pollers, opts.log);
       for (const k of opts.workerCounts) {
         const { stepsPerSec, cpu, elapsed, matching } = await journeyThroughput(target, k, opts.n, dir, opts.pollers, opts.log);
         const label = `scaling${name === 'cluster' ? 'Cluster' : 'DevServer'}W${k}`;
@@ -219,6 +296,19 @@ export async function scalingFigures(opts: { n: number; workerCounts: number[]; 
         results[`${label}CoresPostgres`] = busy((g) => g === 'postgres');
         results[`${label}CoresWorkers`] = busy((g) => g === 'node' || g === 'MainThread');
       }
+      // One worker process against bare Temporal on the same target: what the engine adds there.
+      if (!opts.workerCounts.includes(1)) continue;
+      const label = name === 'cluster' ? 'scalingCluster' : 'scalingDevServer';
+      const { bare, withAttributes } = await bareThroughput(target, opts.n, { maxCachedWorkflows: config.temporal.maxCachedWorkflows, pollers: opts.pollers }, opts.log);
+      const temporalPer1000 = (cpu: Record<string, number>) => +(((cpu.server ?? 0) + (cpu.temporal ?? 0)) * (1000 / opts.n)).toFixed(1);
+      Object.assign(results, {
+        [`${label}BareStepsPerSec`]: bare.stepsPerSec,
+        [`${label}BareWithAttributesStepsPerSec`]: withAttributes.stepsPerSec,
+        [`${label}W1RatioToBare`]: +(bare.stepsPerSec / results[`${label}W1StepsPerSec`]!).toFixed(2),
+        [`${label}W1RatioToBareWithAttributes`]: +(withAttributes.stepsPerSec / results[`${label}W1StepsPerSec`]!).toFixed(2),
+        [`${label}TemporalCpuSecPer1000Bare`]: temporalPer1000(bare.cpu),
+        [`${label}TemporalCpuSecPer1000BareWithAttributes`]: temporalPer1000(withAttributes.cpu),
+      });
     } finally {
       await target.stop();
     }

@@ -1,0 +1,81 @@
+// The yardstick's client and worker side: the bare workflow (bare-workflow.ts) bundled on its
+// own, a worker for it in the bench's process, and n runs of it through a journey's steps.
+import type { Client } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
+import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
+import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const bareTaskQueue = 'bench-bare';
+
+/** A worker for the bare workflow on `connection`; not the engine's wiring, so not started through it. */
+export async function createBareWorker(
+  connection: NativeConnection,
+  opts: { maxCachedWorkflows: number; pollers?: 'default' | 'autoscaling' },
+  log: (line: string) => void,
+): Promise<Worker> {
+  const bundle = await bundleWorkflowCode({ workflowsPath: path.join(here, 'bare-workflow.ts'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: log } });
+  return Worker.create({
+    connection,
+    taskQueue: bareTaskQueue,
+    workflowBundle: { code: bundle.code },
+    activities: { noop: async ({ n }: { n: number }) => n },
+    maxCachedWorkflows: opts.maxCachedWorkflows,
+    // As the engine's worker.ts sets them for its config's `temporal.pollers`.
+    ...(opts.pollers === 'autoscaling' && {
+      workflowTaskPollerBehavior: { type: 'autoscaling' } as const,
+      activityTaskPollerBehavior: { type: 'autoscaling' } as const,
+    }),
+  });
+}
+
+/** The journey's steps (key → time after the start, in `unitMs`) as the bare workflow takes them: the escalation opens a task, the rest send an email. */
+export const bareSteps = (offsets: Record<string, number>, unitMs: number): BareJourney['steps'] =>
+  Object.entries(offsets).map(([key, at]) => ({ key, offsetMs: at * unitMs, email: key !== 'manual_escalation' }));
+
+/** Starts a bare run; one with the journey's search attributes starts with three of them, as initiation starts a plan. */
+export const startBare = (client: Client, workflowId: string, journey: BareJourney) =>
+  client.workflow.start(bareJourneyWorkflow, {
+    taskQueue: bareTaskQueue,
+    workflowId,
+    args: [journey],
+    ...(journey.attributes && {
+      typedSearchAttributes: new TypedSearchAttributes([
+        { key: AccountId, value: journey.attributes.accountId },
+        { key: DunningStatus, value: 'in_progress' },
+        { key: OutstandingAmount, value: journey.attributes.outstandingAmount },
+      ]),
+    }),
+  });
+
+/**
+ * One bare run per id through `steps`, started `concurrency` at a time as a billing system
+ * initiates plans, each paid at once (it waits for the payment only after its last step), and
+ * with the journey's search attributes if asked. Seconds from the first start to the last
+ * step, each step's lag behind its time, and each run's delay from the client's call to its first task.
+ */
+export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number }) {
+  const from = Date.now();
+  const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      while (next < ids.length) {
+        const workflowId = ids[next++]!;
+        const calledAt = Date.now();
+        const h = await startBare(client, workflowId, { steps, ...(opts.attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }) });
+        await h.signal(barePaymentSignal, { amountMinor: 10_000 });
+        runs.push({ calledAt, result: h.result() });
+      }
+    }),
+  );
+  const results = await Promise.all(runs.map((r) => r.result));
+  return {
+    elapsed: (Math.max(...results.map((r) => r.lastStepAt)) - from) / 1000,
+    lags: results.flatMap((r) => r.lags),
+    startDelays: results.map((r, i) => r.startedAt - runs[i]!.calledAt),
+  };
+}
