@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { sql } from 'drizzle-orm';
 import { initiateDunning } from '../client/dunning';
 import { importRows, type ParsedRow } from '../client/import';
@@ -19,7 +18,7 @@ import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { cpuByProcess, cpuDelta } from './history-profile';
 import { counterDelta, sumCounters } from './prometheus';
-import { bareSteps, createBareWorker, runBareJourneys } from './bare';
+import { bareSteps, runBareJourneys } from './bare';
 
 type Log = (line: string) => void;
 /** How the worker processes poll (their config's `temporal.pollers`). */
@@ -51,20 +50,9 @@ function matchingCounters(url: string) {
 const offsets = { upcoming_notice: 0, first_reminder: 5, second_reminder: 10, manual_escalation: 15 };
 const steps = Object.keys(offsets).length;
 
-/** K `dunning worker` processes against the target, each with its own metrics port, once all say they run. */
-async function startWorkerProcesses(target: Target, k: number, dir: string, pollers: Pollers): Promise<ChildProcess[]> {
-  const children: ChildProcess[] = [];
-  for (let i = 0; i < k; i++) {
-    const configFile = path.join(dir, `worker-${k}-${i}.config.json`);
-    // The engine, not Resend's 2 requests/s, is what is measured.
-    writeFileSync(configFile, JSON.stringify({ temporal: { pollers }, metrics: { port: await freePort() }, mail: { ratePerSecond: 1_000 } }));
-    const child = spawn(process.execPath, [dunningBin, 'worker'], {
-      cwd: projectRoot,
-      env: { ...process.env, DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: dir, TEMPORAL_ADDRESS: target.temporalAddress, DATABASE_URL: target.databaseUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-  }
+/** Node processes running `args`, once each has printed `ready`; from then on their output is read and dropped. */
+async function startProcesses(runs: Array<{ args: string[]; env: NodeJS.ProcessEnv }>, ready: string): Promise<ChildProcess[]> {
+  const children = runs.map(({ args, env }) => spawn(process.execPath, args, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   await Promise.all(
     children.map(
       (child) =>
@@ -72,8 +60,7 @@ async function startWorkerProcesses(target: Target, k: number, dir: string, poll
           let out = '';
           const read = (d: Buffer) => {
             out += d.toString();
-            if (!out.includes('Dunning worker is running.')) return;
-            // From here its lines (one per email) are read and dropped.
+            if (!out.includes(ready)) return;
             child.stdout!.off('data', read);
             child.stderr!.off('data', read);
             child.stdout!.resume();
@@ -82,11 +69,27 @@ async function startWorkerProcesses(target: Target, k: number, dir: string, poll
           };
           child.stdout!.on('data', read);
           child.stderr!.on('data', read);
-          child.once('exit', (code) => reject(new Error(`bench: a dunning worker exited with ${code} before it ran:\n${out}`)));
+          child.once('exit', (code) => reject(new Error(`bench: ${commandLine(child)} exited with ${code} before it ran:\n${out}`)));
         }),
     ),
   );
   return children;
+}
+const commandLine = (child: ChildProcess) => child.spawnargs.slice(1).join(' ');
+
+/** K `dunning worker` processes against the target, each with its own metrics port, once all say they run. */
+async function startWorkerProcesses(target: Target, k: number, dir: string, pollers: Pollers): Promise<ChildProcess[]> {
+  const runs: Array<{ args: string[]; env: NodeJS.ProcessEnv }> = [];
+  for (let i = 0; i < k; i++) {
+    const configFile = path.join(dir, `worker-${k}-${i}.config.json`);
+    // The engine, not Resend's 2 requests/s, is what is measured.
+    writeFileSync(configFile, JSON.stringify({ temporal: { pollers }, metrics: { port: await freePort() }, mail: { ratePerSecond: 1_000 } }));
+    runs.push({
+      args: [dunningBin, 'worker'],
+      env: { DUNNING_CONFIG: configFile, DUNNING_DATA_DIR: dir, TEMPORAL_ADDRESS: target.temporalAddress, DATABASE_URL: target.databaseUrl },
+    });
+  }
+  return startProcesses(runs, 'Dunning worker is running.');
 }
 
 async function stopProcesses(children: ChildProcess[]): Promise<void> {
@@ -146,14 +149,21 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
 
 /**
  * The yardstick on the same target: n bare runs through the same steps (bare-workflow.ts, its
- * worker in this process polling as the engine's do), without and then with the journey's
+ * worker a process of its own polling as the engine's do), without and then with the journey's
  * search attributes. Steps per second and CPU seconds per process group, for each.
  */
 async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkflows: number; pollers: Pollers }, log: Log) {
-  const native = await NativeConnection.connect({ address: target.temporalAddress });
+  // Its own process, as the engine's worker is: the client's work stays in this one for both.
+  const workers = await startProcesses(
+    [
+      {
+        args: ['--import', 'tsx', path.join(projectRoot, 'bench/bare-worker.ts')],
+        env: { TEMPORAL_ADDRESS: target.temporalAddress, BARE_MAX_CACHED: String(opts.maxCachedWorkflows), BARE_POLLERS: opts.pollers },
+      },
+    ],
+    'Bare worker is running.',
+  );
   const connection = await Connection.connect({ address: target.temporalAddress });
-  const worker = await createBareWorker(native, opts, log);
-  const running = worker.run();
   try {
     const client = new Client({ connection });
     const figures: Array<{ stepsPerSec: number; cpu: Record<string, number>; elapsed: number }> = [];
@@ -168,10 +178,8 @@ async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkfl
     }
     return { bare: figures[0]!, withAttributes: figures[1]! };
   } finally {
-    worker.shutdown();
-    await running;
-    await native.close();
     await connection.close();
+    await stopProcesses(workers);
   }
 }
 
