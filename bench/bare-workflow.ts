@@ -25,6 +25,11 @@ export interface BareJourney {
    * such a run with the account, status and amount, as initiation does.
    */
   attributes?: { accountId: string; outstandingAmount: number };
+  /**
+   * Ends after its last step instead of waiting for its payment: for a run compared with
+   * journeys nobody pays, so its payment, receipt and sync are not work the journeys do not do.
+   */
+  unpaid?: boolean;
 }
 
 /** When the workflow first ran, each step's lag behind its scheduled time, and when the last step ended. */
@@ -65,6 +70,7 @@ export async function bareJourneyWorkflow(input: BareJourney): Promise<{ started
     lags.push(Date.now() - (start + step.offsetMs));
     lastStepAt = Date.now();
   }
+  if (input.unpaid) return { startedAt: start, lags, lastStepAt };
   await condition(() => paid);
   await write({ n: 4 }); // record payment
   await write({ n: 5 }); // sync

@@ -53,11 +53,11 @@ export const startBare = (client: Client, workflowId: string, journey: BareJourn
 
 /**
  * One bare run per id through `steps`, started `concurrency` at a time as a billing system
- * initiates plans, each paid at once (it waits for the payment only after its last step), and
- * with the journey's search attributes if asked. Seconds from the first start to the last
+ * initiates plans, with the journey's search attributes if asked; paid at once (it waits for
+ * the payment only after its last step) unless `paid` is false, when it ends after its last step. Seconds from the first start to the last
  * step, each step's lag behind its time, and each run's delay from the client's call to its first task.
  */
-export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number }) {
+export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number; paid: boolean }) {
   const from = Date.now();
   const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
   let next = 0;
@@ -66,8 +66,12 @@ export async function runBareJourneys(client: Client, ids: string[], steps: Bare
       while (next < ids.length) {
         const workflowId = ids[next++]!;
         const calledAt = Date.now();
-        const h = await startBare(client, workflowId, { steps, ...(opts.attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }) });
-        await h.signal(barePaymentSignal, { amountMinor: 10_000 });
+        const h = await startBare(client, workflowId, {
+          steps,
+          ...(opts.attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }),
+          ...(!opts.paid && { unpaid: true }),
+        });
+        if (opts.paid) await h.signal(barePaymentSignal, { amountMinor: 10_000 });
         runs.push({ calledAt, result: h.result() });
       }
     }),
