@@ -20,7 +20,7 @@ import { createApiKey } from '../client/api-keys';
 import { initiateDunning, reportPayment } from '../client/dunning';
 import { createApi } from '../client/http/app';
 import { serveHttp } from '../client/http/server';
-import { importRows, type ParsedRow } from '../client/import';
+import { importRows } from '../client/import';
 import { listPlans, type PlanListFilter, type PlanPage } from '../client/status';
 import { SESSION_COOKIE } from '../client/console/routes';
 import { worklist, type WorklistFilter } from '../client/worklist';
@@ -45,6 +45,7 @@ import { bareSteps, bareTaskQueue, createBareWorker, runBareJourneys, startBare 
 import type { BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
+import { benchRows } from './rows';
 import { seededPlanId, seedPlans, seedReportHistory, seedWorklist } from './seed-plans';
 import { scalingFigures } from './scaling';
 import { worklistBaseline } from './worklist-baseline';
@@ -169,19 +170,8 @@ try {
   const ctx = { client, db: clientDb.db, config };
   let accountSeq = 0;
   const importPlans = async (n: number, prefix: string) => {
-    const rows: ParsedRow[] = Array.from({ length: n }, (_, i) => ({
-      line: i + 2,
-      accountId: `${prefix}-${accountSeq++}`,
-      accountName: `Bench ${i}`,
-      contactName: 'Bench Contact',
-      contactEmail: `bench${i}@bench.example`,
-      timezone: 'Etc/UTC',
-      currency: 'USD',
-      invoiceNumber: `${prefix}-INV-${i}`,
-      amountMinor: 10_000,
-      issuedOn: dayString(-30),
-      dueOn: dayString(10),
-    }));
+    const rows = benchRows(prefix, n, accountSeq);
+    accountSeq += n;
     return (await importRows(db.db, rows)).plans.map((p) => p.planId);
   };
   // Plans initiated under 'bench-later' sleep 30 days before their first step: only the

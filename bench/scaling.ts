@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { initiateDunning } from '../client/dunning';
-import { importRows, type ParsedRow } from '../client/import';
+import { importRows } from '../client/import';
 import { connectDatabase, migrateDatabase } from '../db/connection';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { setPolicy } from '../db/policies';
@@ -17,6 +17,7 @@ import { startClusterProcess } from '../test/cluster-process';
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { cpuByProcess, cpuDelta } from './history-profile';
+import { benchRows } from './rows';
 import { counterDelta, sumCounters } from './prometheus';
 import { bareSteps, runBareJourneys } from './bare';
 
@@ -216,20 +217,7 @@ async function initiateAsleep(target: Target, n: number, dir: string, pollers: P
 
 /** Imports n one-invoice accounts named `${prefix}-i`; their plans' ids. */
 async function importBenchPlans(db: ReturnType<typeof connectDatabase>, prefix: string, n: number): Promise<string[]> {
-  const rows: ParsedRow[] = Array.from({ length: n }, (_, i) => ({
-    line: i + 2,
-    accountId: `${prefix}-${i}`,
-    accountName: `Bench ${i}`,
-    contactName: 'Bench Contact',
-    contactEmail: `bench${i}@bench.example`,
-    timezone: 'Etc/UTC',
-    currency: 'USD',
-    invoiceNumber: `${prefix}-INV-${i}`,
-    amountMinor: 10_000,
-    issuedOn: new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10),
-    dueOn: new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10),
-  }));
-  return (await importRows(db.db, rows)).plans.map((p) => p.planId);
+  return (await importRows(db.db, benchRows(prefix, n))).plans.map((p) => p.planId);
 }
 
 /** Polls `query` (a count) until it reaches `n`. */
