@@ -6,10 +6,13 @@ import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/w
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
-import { barePaymentSignal, bareJourneyWorkflow, type BareJourney } from './bare-workflow';
+import { activityInfo } from '@temporalio/activity';
+import { barePaymentSignal, bareJourneyWorkflow, lastStepWrite, type BareJourney } from './bare-workflow';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const bareTaskQueue = 'bench-bare';
+/** Runs whose steps are done, by workflow id, as this process's bare worker saw their last write. */
+const stepsDone = new Set<string>();
 
 /** A worker for the bare workflow on `connection`; not the engine's wiring, so not started through it. */
 export async function createBareWorker(
@@ -22,7 +25,13 @@ export async function createBareWorker(
     connection,
     taskQueue: bareTaskQueue,
     workflowBundle: { code: bundle.code },
-    activities: { noop: async ({ n }: { n: number }) => n },
+    activities: {
+      noop: async ({ n }: { n: number }) => {
+        const run = activityInfo().workflowExecution?.workflowId;
+        if (n === lastStepWrite && run) stepsDone.add(run);
+        return n;
+      },
+    },
     maxCachedWorkflows: opts.maxCachedWorkflows,
     // As the engine's worker.ts sets them for its config's `temporal.pollers`.
     ...(opts.pollers === 'autoscaling' && {
@@ -53,29 +62,37 @@ export const startBare = (client: Client, workflowId: string, journey: BareJourn
 
 /**
  * One bare run per id through `steps`, started `concurrency` at a time as a billing system
- * initiates plans, with the journey's search attributes if asked; paid at once (it waits for
- * the payment only after its last step) unless `paid` is false, when it ends after its last step. Seconds from the first start to the last
- * step, each step's lag behind its time, and each run's delay from the client's call to its first task.
+ * initiates plans, with the journey's search attributes if asked. `payment`: `afterSteps` pays
+ * each run once every run's steps are done, as the journey section pays its plans (the bare
+ * worker must run in this process, which sees the runs' last writes); `none` ends each run after
+ * its last step, for journeys nobody pays. Seconds from the first start to the last step, each
+ * step's lag behind its time, and each run's delay from the client's call to its first task.
  */
-export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number; paid: boolean }) {
+export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number; payment: 'afterSteps' | 'none' }) {
   const from = Date.now();
-  const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: opts.concurrency }, async () => {
-      while (next < ids.length) {
-        const workflowId = ids[next++]!;
-        const calledAt = Date.now();
-        const h = await startBare(client, workflowId, {
-          steps,
-          ...(opts.attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }),
-          ...(!opts.paid && { unpaid: true }),
-        });
-        if (opts.paid) await h.signal(barePaymentSignal, { amountMinor: 10_000 });
-        runs.push({ calledAt, result: h.result() });
-      }
-    }),
-  );
+  const runs: Array<{ workflowId: string; calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
+  const inBatches = async (each: (i: number) => Promise<void>) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: opts.concurrency }, async () => {
+        while (next < ids.length) await each(next++);
+      }),
+    );
+  };
+  await inBatches(async (i) => {
+    const workflowId = ids[i]!;
+    const calledAt = Date.now();
+    const h = await startBare(client, workflowId, {
+      steps,
+      ...(opts.attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }),
+      ...(opts.payment === 'none' && { unpaid: true }),
+    });
+    runs.push({ workflowId, calledAt, result: h.result() });
+  });
+  if (opts.payment === 'afterSteps') {
+    while (!ids.every((id) => stepsDone.has(id))) await new Promise((r) => setTimeout(r, 250));
+    await inBatches((i) => client.workflow.getHandle(ids[i]!).signal(barePaymentSignal, { amountMinor: 10_000 }));
+  }
   const results = await Promise.all(runs.map((r) => r.result));
   return {
     elapsed: (Math.max(...results.map((r) => r.lastStepAt)) - from) / 1000,

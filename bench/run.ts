@@ -274,7 +274,7 @@ try {
       const cpu0 = cpuByProcess();
       const counters0 = await workerCounters(bareTaskQueue);
       const ids = planIds.map((id) => `${prefix}-${id}`);
-      const { elapsed, lags, startDelays } = await runBareJourneys(client, ids, bareSteps(offsets, 1000), { attributes, concurrency, paid: true });
+      const { elapsed, lags, startDelays } = await runBareJourneys(client, ids, bareSteps(offsets, 1000), { attributes, concurrency, payment: 'afterSteps' });
       return {
         ids,
         elapsed,

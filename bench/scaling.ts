@@ -171,7 +171,7 @@ async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkfl
     for (const attributes of [false, true]) {
       const ids = Array.from({ length: n }, (_, i) => `bare-${target.name}-${attributes ? 'attributes' : 'plain'}-${i}`);
       const cpu0 = cpuByProcess();
-      const { elapsed } = await runBareJourneys(client, ids, bareSteps(offsets, 1000), { attributes, concurrency: 50, paid: false });
+      const { elapsed } = await runBareJourneys(client, ids, bareSteps(offsets, 1000), { attributes, concurrency: 50, payment: 'none' });
       const cpu = cpuDelta(cpu0, cpuByProcess());
       const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
       log(`scaling ${target.name}, bare Temporal${attributes ? ' with the search attributes' : ''}: ${n} runs in ${elapsed.toFixed(1)} s, ${stepsPerSec} steps/s; CPU s ${JSON.stringify(cpu)}`);
