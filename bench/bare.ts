@@ -1,12 +1,13 @@
 // The yardstick's client and worker side: the bare workflow (bare-workflow.ts) bundled on its
-// own, a worker for it in the bench's process, and n runs of it through a journey's steps.
+// own, a worker for it (in the bench's process, or its own: bare-worker.ts), and n runs of it
+// through a journey's steps.
+import { activityInfo } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
-import { activityInfo } from '@temporalio/activity';
 import { barePaymentSignal, bareJourneyWorkflow, lastStepWrite, type BareJourney } from './bare-workflow';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -70,7 +71,7 @@ export const startBare = (client: Client, workflowId: string, journey: BareJourn
  */
 export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number; payment: 'afterSteps' | 'none' }) {
   const from = Date.now();
-  const runs: Array<{ workflowId: string; calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
+  const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
   const inBatches = async (each: (i: number) => Promise<void>) => {
     let next = 0;
     await Promise.all(
@@ -87,10 +88,14 @@ export async function runBareJourneys(client: Client, ids: string[], steps: Bare
       ...(opts.attributes && { attributes: { accountId: workflowId, outstandingAmount: 100 } }),
       ...(opts.payment === 'none' && { unpaid: true }),
     });
-    runs.push({ workflowId, calledAt, result: h.result() });
+    runs.push({ calledAt, result: h.result() });
   });
   if (opts.payment === 'afterSteps') {
-    while (!ids.every((id) => stepsDone.has(id))) await new Promise((r) => setTimeout(r, 250));
+    const deadline = Date.now() + 900_000;
+    while (!ids.every((id) => stepsDone.has(id))) {
+      if (Date.now() > deadline) throw new Error(`bench: ${ids.filter((id) => !stepsDone.has(id)).length} bare runs had not done their steps after 15 minutes.`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
     await inBatches((i) => client.workflow.getHandle(ids[i]!).signal(barePaymentSignal, { amountMinor: 10_000 }));
   }
   const results = await Promise.all(runs.map((r) => r.result));

@@ -151,7 +151,8 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
 /**
  * The yardstick on the same target: n bare runs through the same steps (bare-workflow.ts, its
  * worker a process of its own polling as the engine's do), without and then with the journey's
- * search attributes, each ending after its last step as the journeys here are not paid. Steps per second and CPU seconds per process group, for each.
+ * search attributes, each ending after its last step as the journeys here are not paid. Steps
+ * per second and CPU seconds per process group, for each.
  */
 async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkflows: number; pollers: Pollers }, log: Log) {
   // Its own process, as the engine's worker is: the client's work stays in this one for both.
@@ -266,8 +267,10 @@ async function devServerTarget(dir: string, cliPath: string): Promise<Target> {
 }
 
 /**
- * The curve on each target: `n` journeys with each of `workerCounts` worker processes. Figures
- * are keyed scaling<Target>W<k>StepsPerSec, plus each target's ratio of its best to one worker.
+ * The curve on each target: `n` journeys with each of `workerCounts` worker processes, after
+ * `inFlight` plans were initiated there and left asleep. Figures are keyed
+ * scaling<Target>W<k>StepsPerSec, with the cores each part kept busy; when one worker process is
+ * among the counts, also bare Temporal's steps/s on the target and the engine's ratio to it.
  */
 export async function scalingFigures(opts: { n: number; workerCounts: number[]; inFlight: number; tmp: string; cliPath: string; pollers: Pollers; log: Log }): Promise<Record<string, number>> {
   const results: Record<string, number> = {};
