@@ -8,6 +8,7 @@ import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/w
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
+import { until, withConcurrency } from './loops';
 import { barePaymentSignal, bareJourneyWorkflow, lastStepWrite, type BareJourney } from './bare-workflow';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -72,16 +73,7 @@ export const startBare = (client: Client, workflowId: string, journey: BareJourn
 export async function runBareJourneys(client: Client, ids: string[], steps: BareJourney['steps'], opts: { attributes: boolean; concurrency: number; payment: 'afterSteps' | 'none' }) {
   const from = Date.now();
   const runs: Array<{ calledAt: number; result: Promise<{ startedAt: number; lags: number[]; lastStepAt: number }> }> = [];
-  const inBatches = async (each: (i: number) => Promise<void>) => {
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: opts.concurrency }, async () => {
-        while (next < ids.length) await each(next++);
-      }),
-    );
-  };
-  await inBatches(async (i) => {
-    const workflowId = ids[i]!;
+  await withConcurrency(ids, opts.concurrency, async (workflowId) => {
     const calledAt = Date.now();
     const h = await startBare(client, workflowId, {
       steps,
@@ -91,12 +83,8 @@ export async function runBareJourneys(client: Client, ids: string[], steps: Bare
     runs.push({ calledAt, result: h.result() });
   });
   if (opts.payment === 'afterSteps') {
-    const deadline = Date.now() + 900_000;
-    while (!ids.every((id) => stepsDone.has(id))) {
-      if (Date.now() > deadline) throw new Error(`bench: ${ids.filter((id) => !stepsDone.has(id)).length} bare runs had not done their steps after 15 minutes.`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    await inBatches((i) => client.workflow.getHandle(ids[i]!).signal(barePaymentSignal, { amountMinor: 10_000 }));
+    await until(async () => ids.every((id) => stepsDone.has(id)), 900_000, `the steps of all ${ids.length} bare runs`);
+    await withConcurrency(ids, opts.concurrency, (id) => client.workflow.getHandle(id).signal(barePaymentSignal, { amountMinor: 10_000 }));
   }
   const results = await Promise.all(runs.map((r) => r.result));
   return {

@@ -37,6 +37,7 @@ import { dunningBin, groupMembers } from '../test/engine-process';
 import { herdPlan, herdPolicy } from '../test/fixtures';
 import type { CounterStats } from './resend-counter';
 import { commitAt } from './commit';
+import { until, withConcurrency } from './loops';
 
 const { values: opts } = parseArgs({
   options: {
@@ -67,20 +68,6 @@ chmodSync(tmp, 0o755);
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 const mb = (bytes: number) => Math.round(bytes / 1e6);
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
-async function withConcurrency<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
-}
 
 /**
  * The Resend stand-in in a process of its own; resolves with its URL once it listens. It runs at
@@ -179,7 +166,7 @@ async function spawnWorkers(k: number, config: DunningConfig, env: NodeJS.Proces
     await until(async () => {
       if (child.exitCode !== null) throw new Error(`bench: dunning worker ${i} exited:\n${out}`);
       return out.includes('Dunning worker is running.');
-    }, 300_000, `dunning worker ${i}`);
+    }, 300_000, `dunning worker ${i}`, 1000);
   }
   const vmRss = (pid: number) => {
     try {
@@ -288,7 +275,7 @@ async function main(): Promise<Record<string, number | string>> {
       log(`${new Date().toISOString()}: ${n} of ${plans} reminders sent, worker RSS ${mb(workers.rss())} MB`);
     }
     return n === plans;
-  }, leadSec * 1000 + plans * 100 + 600_000, 'every reminder to be sent');
+  }, leadSec * 1000 + plans * 100 + 600_000, 'every reminder to be sent', 1000);
   clearInterval(sampler);
 
   const stats = await counter.stats(`${prefix}`);

@@ -45,7 +45,8 @@ import { bareSteps, bareTaskQueue, createBareWorker, runBareJourneys, startBare 
 import type { BareJourney } from './bare-workflow';
 import { explainRead, planOutline } from './explain';
 import { cpuByProcess, cpuDelta, printProfile, profileHistories } from './history-profile';
-import { benchRows } from './rows';
+import { until, withConcurrency } from './loops';
+import { benchRows, laterDays, laterPolicy } from './rows';
 import { seededPlanId, seedPlans, seedReportHistory, seedWorklist } from './seed-plans';
 import { scalingFigures } from './scaling';
 import { worklistBaseline } from './worklist-baseline';
@@ -95,21 +96,6 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
-async function withConcurrency<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
-}
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 /** Adds the CPU seconds each process group used since `before` (a cpuByProcess reading) to `into`. */
 const addCpuSince = (before: Record<string, number>, into: Record<string, number>) => {
   for (const [group, sec] of Object.entries(cpuDelta(before, cpuByProcess()))) into[group] = (into[group] ?? 0) + sec;
@@ -176,9 +162,7 @@ try {
   };
   // Plans initiated under 'bench-later' sleep 30 days before their first step: only the
   // initiation (and the journey's first writes) is measured, no email.
-  const laterOffsets = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
-  const setLaterPolicy = () =>
-    setPolicy(db.db, secondsPolicy('bench-later', Object.fromEntries(Object.entries(laterOffsets).map(([k, d]) => [k, d * 86_400]))));
+  const setLaterPolicy = () => setPolicy(db.db, laterPolicy('bench-later'));
   /** Until each of the n plans imported under `prefix` has begun and waits on its first step. */
   const untilEveryPlanWaits = (prefix: string, n: number) => {
     const waiting = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-${prefix}-%`} and status = 'waiting'`;
@@ -188,7 +172,7 @@ try {
   // --- initiation: plans started from the client, left sleeping until their first step -------
   if (runs('initiation')) {
     await setLaterPolicy();
-    const bare: BareJourney = { steps: bareSteps(laterOffsets, 86_400_000) };
+    const bare: BareJourney = { steps: bareSteps(laterDays, 86_400_000) };
     let inFlight = 0;
     for (const n of sizes.initiation) {
       const planIds = await importPlans(n, `init${n}`);

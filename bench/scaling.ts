@@ -17,7 +17,8 @@ import { startClusterProcess } from '../test/cluster-process';
 import { dunningBin } from '../test/engine-process';
 import { secondsPolicy } from '../test/fixtures';
 import { cpuByProcess, cpuDelta } from './history-profile';
-import { benchRows } from './rows';
+import { until, withConcurrency } from './loops';
+import { benchRows, laterPolicy } from './rows';
 import { counterDelta, sumCounters } from './prometheus';
 import { bareSteps, runBareJourneys } from './bare';
 
@@ -119,12 +120,7 @@ async function journeyThroughput(target: Target, k: number, n: number, dir: stri
     const metricsUrl = target.matchingMetrics;
     const matching0 = metricsUrl ? await matchingCounters(metricsUrl) : undefined;
     const started = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 50 }, async () => {
-        while (next < planIds.length) await initiateDunning(ctx, { planId: planIds[next++]!, policyName: 'bench-scaling' });
-      }),
-    );
+    await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-scaling' }));
     const done = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-${prefix}-%`} and status = 'completed'`;
     await untilCount(db, done, n * steps, 1_200_000, `the ${target.name} journey with ${k} workers`);
     const elapsed = (Date.now() - started) / 1000;
@@ -168,7 +164,7 @@ async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkfl
   const connection = await Connection.connect({ address: target.temporalAddress });
   try {
     const client = new Client({ connection });
-    const figures: Array<{ stepsPerSec: number; cpu: Record<string, number>; elapsed: number }> = [];
+    const figures: Array<{ stepsPerSec: number; cpu: Record<string, number> }> = [];
     for (const attributes of [false, true]) {
       const ids = Array.from({ length: n }, (_, i) => `bare-${target.name}-${attributes ? 'attributes' : 'plain'}-${i}`);
       const cpu0 = cpuByProcess();
@@ -176,7 +172,7 @@ async function bareThroughput(target: Target, n: number, opts: { maxCachedWorkfl
       const cpu = cpuDelta(cpu0, cpuByProcess());
       const stepsPerSec = +((n * steps) / elapsed).toFixed(1);
       log(`scaling ${target.name}, bare Temporal${attributes ? ' with the search attributes' : ''}: ${n} runs in ${elapsed.toFixed(1)} s, ${stepsPerSec} steps/s; CPU s ${JSON.stringify(cpu)}`);
-      figures.push({ stepsPerSec, cpu, elapsed });
+      figures.push({ stepsPerSec, cpu });
     }
     return { bare: figures[0]!, withAttributes: figures[1]! };
   } finally {
@@ -196,16 +192,10 @@ async function initiateAsleep(target: Target, n: number, dir: string, pollers: P
   try {
     const config = loadConfig({ PATH: process.env.PATH, DUNNING_DATA_DIR: dir, TEMPORAL_ADDRESS: target.temporalAddress, DATABASE_URL: target.databaseUrl });
     const ctx = { client: new Client({ connection }), db: db.db, config };
-    const days = { upcoming_notice: 30, first_reminder: 31, second_reminder: 32, manual_escalation: 33 };
-    await setPolicy(db.db, secondsPolicy('bench-asleep', Object.fromEntries(Object.entries(days).map(([k, d]) => [k, d * 86_400]))));
+    await setPolicy(db.db, laterPolicy('bench-asleep'));
     const planIds = await importBenchPlans(db, `asleep-${target.name}`, n);
     const started = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 50 }, async () => {
-        while (next < planIds.length) await initiateDunning(ctx, { planId: planIds[next++]!, policyName: 'bench-asleep' });
-      }),
-    );
+    await withConcurrency(planIds, 50, (planId) => initiateDunning(ctx, { planId, policyName: 'bench-asleep' }));
     const waiting = sql`select count(*)::int as n from orchestration_steps where plan_id like ${`plan-asleep-${target.name}-%`} and status = 'waiting'`;
     await untilCount(db, waiting, n, 1_200_000, `the ${target.name}'s ${n} sleeping plans to begin`);
     log(`scaling ${target.name}: ${n} plans initiated and asleep until their first step in 30 days (${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -222,15 +212,8 @@ async function importBenchPlans(db: ReturnType<typeof connectDatabase>, prefix: 
 }
 
 /** Polls `query` (a count) until it reaches `n`. */
-async function untilCount(db: ReturnType<typeof connectDatabase>, query: ReturnType<typeof sql>, n: number, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await db.db.execute<{ n: number }>(query);
-    if (row!.n === n) return;
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const untilCount = (db: ReturnType<typeof connectDatabase>, query: ReturnType<typeof sql>, n: number, timeoutMs: number, what: string) =>
+  until(async () => (await db.db.execute<{ n: number }>(query))[0]!.n === n, timeoutMs, what);
 
 async function clusterTarget(dir: string): Promise<Target> {
   // The cluster's own server processes, PostgreSQL and UI; the workers are the bench's.
@@ -281,9 +264,10 @@ export async function scalingFigures(opts: { n: number; workerCounts: number[]; 
     const target = name === 'cluster' ? await clusterTarget(dir) : await devServerTarget(dir, opts.cliPath);
     try {
       if (opts.inFlight > 0) await initiateAsleep(target, opts.inFlight, dir, opts.pollers, opts.log);
+      const prefix = name === 'cluster' ? 'scalingCluster' : 'scalingDevServer';
       for (const k of opts.workerCounts) {
         const { stepsPerSec, cpu, elapsed, matching } = await journeyThroughput(target, k, opts.n, dir, opts.pollers, opts.log);
-        const label = `scaling${name === 'cluster' ? 'Cluster' : 'DevServer'}W${k}`;
+        const label = `${prefix}W${k}`;
         results[`${label}StepsPerSec`] = stepsPerSec;
         if (matching) {
           results[`${label}SyncMatchPct`] = matching.syncMatchPct;
@@ -297,16 +281,15 @@ export async function scalingFigures(opts: { n: number; workerCounts: number[]; 
       }
       // One worker process against bare Temporal on the same target: what the engine adds there.
       if (!opts.workerCounts.includes(1)) continue;
-      const label = name === 'cluster' ? 'scalingCluster' : 'scalingDevServer';
       const { bare, withAttributes } = await bareThroughput(target, opts.n, { maxCachedWorkflows: config.temporal.maxCachedWorkflows, pollers: opts.pollers }, opts.log);
       const temporalPer1000 = (cpu: Record<string, number>) => +(((cpu.server ?? 0) + (cpu.temporal ?? 0)) * (1000 / opts.n)).toFixed(1);
       Object.assign(results, {
-        [`${label}BareStepsPerSec`]: bare.stepsPerSec,
-        [`${label}BareWithAttributesStepsPerSec`]: withAttributes.stepsPerSec,
-        [`${label}W1RatioToBare`]: +(bare.stepsPerSec / results[`${label}W1StepsPerSec`]!).toFixed(2),
-        [`${label}W1RatioToBareWithAttributes`]: +(withAttributes.stepsPerSec / results[`${label}W1StepsPerSec`]!).toFixed(2),
-        [`${label}TemporalCpuSecPer1000Bare`]: temporalPer1000(bare.cpu),
-        [`${label}TemporalCpuSecPer1000BareWithAttributes`]: temporalPer1000(withAttributes.cpu),
+        [`${prefix}BareStepsPerSec`]: bare.stepsPerSec,
+        [`${prefix}BareWithAttributesStepsPerSec`]: withAttributes.stepsPerSec,
+        [`${prefix}W1RatioToBare`]: +(bare.stepsPerSec / results[`${prefix}W1StepsPerSec`]!).toFixed(2),
+        [`${prefix}W1RatioToBareWithAttributes`]: +(withAttributes.stepsPerSec / results[`${prefix}W1StepsPerSec`]!).toFixed(2),
+        [`${prefix}TemporalCpuSecPer1000Bare`]: temporalPer1000(bare.cpu),
+        [`${prefix}TemporalCpuSecPer1000BareWithAttributes`]: temporalPer1000(withAttributes.cpu),
       });
     } finally {
       await target.stop();
