@@ -7,6 +7,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import { bundleWorkflowCode, type NativeConnection, Worker } from '@temporalio/worker';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pollerOptions } from '../worker/config';
 import { AccountId, DunningStatus, OutstandingAmount } from '../workflows/search-attributes';
 import { until, withConcurrency } from './loops';
 import { barePaymentSignal, bareJourneyWorkflow, lastStepWrite, type BareJourney } from './bare-workflow';
@@ -35,11 +36,8 @@ export async function createBareWorker(
       },
     },
     maxCachedWorkflows: opts.maxCachedWorkflows,
-    // As the engine's worker.ts sets them for its config's `temporal.pollers`.
-    ...(opts.pollers === 'autoscaling' && {
-      workflowTaskPollerBehavior: { type: 'autoscaling' } as const,
-      activityTaskPollerBehavior: { type: 'autoscaling' } as const,
-    }),
+    // As the engine's workers poll for the same config value.
+    ...pollerOptions(opts.pollers ?? 'default'),
   });
 }
 

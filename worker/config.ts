@@ -248,6 +248,12 @@ export interface DunningConfig {
   };
 }
 
+/** The worker options `temporal.pollers` stands for: none for the SDK's fixed pollers, else poller autoscaling for workflow and activity tasks alike. */
+export const pollerOptions = (pollers: DunningConfig['temporal']['pollers']) =>
+  pollers === 'autoscaling'
+    ? { workflowTaskPollerBehavior: { type: 'autoscaling' } as const, activityTaskPollerBehavior: { type: 'autoscaling' } as const }
+    : {};
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../activities/clock';
 import type { Mailer } from '../activities/mail';
 import { batchesMail } from '../activities/mail-batcher';
 import type { Database } from '../db/connection';
-import { StartupError, type DunningConfig } from './config';
+import { pollerOptions, StartupError, type DunningConfig } from './config';
 import { isPortFree } from './dev-server';
 import { mailBatchBuckets, metricNames } from '../workflows/domain/metrics';
 import { engineLogger, expectActivitiesOnly, type EngineLogOptions } from './logging';
@@ -125,10 +125,7 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<EngineWor
     connection,
     namespace: config.temporal.namespace,
     activities,
-    ...(config.temporal.pollers === 'autoscaling' && {
-      workflowTaskPollerBehavior: { type: 'autoscaling' } as const,
-      activityTaskPollerBehavior: { type: 'autoscaling' } as const,
-    }),
+    ...pollerOptions(config.temporal.pollers),
     ...(opts.identity !== undefined && { identity: opts.identity }),
   };
   const dunning =
